@@ -1,0 +1,22 @@
+// The development server (npm start): every function in one process on PORT, each at
+// POST /<name>, over the embedded database unless DATABASE_URL or POSTGRES_HOST is set.
+import { FUNCTION_NAMES, loadFunction } from '../lib/functions.js';
+import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
+import { closeProcessRuntime } from '../lib/runtime.js';
+import { startRuntime } from './start.js';
+
+const runtime = await startRuntime();
+const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
+const app = createApp(mounts);
+const { server, port } = await listen(app, runtime.config.port);
+shutdownOnSignals(server, closeProcessRuntime, runtime.log);
+
+const base = `http://localhost:${port}`;
+runtime.log.info('listening', { port, functions: FUNCTION_NAMES.map((name) => `POST ${base}/${name}`) });
+process.stdout.write(
+  `\nCOFRAP credential functions on ${base}\n` +
+    FUNCTION_NAMES.map((name) => `  POST ${base}/${name}\n`).join('') +
+    `  GET  ${base}/healthz   GET ${base}/readyz\n` +
+    (runtime.config.database.kind === 'embedded' ? `Embedded PostgreSQL (PGlite) in ${runtime.config.database.dataDir}\n` : '') +
+    '\n',
+);

@@ -1,0 +1,201 @@
+// Configuration: environment variables and secret files, read and checked once at start.
+// Every problem is a ConfigError whose message names the variable or file, so the process
+// can stop with one clear line instead of failing later on a request.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; connection: PostgresConnection; poolMax: number }
+  | { kind: 'embedded'; dataDir: string };
+
+export type PostgresConnection =
+  | { connectionString: string }
+  | { host: string; port: number; database: string; user: string; password: string };
+
+export interface Config {
+  port: number;
+  database: DatabaseTarget;
+  secretsDir: string;
+  /** Fernet keys, url-safe base64; the first encrypts, all decrypt. */
+  encryptionKeys: string[];
+  bcryptCost: number;
+  /** PostgreSQL interval strings, passed to SQL as `$n::interval`. */
+  credentialMaxAge: string;
+  enrollmentTtl: string;
+  renewalTtl: string;
+  invitationTtl: string;
+  totpIssuer: string;
+  selfRegistration: boolean;
+  corsAllowedOrigins: string[];
+  bcryptThreads: number;
+}
+
+export const SECRET_FILES = {
+  dbUser: 'db-credentials-username',
+  dbPassword: 'db-credentials-password',
+  encryptionKey: 'encryption-key',
+} as const;
+
+const DEFAULT_SECRETS_DIR = '/var/run/secrets/cofrap';
+const DEFAULT_DATA_DIR = '.data';
+
+type Env = Record<string, string | undefined>;
+
+function readVar(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolVar(env: Env, name: string, fallback: boolean): boolean {
+  const raw = readVar(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+// The accepted forms are the ones PostgreSQL reads as an interval and an operator would
+// write: "6 months", "15 min", "7 days 12 hours", or ISO 8601 ("P6M", "PT15M"). The
+// database has the last word; this catches typos before the first request.
+const INTERVAL_UNIT = '(?:years?|y|mons?|months?|weeks?|w|days?|d|hours?|h|minutes?|mins?|m|seconds?|secs?|s)';
+const VERBOSE_INTERVAL = new RegExp(`^(?:\\d+\\s*${INTERVAL_UNIT}\\s*)+$`, 'i');
+const ISO_INTERVAL = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
+
+function intervalVar(env: Env, name: string, fallback: string): string {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  if (!VERBOSE_INTERVAL.test(raw) && !ISO_INTERVAL.test(raw)) {
+    throw new ConfigError(`${name} must be a PostgreSQL interval such as "6 months" or "15 minutes", got "${raw}"`);
+  }
+  return raw;
+}
+
+function readSecretFile(dir: string, file: string, required: true): string;
+function readSecretFile(dir: string, file: string, required: false): string | undefined;
+function readSecretFile(dir: string, file: string, required: boolean): string | undefined {
+  const full = path.join(dir, file);
+  if (!existsSync(full)) {
+    if (required) throw new ConfigError(`secret file ${full} is missing (set SECRETS_DIR or mount the secret)`);
+    return undefined;
+  }
+  try {
+    return readFileSync(full, 'utf8');
+  } catch {
+    throw new ConfigError(`secret file ${full} cannot be read`);
+  }
+}
+
+const FERNET_KEY = /^[A-Za-z0-9_-]{43}=$/;
+
+export function parseEncryptionKeys(text: string, source: string): string[] {
+  const keys = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
+  if (keys.length === 0) throw new ConfigError(`${source} holds no Fernet key`);
+  keys.forEach((key, index) => {
+    if (!FERNET_KEY.test(key) || Buffer.from(key, 'base64url').length !== 32) {
+      throw new ConfigError(`${source} line ${index + 1} is not a Fernet key (32 bytes, url-safe base64)`);
+    }
+  });
+  return keys;
+}
+
+export function newFernetKey(): string {
+  return randomBytes(32).toString('base64url') + '=';
+}
+
+/** Embedded mode generates its development secrets once, under the data directory. */
+function ensureDevelopmentSecrets(dir: string): void {
+  const keyFile = path.join(dir, SECRET_FILES.encryptionKey);
+  if (existsSync(keyFile)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(keyFile, newFernetKey() + '\n', { mode: 0o600 });
+}
+
+function parseOrigins(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '').map((origin) => {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`CORS_ALLOWED_ORIGINS holds "${origin}", which is not an origin such as https://portal.example.com`);
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`CORS_ALLOWED_ORIGINS holds "${origin}"; give scheme, host and port only`);
+    }
+    return url.origin;
+  });
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = readVar(env, 'DATABASE_URL');
+  const postgresHost = readVar(env, 'POSTGRES_HOST');
+  const embedded = databaseUrl === undefined && postgresHost === undefined;
+  if (embedded && readVar(env, 'K_SERVICE') !== undefined) {
+    throw new ConfigError('DATABASE_URL or POSTGRES_HOST must be set on Knative (K_SERVICE is set); the embedded database is for development only');
+  }
+
+  const dataDir = path.resolve(readVar(env, 'PGLITE_DATA_DIR') ?? path.join(DEFAULT_DATA_DIR, 'pglite'));
+  const explicitSecretsDir = readVar(env, 'SECRETS_DIR');
+  const secretsDir = path.resolve(explicitSecretsDir ?? (embedded ? path.join(DEFAULT_DATA_DIR, 'secrets') : DEFAULT_SECRETS_DIR));
+  if (embedded && explicitSecretsDir === undefined) ensureDevelopmentSecrets(secretsDir);
+
+  const encryptionKeys = parseEncryptionKeys(
+    readSecretFile(secretsDir, SECRET_FILES.encryptionKey, true),
+    path.join(secretsDir, SECRET_FILES.encryptionKey),
+  );
+
+  const poolMax = intVar(env, 'PG_POOL_MAX', 10, 1, 100);
+  let database: DatabaseTarget;
+  if (embedded) {
+    database = { kind: 'embedded', dataDir };
+  } else if (databaseUrl !== undefined) {
+    try {
+      new URL(databaseUrl);
+    } catch {
+      throw new ConfigError('DATABASE_URL is not a valid connection URL (postgresql://user:password@host:5432/db)');
+    }
+    database = { kind: 'postgres', connection: { connectionString: databaseUrl }, poolMax };
+  } else {
+    database = {
+      kind: 'postgres',
+      connection: {
+        host: postgresHost as string,
+        port: intVar(env, 'POSTGRES_PORT', 5432, 1, 65535),
+        database: readVar(env, 'POSTGRES_DB') ?? 'cofrap_db',
+        user: readSecretFile(secretsDir, SECRET_FILES.dbUser, true).trim(),
+        password: (readSecretFile(secretsDir, SECRET_FILES.dbPassword, false) ?? '').trim(),
+      },
+      poolMax,
+    };
+  }
+
+  return {
+    port: intVar(env, 'PORT', 8080, 0, 65535),
+    database,
+    secretsDir,
+    encryptionKeys,
+    bcryptCost: intVar(env, 'BCRYPT_COST', 12, 10, 15),
+    credentialMaxAge: intervalVar(env, 'CREDENTIAL_MAX_AGE', '6 months'),
+    enrollmentTtl: intervalVar(env, 'ENROLLMENT_TTL', '15 minutes'),
+    renewalTtl: intervalVar(env, 'RENEWAL_TTL', '15 minutes'),
+    invitationTtl: intervalVar(env, 'INVITATION_TTL', '7 days'),
+    totpIssuer: readVar(env, 'TOTP_ISSUER') ?? 'COFRAP Secure',
+    selfRegistration: boolVar(env, 'SELF_REGISTRATION', true),
+    corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),
+    bcryptThreads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64),
+  };
+}

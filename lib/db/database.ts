@@ -1,0 +1,81 @@
+// One small surface over a pg Pool: queries return rows, transactions run a callback on
+// one client between BEGIN and COMMIT (ROLLBACK on any error). Both the real server and
+// the embedded PGlite are reached through pg, so there is a single SQL code path.
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import { describeError } from '../log.js';
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+export class Database implements Queryable {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
+    const result = await this.pool.query<R>(text, params);
+    return result.rows;
+  }
+
+  /** Runs `work` on one dedicated connection (migrations use it for the advisory lock). */
+  async withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await work(clientQueryable(client));
+    } catch (error) {
+      broken = error instanceof Error ? error : undefined;
+      throw error;
+    } finally {
+      // A client that failed mid-conversation may hold an aborted transaction or a dead
+      // socket: destroy it rather than hand it to the next request.
+      client.release(broken);
+    }
+  }
+
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      await client.query('BEGIN');
+      try {
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+    await this.onClose();
+  }
+}
+
+function clientQueryable(client: pg.PoolClient): Queryable {
+  return {
+    async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
+      return (await client.query<R>(text, params)).rows;
+    },
+  };
+}
+
+export function createPool(config: pg.PoolConfig, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+    // Bounded so a hung database turns into a 503 instead of a request that never ends.
+    query_timeout: 10_000,
+    statement_timeout: 10_000,
+    application_name: 'cofrap-credentials',
+    ...config,
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a listener
+  // that would crash the process. The pool drops the client and opens a fresh one later.
+  pool.on('error', (error) => log.warn('db_idle_client_error', describeError(error)));
+  return pool;
+}

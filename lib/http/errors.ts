@@ -1,0 +1,61 @@
+// The contract's error answers: one class carries status, machine code, human sentence
+// and the headers some statuses need (Allow, Retry-After).
+export type ErrorCode =
+  | 'invalid_request'
+  | 'invalid_credentials'
+  | 'invalid_token'
+  | 'credentials_expired'
+  | 'account_disabled'
+  | 'method_not_allowed'
+  | 'account_exists'
+  | 'already_enrolled'
+  | 'not_found'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
+  | 'internal'
+  | 'unavailable';
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    /** Extra fields of the body beside error and code (e.g. a renewal token). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+
+  body(): Record<string, unknown> {
+    return { error: this.message, code: this.code, ...this.extra };
+  }
+}
+
+export const invalidRequest = (message: string): HttpError => new HttpError(400, 'invalid_request', message);
+
+export const invalidCredentials = (): HttpError =>
+  new HttpError(401, 'invalid_credentials', 'The username, password or code is not correct.');
+
+export const invalidToken = (): HttpError =>
+  new HttpError(401, 'invalid_token', 'The token is missing, wrong, already used or no longer valid.');
+
+export const accountExists = (): HttpError =>
+  new HttpError(409, 'account_exists', 'This account already exists; it cannot be created again without a valid token.');
+
+export const tooManyRequests = (retryAfterSeconds: number): HttpError =>
+  new HttpError(429, 'too_many_requests', `Too many failed attempts; try again in ${retryAfterSeconds} seconds.`, {
+    'Retry-After': String(retryAfterSeconds),
+  });
+
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+export const unavailable = (): HttpError =>
+  new HttpError(503, 'unavailable', 'The service is temporarily unavailable; try again shortly.', {
+    'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+  });
+
+export const internal = (): HttpError =>
+  new HttpError(500, 'internal', 'An unexpected error occurred; it has been logged.');

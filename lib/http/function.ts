@@ -1,0 +1,166 @@
+// The envelope every JSON function shares: request id and access log, /healthz and
+// /readyz, CORS, method, media type, size and JSON checks, and the mapping of every
+// failure onto the contract's error body. A handler only sees a parsed JSON object.
+import { randomUUID } from 'node:crypto';
+import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
+import cors from 'cors';
+import getRawBody from 'raw-body';
+import { HttpError, UNAVAILABLE_RETRY_AFTER_SECONDS, internal, invalidRequest, unavailable } from './errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { describeError, log as rootLog } from '../log.js';
+import type { Logger } from '../log.js';
+import { getRuntime, readiness } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
+import type { JsonObject } from '../validation.js';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export interface JsonRequest {
+  body: JsonObject;
+  requestId: string;
+  log: Logger;
+}
+
+export interface JsonReply {
+  status: number;
+  body: JsonObject;
+}
+
+export type JsonHandler = (runtime: Runtime, request: JsonRequest) => Promise<JsonReply>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestIdOf(req: Request): string {
+  const given = req.get('x-request-id');
+  return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function send(res: Response, status: number, body: JsonObject | undefined, headers: Record<string, string> = {}): void {
+  res.set(headers);
+  if (body === undefined) {
+    res.status(status).end();
+  } else {
+    res.status(status).json(body);
+  }
+}
+
+/** The body as bytes: the functions-framework server has read it already; our server has not. */
+async function readBody(req: Request): Promise<Buffer> {
+  if (Buffer.isBuffer(req.rawBody)) {
+    if (req.rawBody.length > MAX_BODY_BYTES) throw payloadTooLarge();
+    return req.rawBody;
+  }
+  const encoding = (req.get('content-encoding') ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') {
+    throw new HttpError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted; send plain JSON.');
+  }
+  try {
+    return await getRawBody(req, { limit: MAX_BODY_BYTES, length: req.get('content-length') });
+  } catch (error) {
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large') throw payloadTooLarge();
+    throw invalidRequest('The request body could not be read completely.');
+  }
+}
+
+function payloadTooLarge(): HttpError {
+  return new HttpError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+}
+
+function parseJsonObject(bytes: Buffer): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw invalidRequest('The request body is not valid JSON.');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidRequest('The request body must be a JSON object.');
+  }
+  return value as JsonObject;
+}
+
+function isJsonMediaType(req: Request): boolean {
+  const type = req.get('content-type');
+  if (type === undefined) return false;
+  const essence = type.split(';')[0]?.trim().toLowerCase();
+  return essence === 'application/json';
+}
+
+/** Applies CORS for the configured origins; true when the request was a preflight, now answered. */
+function applyCors(runtime: Runtime, req: Request, res: Response): Promise<boolean> {
+  const origins = runtime.config.corsAllowedOrigins;
+  if (origins.length === 0) return Promise.resolve(false);
+  const middleware = cors({
+    origin: origins,
+    methods: ['POST'],
+    allowedHeaders: ['Content-Type', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+  });
+  return new Promise((resolve, reject) => {
+    middleware(req, res, (error?: unknown) => (error ? reject(error) : resolve(false)));
+    if (res.headersSent || res.writableEnded) resolve(true);
+  });
+}
+
+/**
+ * GET /healthz: the process is alive (no I/O). GET /readyz: the database answers and its
+ * schema is the expected version. Every function answers both, at any mount point.
+ */
+export async function answerProbe(req: Request, res: Response): Promise<void> {
+  res.set('Cache-Control', 'no-store');
+  if (req.path.endsWith('/healthz')) return send(res, 200, { status: 'ok' });
+  const state = await readiness(await getRuntime());
+  if (state.ready) return send(res, 200, { status: 'ready' });
+  send(res, 503, { error: `Not ready: ${state.reason}.`, code: 'unavailable' }, { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) });
+}
+
+export function jsonFunction(name: string, handler: JsonHandler): HttpFunction {
+  return async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(req);
+    const log = rootLog.child({ function: name, request_id: requestId });
+    res.set({ 'X-Request-Id': requestId, 'Cache-Control': 'no-store' });
+    let code: string | undefined;
+
+    try {
+      if (req.method === 'GET' && (req.path === '/healthz' || req.path === '/readyz')) {
+        return await answerProbe(req, res);
+      }
+      const runtime = await getRuntime();
+      if (await applyCors(runtime, req, res)) return;
+      if (req.method !== 'POST') {
+        throw new HttpError(405, 'method_not_allowed', `Method ${req.method} is not allowed; use POST.`, { Allow: 'POST' });
+      }
+      if (!isJsonMediaType(req)) {
+        throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
+      }
+      const body = parseJsonObject(await readBody(req));
+      const reply = await handler(runtime, { body, requestId, log });
+      send(res, reply.status, reply.body);
+    } catch (error) {
+      let failure: HttpError;
+      if (error instanceof HttpError) {
+        failure = error;
+      } else if (isDatabaseUnavailable(error)) {
+        failure = unavailable();
+        log.warn('database_unavailable', describeError(error));
+      } else {
+        failure = internal();
+        log.error('unhandled_error', describeError(error));
+      }
+      code = failure.code;
+      if (!res.headersSent) send(res, failure.status, failure.body(), failure.headers);
+    } finally {
+      const probe = req.path === '/healthz' || req.path === '/readyz';
+      (probe && res.statusCode < 400 ? log.debug : log.info)('request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ...(code === undefined ? {} : { code }),
+        duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+      });
+    }
+  };
+}

@@ -1,0 +1,79 @@
+// Everything a function needs, built once per process from the configuration: the
+// database (a pg pool on the real server, or the embedded PGlite), the password hasher's
+// worker threads and the Fernet keys.
+import type { Config } from './config.js';
+import { loadConfig } from './config.js';
+import { Database, createPool } from './db/database.js';
+import { startEmbedded } from './db/embedded.js';
+import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrate.js';
+import { PasswordHasher } from './crypto/bcrypt.js';
+import { SecretBox } from './crypto/fernet.js';
+import { describeError, log as rootLog } from './log.js';
+import type { Logger } from './log.js';
+
+export interface Runtime {
+  config: Config;
+  db: Database;
+  hasher: PasswordHasher;
+  secrets: SecretBox;
+  log: Logger;
+}
+
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  const target = config.database;
+  if (target.kind === 'postgres') {
+    return new Database(createPool({ ...target.connection, max: target.poolMax }, log));
+  }
+  const embedded = await startEmbedded(target.dataDir);
+  // PGlite serves one session: one connection, kept open.
+  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0 }, log);
+  const db = new Database(pool, () => embedded.stop());
+  try {
+    await migrate(db, log);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  log.info('embedded_database', { data_dir: target.dataDir, note: 'PGlite embedded PostgreSQL for development; set DATABASE_URL or POSTGRES_HOST for a real server' });
+  return db;
+}
+
+export async function createRuntime(config: Config, log: Logger = rootLog): Promise<Runtime> {
+  const db = await openDatabase(config, log);
+  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads);
+  // Ready before the first unknown-user sign-in, which must take as long as a known one.
+  hasher.warmUp().catch((error: unknown) => log.error('dummy_hash_failed', describeError(error)));
+  return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log };
+}
+
+export async function closeRuntime(runtime: Runtime): Promise<void> {
+  await Promise.allSettled([runtime.db.close(), runtime.hasher.close()]);
+}
+
+/** Ready means: the database answers and its schema is the one this code expects. */
+export async function readiness(runtime: Runtime): Promise<{ ready: boolean; reason?: string }> {
+  try {
+    const version = await schemaVersion(runtime.db);
+    if (version !== LATEST_SCHEMA_VERSION) {
+      return { ready: false, reason: `schema version ${version ?? 'none'}, expected ${LATEST_SCHEMA_VERSION}; run the migrations` };
+    }
+    return { ready: true };
+  } catch {
+    return { ready: false, reason: 'database unreachable' };
+  }
+}
+
+let processRuntime: Promise<Runtime> | undefined;
+
+/** The process-wide runtime, created on first use from the environment. */
+export function getRuntime(): Promise<Runtime> {
+  processRuntime ??= createRuntime(loadConfig());
+  return processRuntime;
+}
+
+export async function closeProcessRuntime(): Promise<void> {
+  if (processRuntime === undefined) return;
+  const runtime = await processRuntime.catch(() => undefined);
+  processRuntime = undefined;
+  if (runtime !== undefined) await closeRuntime(runtime);
+}
