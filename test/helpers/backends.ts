@@ -1,0 +1,127 @@
+// The two databases every HTTP suite runs on: the embedded PGlite (a scratch data
+// directory) and the PostgreSQL server on 127.0.0.1:5432 (a scratch database created and
+// dropped per run). Without a server the real-database suites are skipped locally with a
+// visible message; under CI=true they fail instead.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { newFernetKey } from '../../lib/config.js';
+import { PROJECT_ROOT, runToExit, startProcess } from './process.js';
+import type { RunningProcess } from './process.js';
+
+export type BackendKind = 'pglite' | 'postgres';
+export const BACKENDS: BackendKind[] = ['pglite', 'postgres'];
+
+const ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+export interface SeedFixture {
+  fernet_key: string;
+  rows: Array<{ username: string; password: string; password_hash: string; totp_secret: string | null; mfa_secret: string | null; expired: boolean }>;
+}
+
+export function seedFixture(): SeedFixture {
+  return JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-rows.json'), 'utf8')) as SeedFixture;
+}
+
+/** A secrets directory as the seed lays it out; the Python-made test key is the second key. */
+export function makeSecretsDir(keys: string[] = [newFernetKey(), seedFixture().fernet_key]): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cofrap-secrets-'));
+  writeFileSync(path.join(dir, 'db-credentials-username'), 'postgres\n');
+  writeFileSync(path.join(dir, 'db-credentials-password'), '\n');
+  writeFileSync(path.join(dir, 'encryption-key'), keys.join('\n') + '\n');
+  return dir;
+}
+
+let postgresAnswer: Promise<boolean> | undefined;
+
+export function postgresAvailable(): Promise<boolean> {
+  postgresAnswer ??= (async () => {
+    const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return postgresAnswer;
+}
+
+/** Call in a before() hook: skips (locally) or fails (CI) when the server is not there. */
+export async function requireBackend(context: Mocha.Context, kind: BackendKind): Promise<void> {
+  if (kind !== 'postgres' || (await postgresAvailable())) return;
+  if (process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI=true but does not answer at ${ADMIN_URL}`);
+  console.log(`    ! SKIPPED: no PostgreSQL server answers at ${ADMIN_URL}; the real-database tests did not run`);
+  context.skip();
+}
+
+export async function adminQuery<R extends pg.QueryResultRow>(database: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** One scratch database (or PGlite directory) and the environment that points a server at it. */
+export class Backend {
+  readonly secretsDir = makeSecretsDir();
+  readonly name: string;
+  private readonly dataDir: string | undefined;
+  private created = false;
+
+  constructor(readonly kind: BackendKind) {
+    this.name = `cofrap_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    this.dataDir = kind === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'cofrap-pglite-test-')) : undefined;
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    const common = { SECRETS_DIR: this.secretsDir, BCRYPT_COST: '10', ...extra };
+    if (this.kind === 'pglite') return { PGLITE_DATA_DIR: this.dataDir as string, ...common };
+    return { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: this.name, ...common };
+  }
+
+  get databaseUrl(): string {
+    return `postgresql://postgres@127.0.0.1:5432/${this.name}`;
+  }
+
+  /** Creates the scratch database and runs `npm run migrate`'s script on it (PGlite migrates itself). */
+  async prepare(options: { migrate?: boolean } = {}): Promise<void> {
+    if (this.kind === 'pglite') {
+      mkdirSync(this.dataDir as string, { recursive: true });
+      return;
+    }
+    if (!this.created) {
+      await adminQuery('postgres', `CREATE DATABASE ${this.name}`);
+      this.created = true;
+    }
+    if (options.migrate !== false) {
+      const result = await runToExit('migrate', this.env());
+      if (result.code !== 0) throw new Error(`migrate failed:\n${result.output}`);
+    }
+  }
+
+  async sql<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
+    if (this.kind !== 'postgres') throw new Error('direct SQL is only available on the PostgreSQL backend');
+    return adminQuery<R>(this.name, text, params);
+  }
+
+  start(extra: Record<string, string> = {}, script: 'dev-server' | 'serve' = 'dev-server'): Promise<RunningProcess> {
+    return startProcess({ script, env: this.env(extra) });
+  }
+
+  async dispose(): Promise<void> {
+    rmSync(this.secretsDir, { recursive: true, force: true });
+    if (this.dataDir !== undefined) rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.created) await adminQuery('postgres', `DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
+  }
+}

@@ -1,0 +1,255 @@
+// The shared library's pieces, each against an outside reference: RFC vectors, the
+// Python-made fixtures, the contract's rules.
+import { expect } from 'chai';
+import { generatePassword, hasEveryClass, PASSWORD_ALPHABET } from '../lib/crypto/password.js';
+import { hashToken, issueToken } from '../lib/crypto/tokens.js';
+import { SecretBox } from '../lib/crypto/fernet.js';
+import { newTotpSecret, otpauthUri, verifyTotp } from '../lib/crypto/totp.js';
+import { PasswordHasher } from '../lib/crypto/bcrypt.js';
+import { ConfigError, loadConfig, newFernetKey } from '../lib/config.js';
+import { decideLogin, decidePasswordChange } from '../lib/lifecycle.js';
+import type { PasswordChangeState } from '../lib/lifecycle.js';
+import { HttpError } from '../lib/http/errors.js';
+import { normaliseUsername, requireUsername } from '../lib/validation.js';
+import { qrPngBase64 } from '../lib/qr.js';
+import { decodeQrPng } from './helpers/qr.js';
+import { base32Decode, codeAt, hotp } from './helpers/totp.js';
+import { makeSecretsDir, seedFixture } from './helpers/backends.js';
+
+describe('unit: password generation', () => {
+  it('draws 24 characters from the 94-character alphabet with every class present', () => {
+    expect(PASSWORD_ALPHABET).to.have.length(94);
+    for (let i = 0; i < 500; i++) {
+      const password = generatePassword();
+      expect(password).to.have.length(24);
+      expect([...password].every((c) => PASSWORD_ALPHABET.includes(c))).to.equal(true);
+      expect(hasEveryClass(password), password).to.equal(true);
+    }
+  });
+
+  it('uses every character of the alphabet with roughly equal frequency', () => {
+    const counts = new Map<string, number>();
+    const samples = 2000;
+    for (let i = 0; i < samples; i++) for (const c of generatePassword()) counts.set(c, (counts.get(c) ?? 0) + 1);
+    expect(counts.size).to.equal(94);
+    const expected = (samples * 24) / 94;
+    for (const [char, count] of counts) expect(Math.abs(count - expected) / expected, char).to.be.lessThan(0.25);
+  });
+});
+
+describe('unit: tokens', () => {
+  it('issues 256-bit url-safe tokens and stores only their SHA-256', () => {
+    const a = issueToken();
+    const b = issueToken();
+    expect(a.token).to.match(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(a.token, 'base64url')).to.have.length(32);
+    expect(a.hash).to.equal(hashToken(a.token)).and.to.match(/^[0-9a-f]{64}$/);
+    expect(a.token).to.not.equal(b.token);
+  });
+});
+
+describe('unit: TOTP', () => {
+  // RFC 6238 appendix B, SHA-1, key "12345678901234567890"; the last 6 digits of each value.
+  const rfcSecret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  const vectors: Array<[number, string]> = [
+    [59, '94287082'],
+    [1111111109, '07081804'],
+    [1111111111, '14050471'],
+    [1234567890, '89005924'],
+    [2000000000, '69279037'],
+    [20000000000, '65353130'],
+  ];
+
+  it('our test-side HOTP reproduces the RFC 6238 SHA-1 vectors', () => {
+    expect(base32Decode(rfcSecret).toString()).to.equal('12345678901234567890');
+    for (const [time, code] of vectors) expect(hotp(base32Decode(rfcSecret), Math.floor(time / 30), 8)).to.equal(code);
+  });
+
+  it('the library accepts each RFC vector at its time and returns the step', async () => {
+    for (const [time, code] of vectors) {
+      expect(await verifyTotp(rfcSecret, code.slice(-6), null, time)).to.equal(Math.floor(time / 30));
+    }
+  });
+
+  it('accepts the current step ±1, refuses ±2, and refuses steps not after the last accepted one', async () => {
+    const secret = newTotpSecret();
+    expect(secret).to.match(/^[A-Z2-7]{32}$/);
+    const now = 1_800_000_015;
+    const step = Math.floor(now / 30);
+    for (const delta of [-1, 0, 1]) expect(await verifyTotp(secret, codeAt(secret, step + delta), null, now)).to.equal(step + delta);
+    for (const delta of [-2, 2]) expect(await verifyTotp(secret, codeAt(secret, step + delta), null, now)).to.equal(undefined);
+    expect(await verifyTotp(secret, codeAt(secret, step), step, now)).to.equal(undefined);
+    expect(await verifyTotp(secret, codeAt(secret, step + 1), step, now)).to.equal(step + 1);
+    expect(await verifyTotp(secret, 'abcdef', null, now)).to.equal(undefined);
+  });
+
+  it('builds the otpauth URI authenticator apps expect', () => {
+    const uri = new URL(otpauthUri('JBSWY3DPEHPK3PXP', 'alice', 'COFRAP Secure'));
+    expect(uri.protocol).to.equal('otpauth:');
+    expect(uri.host).to.equal('totp');
+    expect(decodeURIComponent(uri.pathname)).to.equal('/COFRAP Secure:alice');
+    expect(uri.searchParams.get('secret')).to.equal('JBSWY3DPEHPK3PXP');
+    expect(uri.searchParams.get('issuer')).to.equal('COFRAP Secure');
+    expect(uri.searchParams.get('digits') ?? '6').to.equal('6');
+    expect(uri.searchParams.get('period') ?? '30').to.equal('30');
+    expect((uri.searchParams.get('algorithm') ?? 'SHA1').toUpperCase()).to.equal('SHA1');
+  });
+});
+
+describe('unit: Fernet', () => {
+  const fixture = seedFixture();
+  const pythonRow = fixture.rows.find((row) => row.mfa_secret !== null);
+
+  it('opens a token made by Python cryptography.fernet', () => {
+    const box = new SecretBox([fixture.fernet_key]);
+    expect(box.decrypt(pythonRow?.mfa_secret as string)).to.equal(pythonRow?.totp_secret);
+  });
+
+  it('encrypts with the first key and decrypts with any configured key', () => {
+    const fresh = newFernetKey();
+    const box = new SecretBox([fresh, fixture.fernet_key]);
+    expect(box.decrypt(pythonRow?.mfa_secret as string)).to.equal(pythonRow?.totp_secret);
+    expect(box.needsRotation(pythonRow?.mfa_secret as string)).to.equal(true);
+    const sealed = box.encrypt('SECRET');
+    expect(sealed.startsWith('gAAAAA')).to.equal(true);
+    expect(new SecretBox([fresh]).decrypt(sealed)).to.equal('SECRET');
+    expect(new SecretBox([fixture.fernet_key]).decrypt(sealed)).to.equal(undefined);
+    expect(box.needsRotation(sealed)).to.equal(false);
+  });
+
+  it('refuses a tampered token', () => {
+    const box = new SecretBox([newFernetKey()]);
+    const sealed = box.encrypt('SECRET');
+    const tampered = sealed.slice(0, 30) + (sealed[30] === 'A' ? 'B' : 'A') + sealed.slice(31);
+    expect(box.decrypt(tampered)).to.equal(undefined);
+  });
+});
+
+describe('unit: bcrypt on worker threads', function () {
+  this.timeout(20_000);
+  const hasher = new PasswordHasher(12, 2);
+  after(() => hasher.close());
+
+  it('verifies a Python bcrypt $2b$ cost-12 hash', async () => {
+    const row = seedFixture().rows[0];
+    expect(row?.password_hash.startsWith('$2b$12$')).to.equal(true);
+    expect(await hasher.verify(row?.password as string, row?.password_hash as string)).to.equal(true);
+    expect(await hasher.verify('wrong', row?.password_hash as string)).to.equal(false);
+  });
+
+  it('hashes at the configured cost and treats a malformed hash as a mismatch', async () => {
+    const hash = await hasher.hash('p@ss');
+    expect(hash).to.match(/^\$2[ab]\$12\$/);
+    expect(await hasher.verify('p@ss', hash)).to.equal(true);
+    expect(await hasher.verify('p@ss', 'not-a-hash')).to.equal(false);
+    expect(await hasher.verifyDummy('p@ss')).to.equal(false);
+  });
+});
+
+describe('unit: QR codes', () => {
+  it('encodes text that decodes back exactly, punctuation included', async () => {
+    for (let i = 0; i < 20; i++) {
+      const password = generatePassword();
+      expect(decodeQrPng(await qrPngBase64(password))).to.equal(password);
+    }
+  });
+});
+
+describe('unit: usernames', () => {
+  it('normalises by trimming, NFC and lower case', () => {
+    expect(normaliseUsername('  Alice ')).to.equal('alice');
+    expect(normaliseUsername('E\u0301LODIE')).to.equal('\u00e9lodie');
+    expect(requireUsername({ username: 'Jean.Dupont@cofrap' })).to.equal('jean.dupont@cofrap');
+  });
+
+  it('refuses empty, too long, forbidden characters and wrong types, naming the field', () => {
+    for (const username of ['', '   ', 'a'.repeat(65), 'a b', 'a/b', "x'; DROP TABLE users;--", 'a\u0000b', 'a\u202eb', 42, null, ['a']]) {
+      try {
+        requireUsername({ username });
+        expect.fail(`accepted ${JSON.stringify(username)}`);
+      } catch (error) {
+        expect(error).to.be.instanceOf(HttpError);
+        expect((error as HttpError).status).to.equal(400);
+        expect((error as HttpError).message).to.contain('username');
+      }
+    }
+    expect(requireUsername({ username: 'a'.repeat(64) })).to.have.length(64);
+  });
+});
+
+describe('unit: configuration', () => {
+  const secretsDir = makeSecretsDir();
+  const base = { POSTGRES_HOST: '127.0.0.1', SECRETS_DIR: secretsDir };
+
+  it('applies the contract defaults', () => {
+    const config = loadConfig(base);
+    expect(config).to.include({ port: 8080, bcryptCost: 12, credentialMaxAge: '6 months', enrollmentTtl: '15 minutes', renewalTtl: '15 minutes', invitationTtl: '7 days', totpIssuer: 'COFRAP Secure', selfRegistration: true });
+    expect(config.database).to.deep.equal({
+      kind: 'postgres',
+      connection: { host: '127.0.0.1', port: 5432, database: 'cofrap_db', user: 'postgres', password: '' },
+      poolMax: 10,
+    });
+    expect(config.encryptionKeys).to.have.length(2);
+  });
+
+  it('lets DATABASE_URL win over POSTGRES_*', () => {
+    const config = loadConfig({ ...base, DATABASE_URL: 'postgresql://u:p@db:5432/x' });
+    expect(config.database).to.deep.equal({ kind: 'postgres', connection: { connectionString: 'postgresql://u:p@db:5432/x' }, poolMax: 10 });
+  });
+
+  const invalid: Array<[Record<string, string>, string]> = [
+    [{ BCRYPT_COST: '9' }, 'BCRYPT_COST'],
+    [{ BCRYPT_COST: '16' }, 'BCRYPT_COST'],
+    [{ BCRYPT_COST: 'twelve' }, 'BCRYPT_COST'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ CREDENTIAL_MAX_AGE: 'six months' }, 'CREDENTIAL_MAX_AGE'],
+    [{ ENROLLMENT_TTL: '15 fortnights' }, 'ENROLLMENT_TTL'],
+    [{ SELF_REGISTRATION: 'maybe' }, 'SELF_REGISTRATION'],
+    [{ CORS_ALLOWED_ORIGINS: 'not an origin' }, 'CORS_ALLOWED_ORIGINS'],
+    [{ DATABASE_URL: 'nonsense' }, 'DATABASE_URL'],
+    [{ SECRETS_DIR: '/nonexistent/cofrap' }, 'encryption-key'],
+    [{ POSTGRES_HOST: '', K_SERVICE: 'authenticate' }, 'K_SERVICE'],
+  ];
+  for (const [env, named] of invalid) {
+    it(`stops on ${JSON.stringify(env)} with a message naming ${named}`, () => {
+      expect(() => loadConfig({ ...base, ...env })).to.throw(ConfigError, named);
+    });
+  }
+});
+
+describe('unit: lifecycle decisions', () => {
+  const state = (over: Partial<PasswordChangeState>): PasswordChangeState => ({
+    status: 'active', isExpired: false, enrollmentOpen: false, invitationValid: false, renewalValid: false, ...over,
+  });
+  const codeOf = (run: () => unknown): string => {
+    try {
+      return JSON.stringify(run());
+    } catch (error) {
+      return (error as HttpError).code;
+    }
+  };
+
+  it('follows the generate-password table of the contract', () => {
+    expect(codeOf(() => decidePasswordChange(undefined, {}, true))).to.equal('{"kind":"create","status":201}');
+    expect(codeOf(() => decidePasswordChange(undefined, {}, false))).to.equal('invalid_token');
+    expect(codeOf(() => decidePasswordChange(state({ status: 'invited', invitationValid: true }), { invitationToken: 't' }, false))).to.equal('{"kind":"reset","status":201}');
+    expect(codeOf(() => decidePasswordChange(state({ status: 'invited' }), {}, true))).to.equal('account_exists');
+    expect(codeOf(() => decidePasswordChange(state({ status: 'invited' }), { invitationToken: 'bad' }, true))).to.equal('invalid_token');
+    expect(codeOf(() => decidePasswordChange(state({ status: 'pending', enrollmentOpen: true }), {}, true))).to.equal('account_exists');
+    expect(codeOf(() => decidePasswordChange(state({ status: 'pending' }), {}, true))).to.equal('{"kind":"reset","status":201}');
+    expect(codeOf(() => decidePasswordChange(state({}), {}, true))).to.equal('account_exists');
+    expect(codeOf(() => decidePasswordChange(state({}), { renewalToken: 'x' }, true))).to.equal('account_exists');
+    expect(codeOf(() => decidePasswordChange(state({ isExpired: true }), {}, true))).to.equal('account_exists');
+    expect(codeOf(() => decidePasswordChange(state({ isExpired: true }), { renewalToken: 'bad' }, true))).to.equal('invalid_token');
+    expect(codeOf(() => decidePasswordChange(state({ isExpired: true, renewalValid: true }), { renewalToken: 't' }, true))).to.equal('{"kind":"reset","status":200}');
+    expect(codeOf(() => decidePasswordChange(state({ status: 'disabled', renewalValid: true }), { renewalToken: 't' }, true))).to.equal('account_exists');
+  });
+
+  it('reveals disablement before expiry, and expiry before activation', () => {
+    expect(decideLogin({ status: 'disabled', isExpired: true })).to.equal('disabled');
+    expect(decideLogin({ status: 'active', isExpired: true })).to.equal('expired');
+    expect(decideLogin({ status: 'pending', isExpired: true })).to.equal('expired');
+    expect(decideLogin({ status: 'pending', isExpired: false })).to.equal('activated');
+    expect(decideLogin({ status: 'active', isExpired: false })).to.equal('signed_in');
+  });
+});
