@@ -4,6 +4,7 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import { describeError } from '../log.js';
+import { isDatabaseUnavailable } from './errors.js';
 
 export interface Queryable {
   query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<R[]>;
@@ -23,16 +24,17 @@ export class Database implements Queryable {
   /** Runs `work` on one dedicated connection (migrations use it for the advisory lock). */
   async withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    let broken: Error | undefined;
+    let suspect: Error | undefined;
     try {
       return await work(clientQueryable(client));
     } catch (error) {
-      broken = error instanceof Error ? error : undefined;
+      // A connection that failed mid-conversation may be dead: destroy it rather than hand
+      // it to the next request. An error of ours (a refusal thrown inside a transaction
+      // that was rolled back) leaves the connection healthy and reusable.
+      if (isDatabaseUnavailable(error) || error instanceof RollbackFailed) suspect = error as Error;
       throw error;
     } finally {
-      // A client that failed mid-conversation may hold an aborted transaction or a dead
-      // socket: destroy it rather than hand it to the next request.
-      client.release(broken);
+      client.release(suspect);
     }
   }
 
@@ -44,7 +46,11 @@ export class Database implements Queryable {
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          throw new RollbackFailed(error);
+        }
         throw error;
       }
     });
@@ -53,6 +59,17 @@ export class Database implements Queryable {
   async close(): Promise<void> {
     await this.pool.end();
     await this.onClose();
+  }
+}
+
+/** The transaction could not be rolled back: its connection must not be reused. */
+class RollbackFailed extends Error {
+  override name = 'RollbackFailed';
+  constructor(readonly original: unknown) {
+    super('rollback failed');
+    // keep the original's code so a lost connection is still answered 503
+    const code = (original as { code?: unknown })?.code;
+    if (typeof code === 'string') (this as { code?: string }).code = code;
   }
 }
 

@@ -1,7 +1,9 @@
 // The embedded database for development: PGlite (PostgreSQL compiled to WASM) with its
 // data under .data/, served on a private Unix socket by @electric-sql/pglite-socket so
 // the application talks to it with the same pg driver and SQL as to a real server.
-// PGlite runs one session: the pool that uses it must hold a single connection.
+// PGlite runs one session: the pool that uses it must hold a single connection. The socket
+// server accepts a second one only so that a reconnect is not refused while a dropped
+// connection is still being detached.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,7 +47,7 @@ export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
   let db: PGlite | undefined;
   try {
     db = await PGlite.create(path.join(dataDir, 'pgdata'));
-    const server = new PGLiteSocketServer({ db, path: path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`), maxConnections: 1 });
+    const server = new PGLiteSocketServer({ db, path: path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`), maxConnections: 2 });
     await server.start();
     const opened = db;
     return {

@@ -23,6 +23,3 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return POOL_MESSAGES.some((text) => error.message.includes(text));
 }
 
-export class DatabaseUnavailable extends Error {
-  override name = 'DatabaseUnavailable';
-}
