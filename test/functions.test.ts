@@ -1,8 +1,7 @@
 // The three functions over real HTTP on the development server, on both databases: the
 // whole journey, every row of the contract's status table, the lifecycle, concurrency.
 import { expect } from 'chai';
-import { BACKENDS, Backend, requireBackend } from './helpers/backends.js';
-import type { RunningProcess } from './helpers/process.js';
+import { BACKENDS, useServer } from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
@@ -19,19 +18,10 @@ function expectError(answer: Answer, status: number, code: string): void {
 
 for (const kind of BACKENDS) {
   describe(`functions on ${kind}`, function () {
-    const backend = new Backend(kind);
-    let server: RunningProcess;
+    const live = useServer(kind);
     let base: string;
-
-    before(async function () {
-      await requireBackend(this, kind);
-      await backend.prepare();
-      server = await backend.start();
-      base = server.url;
-    });
-    after(async () => {
-      await server?.stop();
-      await backend.dispose();
+    before(() => {
+      base = live.url;
     });
 
     describe('the journey', () => {
@@ -168,6 +158,12 @@ for (const kind of BACKENDS) {
         });
       }
 
+      it('OPTIONS is 405 when no CORS origin is configured', async () => {
+        const answer = await request(`${base}/authenticate`, { method: 'OPTIONS', headers: { origin: 'https://x.example', 'access-control-request-method': 'POST' } });
+        expectError(answer, 405, 'method_not_allowed');
+        expect(answer.headers.get('access-control-allow-origin')).to.equal(null);
+      });
+
       it('accepts a charset parameter on the JSON media type', async () => {
         const answer = await request(`${base}/generate-password`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"username":"charset.ok"}' });
         expect(answer.status, answer.text).to.equal(201);
@@ -260,14 +256,14 @@ for (const kind of BACKENDS) {
         const signedIn = await signIn(base, 'kim', kim.password, kim.secret, step);
         expect(signedIn.status).to.equal(200);
         await sleep(100);
-        const lines = server.output.filter((line) => line.startsWith('{'));
+        const lines = live.process.output.filter((line) => line.startsWith('{'));
         expect(lines.length).to.be.greaterThan(10);
         for (const line of lines) {
           const entry = JSON.parse(line) as Record<string, unknown>;
           expect(entry).to.include.keys('time', 'level', 'event');
           if (entry.event === 'request') expect(entry.request_id).to.be.a('string');
         }
-        const all = server.output.join('\n');
+        const all = live.process.output.join('\n');
         for (const secret of [kim.password, kim.secret, kim.enrollmentToken, codeAt(kim.secret, step)]) expect(all).to.not.contain(secret);
         expect(all).to.not.match(/\$2[ab]\$\d\d\$/);
         expect(all).to.not.contain('gAAAAA');
@@ -276,19 +272,10 @@ for (const kind of BACKENDS) {
   });
 
   describe(`lifecycle with short clocks on ${kind}`, function () {
-    const backend = new Backend(kind);
-    let server: RunningProcess;
+    const live = useServer(kind, { CREDENTIAL_MAX_AGE: '6 seconds', ENROLLMENT_TTL: '3 seconds', RENEWAL_TTL: '3 seconds' });
     let base: string;
-
-    before(async function () {
-      await requireBackend(this, kind);
-      await backend.prepare();
-      server = await backend.start({ CREDENTIAL_MAX_AGE: '6 seconds', ENROLLMENT_TTL: '3 seconds', RENEWAL_TTL: '3 seconds' });
-      base = server.url;
-    });
-    after(async () => {
-      await server?.stop();
-      await backend.dispose();
+    before(() => {
+      base = live.url;
     });
 
     it('a lapsed enrollment may start over with a fresh password; its token is dead', async () => {
@@ -345,23 +332,26 @@ for (const kind of BACKENDS) {
     });
   });
 
-  describe(`self-registration off on ${kind}`, function () {
-    const backend = new Backend(kind);
-    let server: RunningProcess;
-
-    before(async function () {
-      await requireBackend(this, kind);
-      await backend.prepare();
-      server = await backend.start({ SELF_REGISTRATION: 'false' });
-    });
-    after(async () => {
-      await server?.stop();
-      await backend.dispose();
-    });
+  describe(`self-registration off, CORS on, on ${kind}`, function () {
+    const live = useServer(kind, { SELF_REGISTRATION: 'false', CORS_ALLOWED_ORIGINS: 'https://portal.cofrap.example' });
 
     it('refuses to create an uninvited account', async () => {
-      expectError(await postJson(`${server.url}/generate-password`, { username: 'walk.in' }), 401, 'invalid_token');
-      expectError(await postJson(`${server.url}/generate-password`, { username: 'walk.in', invitation_token: 'guess' }), 401, 'invalid_token');
+      expectError(await postJson(`${live.url}/generate-password`, { username: 'walk.in' }), 401, 'invalid_token');
+      expectError(await postJson(`${live.url}/generate-password`, { username: 'walk.in', invitation_token: 'guess' }), 401, 'invalid_token');
+    });
+
+    it('answers a CORS preflight for a configured origin only', async () => {
+      const preflight = (origin: string): Promise<Answer> =>
+        request(`${live.url}/authenticate`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      const allowed = await preflight('https://portal.cofrap.example');
+      expect(allowed.status).to.equal(204);
+      expect(allowed.headers.get('access-control-allow-origin')).to.equal('https://portal.cofrap.example');
+      expect(allowed.headers.get('access-control-allow-methods')).to.contain('POST');
+      const other = await preflight('https://evil.example');
+      expect(other.headers.get('access-control-allow-origin')).to.equal(null);
+      const post = await postJson(`${live.url}/authenticate`, { username: 'x', password: 'y', totp: '123456' }, { origin: 'https://portal.cofrap.example' });
+      expect(post.status).to.equal(401);
+      expect(post.headers.get('access-control-allow-origin')).to.equal('https://portal.cofrap.example');
     });
   });
 }

@@ -29,13 +29,4 @@ export class SecretBox {
     return undefined;
   }
 
-  /** True when the token is not sealed with the current (first) key. */
-  needsRotation(token: string): boolean {
-    try {
-      new fernet.Token({ secret: this.secrets[0] as Secret, token, ttl: 0 }).decode();
-      return false;
-    } catch {
-      return true;
-    }
-  }
 }

@@ -125,3 +125,37 @@ export class Backend {
     if (this.created) await adminQuery('postgres', `DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
   }
 }
+
+export interface LiveServer {
+  readonly backend: Backend;
+  readonly process: RunningProcess;
+  readonly url: string;
+}
+
+/**
+ * Registers the hooks of a suite that runs the development server on a scratch database of
+ * `kind`, with `env` added to its configuration. Read `url` inside tests and hooks.
+ */
+export function useServer(kind: BackendKind, env: Record<string, string> = {}): LiveServer {
+  const backend = new Backend(kind);
+  let running: RunningProcess | undefined;
+  before(async function () {
+    await requireBackend(this, kind);
+    await backend.prepare();
+    running = await backend.start(env);
+  });
+  after(async () => {
+    await running?.stop();
+    await backend.dispose();
+  });
+  return {
+    backend,
+    get process(): RunningProcess {
+      if (running === undefined) throw new Error('the server is not running');
+      return running;
+    },
+    get url(): string {
+      return this.process.url;
+    },
+  };
+}
