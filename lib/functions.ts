@@ -3,7 +3,7 @@
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { getFunction } from '@google-cloud/functions-framework/testing';
 
-export const FUNCTION_NAMES = ['generate-password', 'generate-2fa', 'authenticate'] as const;
+export const FUNCTION_NAMES = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export function isFunctionName(name: string): name is FunctionName {

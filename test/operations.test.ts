@@ -16,6 +16,7 @@ import { postJson, request } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { codeAt, stepWithMargin } from './helpers/totp.js';
 import { CuttableProxy } from './helpers/proxy.js';
+import { sendEmployeeEvent } from './helpers/events.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const SEED_SCHEMA = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-schema.sql'), 'utf8');
@@ -57,7 +58,7 @@ for (const kind of BACKENDS) {
       if (kind === 'postgres') {
         const first = await runToExit('migrate', backend.env());
         expect(first.code, first.output).to.equal(0);
-        expect(first.output).to.contain('applied migrations 1, 2');
+        expect(first.output).to.contain('applied migrations 1, 2, 3');
         const again = await runToExit('migrate', backend.env());
         expect(again.output).to.contain('schema up to date');
         const rows = await backend.sql<{ username: string; status: string; password_hash: string }>('SELECT username, status, password_hash FROM users ORDER BY username');
@@ -104,8 +105,8 @@ describe('operations on postgres', function () {
     expect(a.code, a.output).to.equal(0);
     expect(b.code, b.output).to.equal(0);
     const versions = await backend.sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((v) => v.version)).to.deep.equal([1, 2]);
-    expect([a.output, b.output].filter((o) => o.includes('applied migrations 1, 2'))).to.have.length(1);
+    expect(versions.map((v) => v.version)).to.deep.equal([1, 2, 3]);
+    expect([a.output, b.output].filter((o) => o.includes('applied migrations 1, 2, 3'))).to.have.length(1);
   });
 
   it('Python bcrypt and Python Fernet read what the functions stored', async function () {
@@ -170,6 +171,9 @@ describe('operations on postgres', function () {
         expect(answer.body.code).to.equal('unavailable');
         expect(Number(answer.headers.get('retry-after'))).to.be.greaterThan(0);
       }
+      const event = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'during.outage' });
+      expect(event.status, event.text).to.equal(503);
+      expect(event.body.code).to.equal('unavailable');
       expect((await request(`${server.url}/readyz`)).status).to.equal(503);
       expect((await request(`${server.url}/healthz`)).status).to.equal(200);
 

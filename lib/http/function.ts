@@ -2,6 +2,7 @@
 // /readyz, CORS, method, media type, size and JSON checks, and the mapping of every
 // failure onto the contract's error body. A handler only sees a parsed JSON object.
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import cors from 'cors';
 import getRawBody from 'raw-body';
@@ -28,6 +29,24 @@ export interface JsonReply {
 
 export type JsonHandler = (runtime: Runtime, request: JsonRequest) => Promise<JsonReply>;
 
+/** A POST as the envelope hands it over: headers, the body's bytes (at most 16 KiB), ids. */
+export interface PostRequest {
+  headers: IncomingHttpHeaders;
+  header(name: string): string | undefined;
+  body: Buffer;
+  requestId: string;
+  log: Logger;
+}
+
+/** An answer: a JSON object, a prepared text body with its own headers, or no body at all. */
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: JsonObject | string;
+}
+
+export type PostHandler = (runtime: Runtime, request: PostRequest) => Promise<Reply>;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function requestIdOf(req: Request): string {
@@ -35,10 +54,12 @@ function requestIdOf(req: Request): string {
   return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-function send(res: Response, status: number, body: JsonObject | undefined, headers: Record<string, string> = {}): void {
+function send(res: Response, status: number, body: JsonObject | string | undefined, headers: Record<string, string> = {}): void {
   res.set(headers);
   if (body === undefined) {
     res.status(status).end();
+  } else if (typeof body === 'string') {
+    res.status(status).send(body);
   } else {
     res.status(status).json(body);
   }
@@ -80,11 +101,9 @@ function parseJsonObject(bytes: Buffer): JsonObject {
   return value as JsonObject;
 }
 
-function isJsonMediaType(req: Request): boolean {
-  const type = req.get('content-type');
-  if (type === undefined) return false;
-  const essence = type.split(';')[0]?.trim().toLowerCase();
-  return essence === 'application/json';
+/** The media type without its parameters, lower case ("application/json; charset=utf-8" → "application/json"). */
+export function mediaType(request: PostRequest): string | undefined {
+  return request.header('content-type')?.split(';')[0]?.trim().toLowerCase();
 }
 
 /** Applies CORS for the configured origins; true when the request was a preflight, now answered. */
@@ -116,7 +135,8 @@ export async function answerProbe(req: Request, res: Response): Promise<void> {
   send(res, 503, { error: `Not ready: ${state.reason}.`, code: 'unavailable' }, { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) });
 }
 
-export function jsonFunction(name: string, handler: JsonHandler): HttpFunction {
+/** The envelope for a POST function whose handler reads the body's bytes itself. */
+export function postFunction(name: string, handler: PostHandler): HttpFunction {
   return async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(req);
@@ -133,12 +153,9 @@ export function jsonFunction(name: string, handler: JsonHandler): HttpFunction {
       if (req.method !== 'POST') {
         throw new HttpError(405, 'method_not_allowed', `Method ${req.method} is not allowed; use POST.`, { Allow: 'POST' });
       }
-      if (!isJsonMediaType(req)) {
-        throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
-      }
-      const body = parseJsonObject(await readBody(req));
-      const reply = await handler(runtime, { body, requestId, log });
-      send(res, reply.status, reply.body);
+      const body = await readBody(req);
+      const reply = await handler(runtime, { headers: req.headers, header: (name) => req.get(name), body, requestId, log });
+      send(res, reply.status, reply.body, reply.headers);
     } catch (error) {
       let failure: HttpError;
       if (error instanceof HttpError) {
@@ -163,4 +180,15 @@ export function jsonFunction(name: string, handler: JsonHandler): HttpFunction {
       });
     }
   };
+}
+
+/** The envelope for a function that takes a JSON object (Content-Type: application/json). */
+export function jsonFunction(name: string, handler: JsonHandler): HttpFunction {
+  return postFunction(name, async (runtime, request) => {
+    if (mediaType(request) !== 'application/json') {
+      throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
+    }
+    const { requestId, log } = request;
+    return handler(runtime, { body: parseJsonObject(request.body), requestId, log });
+  });
 }

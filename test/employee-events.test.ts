@@ -1,0 +1,205 @@
+// employee-events over real HTTP with real CloudEvents (binary and structured mode), on
+// both databases: invitations, disablement, at-least-once delivery, the broker's errors.
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { BACKENDS, useServer } from './helpers/backends.js';
+import { postJson, request } from './helpers/http.js';
+import type { Answer } from './helpers/http.js';
+import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
+import { stepWithMargin } from './helpers/totp.js';
+import { HR_SOURCE, replyEvent, sendEmployeeEvent } from './helpers/events.js';
+
+const CREATED = 'fr.cofrap.hr.employee.created';
+const DEPARTED = 'fr.cofrap.hr.employee.departed';
+
+function expect400(answer: Answer, message?: RegExp): void {
+  expect(answer.status, answer.text).to.equal(400);
+  expect(answer.body.code).to.equal('invalid_request');
+  if (message) expect(answer.body.error).to.match(message);
+}
+
+function invitationOf(answer: Answer): { token: string; expiresAt: Date } {
+  expect(answer.status, answer.text).to.equal(200);
+  const event = replyEvent(answer);
+  expect(event.type).to.equal('fr.cofrap.identity.account.invited');
+  return { token: event.data?.invitation_token as string, expiresAt: new Date(event.data?.invitation_expires_at as string) };
+}
+
+for (const kind of BACKENDS) {
+  describe(`employee-events on ${kind}`, function () {
+    const live = useServer(kind);
+    let url: string;
+    let base: string;
+    before(() => {
+      base = live.url;
+      url = `${base}/employee-events`;
+    });
+
+    it('created (binary mode) → 200 with an account.invited reply event in binary mode', async () => {
+      const answer = await sendEmployeeEvent(url, CREATED, { username: 'Nora.Petit', email: 'nora.petit@cofrap.fr', display_name: 'Nora Petit' });
+      expect(answer.status, answer.text).to.equal(200);
+      expect(answer.headers.get('ce-specversion')).to.equal('1.0');
+      expect(answer.headers.get('ce-type')).to.equal('fr.cofrap.identity.account.invited');
+      expect(answer.headers.get('ce-id')).to.be.a('string').and.not.equal('');
+      expect(answer.headers.get('ce-source')).to.be.a('string').and.not.equal('');
+      expect(answer.headers.get('content-type')).to.match(/^application\/json/);
+      expect(Object.keys(answer.body).sort()).to.deep.equal(['invitation_expires_at', 'invitation_token', 'username']);
+      expect(answer.body.username).to.equal('nora.petit');
+      expect(answer.body.invitation_token).to.match(/^[A-Za-z0-9_-]{43}$/);
+      const days = (new Date(answer.body.invitation_expires_at as string).getTime() - Date.now()) / 86_400_000;
+      expect(days).to.be.within(6.9, 7.1);
+    });
+
+    it('end to end: event → invitation token → generate-password → generate-2fa → authenticate → active', async () => {
+      const invitation = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'omar' }, { mode: 'structured' }));
+      const refused = await postJson(`${base}/generate-password`, { username: 'omar' });
+      expect(refused.status).to.equal(409);
+      expect(refused.body.code).to.equal('account_exists');
+      const wrong = await postJson(`${base}/generate-password`, { username: 'omar', invitation_token: 'not-the-token' });
+      expect(wrong.body.code).to.equal('invalid_token');
+      const { password, enrollmentToken } = await createAccount(base, 'omar', { invitation_token: invitation.token });
+      const reused = await postJson(`${base}/generate-password`, { username: 'omar', invitation_token: invitation.token });
+      expect(reused.status).to.equal(409); // pending with an open window: the token is spent anyway
+      const { secret } = await enroll(base, 'omar', enrollmentToken);
+      const step = await stepWithMargin();
+      expect((await signIn(base, 'omar', password, secret, step)).status).to.equal(200);
+      // now active: the same event again changes nothing and sends no invitation
+      const again = await sendEmployeeEvent(url, CREATED, { username: 'omar' });
+      expect(again.status).to.equal(200);
+      expect(again.text).to.equal('');
+      expect(again.headers.get('ce-type')).to.equal(null);
+      expect((await signIn(base, 'omar', password, secret, step + 1)).status).to.equal(200);
+    });
+
+    it('the same event delivered 3 times leaves one account; each reply has a fresh token', async () => {
+      const id = randomUUID();
+      const tokens: string[] = [];
+      for (let i = 0; i < 3; i++) tokens.push(invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'paul' }, { id })).token);
+      expect(new Set(tokens).size).to.equal(3);
+      const stale = await postJson(`${base}/generate-password`, { username: 'paul', invitation_token: tokens[0] });
+      expect(stale.body.code).to.equal('invalid_token');
+      await createAccount(base, 'paul', { invitation_token: tokens[2] as string });
+      if (kind === 'postgres') {
+        const [row] = await live.backend.sql<{ deliveries: number }>('SELECT deliveries FROM processed_events WHERE source = $1 AND id = $2', [HR_SOURCE, id]);
+        expect(row?.deliveries).to.equal(3);
+        const [count] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM users WHERE username = 'paul'");
+        expect(count?.n).to.equal(1);
+      }
+    });
+
+    it('the same event delivered concurrently leaves one account', async () => {
+      const id = randomUUID();
+      const answers = await Promise.all(Array.from({ length: 5 }, () => sendEmployeeEvent(url, CREATED, { username: 'quinn' }, { id })));
+      expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200, 200]);
+      // exactly one of the tokens handed out is the stored one
+      const tokens = answers.map((a) => invitationOf(a).token);
+      let accepted = 0;
+      for (const token of tokens) if ((await postJson(`${base}/generate-password`, { username: 'quinn', invitation_token: token })).status === 201) accepted++;
+      expect(accepted).to.equal(1);
+    });
+
+    it('a created event never resets an active account', async () => {
+      const step = await stepWithMargin();
+      const rita = await createAndEnroll(base, 'rita');
+      expect((await signIn(base, 'rita', rita.password, rita.secret, step - 1)).status).to.equal(200);
+      for (let i = 0; i < 2; i++) {
+        const answer = await sendEmployeeEvent(url, CREATED, { username: 'rita' });
+        expect(answer.status).to.equal(200);
+        expect(answer.text).to.equal('');
+      }
+      expect((await signIn(base, 'rita', rita.password, rita.secret, step)).status).to.equal(200);
+    });
+
+    it('departed disables: both factors proven → 403 account_disabled; no recreation', async () => {
+      const step = await stepWithMargin();
+      const sam = await createAndEnroll(base, 'sam');
+      expect((await signIn(base, 'sam', sam.password, sam.secret, step - 1)).status).to.equal(200);
+      const departed = await sendEmployeeEvent(url, DEPARTED, { username: 'SAM' });
+      expect(departed.status, departed.text).to.equal(200);
+      expect(departed.text).to.equal('');
+      const refused = await signIn(base, 'sam', sam.password, sam.secret, step);
+      expect(refused.status, refused.text).to.equal(403);
+      expect(refused.body.code).to.equal('account_disabled');
+      // without both factors, nothing is revealed
+      const wrong = await postJson(`${base}/authenticate`, { username: 'sam', password: 'nope', totp: '123456' });
+      expect(wrong.status).to.equal(401);
+      expect((await postJson(`${base}/generate-password`, { username: 'sam' })).body.code).to.equal('account_exists');
+      // redelivery is harmless
+      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'sam' })).status).to.equal(200);
+      // a later created event does not bring the account back
+      const rehire = await sendEmployeeEvent(url, CREATED, { username: 'sam' });
+      expect(rehire.status).to.equal(200);
+      expect(rehire.text).to.equal('');
+    });
+
+    it('departed before any account blocks self-registration of that username', async () => {
+      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'tess' })).status).to.equal(200);
+      expect((await postJson(`${base}/generate-password`, { username: 'tess' })).body.code).to.equal('account_exists');
+    });
+
+    it('an invitation disabled by departure no longer works', async () => {
+      const invitation = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'ugo' }));
+      await sendEmployeeEvent(url, DEPARTED, { username: 'ugo' });
+      const answer = await postJson(`${base}/generate-password`, { username: 'ugo', invitation_token: invitation.token });
+      expect(answer.body.code).to.equal('account_exists');
+    });
+
+    describe('errors the broker must not retry → 400', () => {
+      const ce = (over: Record<string, string | undefined> = {}): Record<string, string> => {
+        const headers: Record<string, string | undefined> = {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': randomUUID(),
+          'ce-source': HR_SOURCE,
+          'ce-type': CREATED,
+          ...over,
+        };
+        return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
+      };
+      const post = (headers: Record<string, string>, body: string): Promise<Answer> => request(url, { method: 'POST', headers, body });
+
+      it('plain JSON that is not a CloudEvent', async () => expect400(await postJson(url, { username: 'x' }), /CloudEvent/));
+      it('binary mode without ce-id', async () => expect400(await post(ce({ 'ce-id': undefined }), '{"username":"x"}'), /CloudEvent/));
+      it('binary mode without ce-source', async () => expect400(await post(ce({ 'ce-source': undefined }), '{"username":"x"}'), /CloudEvent/));
+      it('an unsupported type', async () => expect400(await post(ce({ 'ce-type': 'fr.cofrap.hr.employee.promoted' }), '{"username":"x"}'), /type/));
+      it('specversion 0.3', async () => expect400(await post(ce({ 'ce-specversion': '0.3' }), '{"username":"x"}'), /specversion/));
+      it('data that is not JSON', async () => expect400(await post(ce(), '{"username": '), /JSON/));
+      it('text data', async () => expect400(await post(ce({ 'content-type': 'text/plain' }), 'username=x'), /username/));
+      it('data without a username', async () => expect400(await post(ce(), '{"email":"x@cofrap.fr"}'), /username/));
+      it('an invalid username', async () => expect400(await post(ce(), '{"username":"no spaces allowed"}'), /username/));
+      it('a display_name that is not a string', async () => expect400(await post(ce(), '{"username":"x","display_name":7}'), /display_name/));
+      it('a batch', async () => {
+        const body = JSON.stringify([{ specversion: '1.0', id: '1', source: HR_SOURCE, type: CREATED, data: { username: 'x' } }]);
+        expect400(await post({ 'content-type': 'application/cloudevents-batch+json' }, body), /[Bb]atch/);
+      });
+      it('a structured event with specversion 0.3', async () => {
+        const body = JSON.stringify({ specversion: '0.3', id: '1', source: HR_SOURCE, type: CREATED, datacontenttype: 'application/json', data: { username: 'x' } });
+        expect400(await post({ 'content-type': 'application/cloudevents+json' }, body), /specversion/);
+      });
+      it('GET → 405', async () => {
+        const answer = await request(url);
+        expect(answer.status).to.equal(405);
+        expect(answer.headers.get('allow')).to.equal('POST');
+      });
+      it('and none of them created an account', async () => {
+        expect((await postJson(`${base}/generate-password`, { username: 'x' })).status).to.equal(201);
+      });
+    });
+  });
+
+  describe(`invitations only (SELF_REGISTRATION=false) on ${kind}`, function () {
+    const live = useServer(kind, { SELF_REGISTRATION: 'false', INVITATION_TTL: '2 seconds' });
+
+    it('creates an invited username with its token, and nothing else', async () => {
+      const invitation = invitationOf(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'vera' }));
+      expect((await postJson(`${live.url}/generate-password`, { username: 'walk.in' })).body.code).to.equal('invalid_token');
+      await createAccount(live.url, 'vera', { invitation_token: invitation.token });
+    });
+
+    it('refuses a lapsed invitation', async () => {
+      const invitation = invitationOf(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'wes' }));
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      expect((await postJson(`${live.url}/generate-password`, { username: 'wes', invitation_token: invitation.token })).body.code).to.equal('invalid_token');
+    });
+  });
+}
