@@ -3,11 +3,12 @@
 import { FUNCTION_NAMES, loadFunction } from '../lib/functions.js';
 import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
 import { closeProcessRuntime } from '../lib/runtime.js';
+import { OPENAPI_DOCUMENT } from '../lib/openapi.js';
 import { startRuntime } from './start.js';
 
 const runtime = await startRuntime();
 const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
-const app = createApp(mounts);
+const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT });
 const { server, port } = await listen(app, runtime.config.port);
 shutdownOnSignals(server, closeProcessRuntime, runtime.log);
 
@@ -16,7 +17,7 @@ runtime.log.info('listening', { port, functions: FUNCTION_NAMES.map((name) => `P
 process.stdout.write(
   `\nCOFRAP credential functions on ${base}\n` +
     FUNCTION_NAMES.map((name) => `  POST ${base}/${name}\n`).join('') +
-    `  GET  ${base}/healthz   GET ${base}/readyz\n` +
+    `  GET  ${base}/healthz   GET ${base}/readyz   GET ${base}/openapi.json\n` +
     (runtime.config.database.kind === 'embedded' ? `Embedded PostgreSQL (PGlite) in ${runtime.config.database.dataDir}\n` : '') +
     '\n',
 );

@@ -13,6 +13,6 @@ if (!isFunctionName(target)) {
 }
 const runtime = await startRuntime();
 const handler = await loadFunction(target);
-const { server, port } = await listen(createApp([{ path: '/', handler }], false), runtime.config.port);
+const { server, port } = await listen(createApp([{ path: '/', handler }], { notFound: false }), runtime.config.port);
 runtime.log.info('listening', { function: target, port });
 shutdownOnSignals(server, closeProcessRuntime, runtime.log);

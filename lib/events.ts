@@ -3,8 +3,8 @@
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
 import { invalidRequest } from './http/errors.js';
-import { requireUsername } from './validation.js';
-import type { JsonObject } from './validation.js';
+import { usernameOf, validateBody } from './validation.js';
+import type { EmployeeEventData } from './validation.js';
 
 export const EMPLOYEE_CREATED = 'fr.cofrap.hr.employee.created';
 export const EMPLOYEE_DEPARTED = 'fr.cofrap.hr.employee.departed';
@@ -21,17 +21,6 @@ export interface EmployeeEvent {
   username: string;
   email?: string;
   displayName?: string;
-}
-
-const EMAIL_MAX_LENGTH = 254;
-const DISPLAY_NAME_MAX_LENGTH = 200;
-
-function optionalText(data: JsonObject, field: string, max: number): string | undefined {
-  const value = data[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalidRequest(`Event data field "${field}" must be a string.`);
-  if ([...value].length > max) throw invalidRequest(`Event data field "${field}" must be at most ${max} characters.`);
-  return value.trim() === '' ? undefined : value.trim();
 }
 
 /** Reads a binary- or structured-mode CloudEvent 1.0 from an HTTP request. */
@@ -56,10 +45,10 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
   if (data === null || typeof data !== 'object' || Array.isArray(data) || Buffer.isBuffer(data)) {
     throw invalidRequest('The event data must be a JSON object with a "username".');
   }
-  const fields = data as JsonObject;
-  const username = requireUsername(fields);
-  const email = optionalText(fields, 'email', EMAIL_MAX_LENGTH);
-  const displayName = optionalText(fields, 'display_name', DISPLAY_NAME_MAX_LENGTH);
+  const fields = validateBody<EmployeeEventData>('EmployeeEventData', data, 'Event data field');
+  const username = usernameOf(fields.username, 'Event data field');
+  const email = fields.email?.trim() || undefined;
+  const displayName = fields.display_name?.trim() || undefined;
   return {
     type: event.type,
     source: event.source,

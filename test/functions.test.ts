@@ -240,7 +240,15 @@ for (const kind of BACKENDS) {
       });
     });
 
-    describe('probes', () => {
+    describe('probes and description', () => {
+      it('serves openapi.yaml as /openapi.json', async () => {
+        const { OPENAPI_DOCUMENT } = await import('../lib/openapi.js');
+        const answer = await request(`${base}/openapi.json`);
+        expect(answer.status).to.equal(200);
+        expect(answer.body).to.deep.equal(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
+      });
+
+
       it('answers /healthz and /readyz at the root and under each function', async () => {
         for (const path of ['/healthz', '/readyz', '/generate-password/healthz', '/authenticate/readyz']) {
           const answer = await request(`${base}${path}`);

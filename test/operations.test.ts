@@ -206,11 +206,11 @@ describe('one function per process', function () {
   it('FUNCTION_TARGET serves that function at / with its probes', async () => {
     const server = await backend.start({ FUNCTION_TARGET: 'generate-password' }, 'serve');
     try {
-      const created = await postJson(`${server.url}/`, { username: 'solo' });
+      const created = await postJson(`${server.url}/`, { username: 'solo' }, {}, '/generate-password');
       expect(created.status, created.text).to.equal(201);
       expect((await request(`${server.url}/healthz`)).status).to.equal(200);
       expect((await request(`${server.url}/readyz`)).status).to.equal(200);
-      expect((await request(`${server.url}/`)).status).to.equal(405);
+      expect((await request(`${server.url}/`, { documentedAs: '/generate-password' })).status).to.equal(405);
     } finally {
       expect(await server.stop()).to.equal(0);
     }
@@ -237,7 +237,7 @@ describe('one function per process', function () {
         health = await request(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0 }));
       }
       expect(health.status).to.equal(200);
-      const refused = await postJson(`http://127.0.0.1:${port}/`, { username: 'nobody', password: 'x', totp: '123456' });
+      const refused = await postJson(`http://127.0.0.1:${port}/`, { username: 'nobody', password: 'x', totp: '123456' }, {}, '/authenticate');
       expect(refused.status).to.equal(401);
       expect(refused.body.code).to.equal('invalid_credentials');
     } finally {
@@ -247,7 +247,7 @@ describe('one function per process', function () {
 
   it('finishes in-flight requests on SIGTERM, then exits 0', async () => {
     const server = await backend.start({ FUNCTION_TARGET: 'generate-password', BCRYPT_COST: '12' }, 'serve');
-    const inFlight = Array.from({ length: 6 }, (_, i) => postJson(`${server.url}/`, { username: `drain${i}` }));
+    const inFlight = Array.from({ length: 6 }, (_, i) => postJson(`${server.url}/`, { username: `drain${i}` }, {}, '/generate-password'));
     await sleep(100);
     const exit = server.stop('SIGTERM');
     const answers = await Promise.all(inFlight);

@@ -10,7 +10,11 @@ import { ConfigError, loadConfig, newFernetKey } from '../lib/config.js';
 import { decideLogin, decidePasswordChange } from '../lib/lifecycle.js';
 import type { PasswordChangeState } from '../lib/lifecycle.js';
 import { HttpError } from '../lib/http/errors.js';
-import { normaliseUsername, requireUsername } from '../lib/validation.js';
+import { normaliseUsername, usernameOf, validateBody } from '../lib/validation.js';
+import type { GeneratePasswordRequest } from '../lib/validation.js';
+
+/** As generate-password reads a username: the body's schema, then normalisation and the Username schema. */
+const requireUsername = (body: Record<string, unknown>): string => usernameOf(validateBody<GeneratePasswordRequest>('GeneratePasswordRequest', body).username);
 import { qrPngBase64 } from '../lib/qr.js';
 import { decodeQrPng } from './helpers/qr.js';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';

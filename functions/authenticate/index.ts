@@ -9,7 +9,8 @@ import * as accounts from '../../lib/db/accounts.js';
 import * as throttle from '../../lib/db/throttle.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
 import { verifyTotp } from '../../lib/crypto/totp.js';
-import { rejectUnknownFields, requirePassword, requireTotpCode, requireUsername } from '../../lib/validation.js';
+import { usernameOf } from '../../lib/validation.js';
+import type { AuthenticateRequest } from '../../lib/validation.js';
 import type { Runtime } from '../../lib/runtime.js';
 
 /** Both factors, checked outside any transaction; the matched TOTP step, or undefined. */
@@ -25,11 +26,9 @@ async function checkFactors(runtime: Runtime, credentials: accounts.LoginCredent
   return verifyTotp(secret, code, credentials.lastTotpStep);
 }
 
-export const authenticate = jsonFunction('authenticate', async (runtime, { body, log }) => {
-  rejectUnknownFields(body, ['username', 'password', 'totp']);
-  const username = requireUsername(body);
-  const password = requirePassword(body);
-  const code = requireTotpCode(body);
+export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, { body, log }) => {
+  const username = usernameOf(body.username);
+  const { password, totp: code } = body;
   const { db, config } = runtime;
 
   const retryAfter = await throttle.lockedFor(db, username);

@@ -7,12 +7,12 @@ import { enrollSecondFactor, findStatus } from '../../lib/db/accounts.js';
 import { hashToken } from '../../lib/crypto/tokens.js';
 import { newTotpSecret, otpauthUri } from '../../lib/crypto/totp.js';
 import { qrPngBase64 } from '../../lib/qr.js';
-import { optionalToken, rejectUnknownFields, requireUsername } from '../../lib/validation.js';
+import { tokenOf, usernameOf } from '../../lib/validation.js';
+import type { Generate2faRequest } from '../../lib/validation.js';
 
-export const generate2fa = jsonFunction('generate-2fa', async (runtime, { body, log }) => {
-  rejectUnknownFields(body, ['username', 'enrollment_token']);
-  const username = requireUsername(body);
-  const token = optionalToken(body, 'enrollment_token');
+export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Generate2faRequest', async (runtime, { body, log }) => {
+  const username = usernameOf(body.username);
+  const token = tokenOf(body.enrollment_token);
   const { db, config, secrets } = runtime;
 
   const secret = newTotpSecret();

@@ -9,12 +9,17 @@ import { findForPasswordChange, insertPending, resetCredentials } from '../../li
 import { generatePassword as newPassword } from '../../lib/crypto/password.js';
 import { hashToken, issueToken } from '../../lib/crypto/tokens.js';
 import { qrPngBase64 } from '../../lib/qr.js';
-import { optionalToken, rejectUnknownFields, requireUsername } from '../../lib/validation.js';
+import { tokenOf, usernameOf } from '../../lib/validation.js';
+import type { GeneratePasswordRequest } from '../../lib/validation.js';
 
-export const generatePassword = jsonFunction('generate-password', async (runtime, { body, log }) => {
-  rejectUnknownFields(body, ['username', 'renewal_token', 'invitation_token']);
-  const username = requireUsername(body);
-  const request = { invitationToken: optionalToken(body, 'invitation_token'), renewalToken: optionalToken(body, 'renewal_token') };
+export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, { body, log }) => {
+  const username = usernameOf(body.username);
+  const invitationToken = tokenOf(body.invitation_token);
+  const renewalToken = tokenOf(body.renewal_token);
+  const request = {
+    ...(invitationToken === undefined ? {} : { invitationToken }),
+    ...(renewalToken === undefined ? {} : { renewalToken }),
+  };
   const digests = {
     ...(request.invitationToken === undefined ? {} : { invitation: hashToken(request.invitationToken) }),
     ...(request.renewalToken === undefined ? {} : { renewal: hashToken(request.renewalToken) }),

@@ -12,12 +12,13 @@ import { describeError, log as rootLog } from '../log.js';
 import type { Logger } from '../log.js';
 import { getRuntime, readiness } from '../runtime.js';
 import type { Runtime } from '../runtime.js';
+import { validateBody } from '../validation.js';
 import type { JsonObject } from '../validation.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
-export interface JsonRequest {
-  body: JsonObject;
+export interface JsonRequest<T> {
+  body: T;
   requestId: string;
   log: Logger;
 }
@@ -27,7 +28,7 @@ export interface JsonReply {
   body: JsonObject;
 }
 
-export type JsonHandler = (runtime: Runtime, request: JsonRequest) => Promise<JsonReply>;
+export type JsonHandler<T> = (runtime: Runtime, request: JsonRequest<T>) => Promise<JsonReply>;
 
 /** A POST as the envelope hands it over: headers, the body's bytes (at most 16 KiB), ids. */
 export interface PostRequest {
@@ -182,13 +183,16 @@ export function postFunction(name: string, handler: PostHandler): HttpFunction {
   };
 }
 
-/** The envelope for a function that takes a JSON object (Content-Type: application/json). */
-export function jsonFunction(name: string, handler: JsonHandler): HttpFunction {
+/**
+ * The envelope for a function that takes a JSON object (Content-Type: application/json),
+ * checked against `schemaName` of openapi.yaml before the handler sees it.
+ */
+export function jsonFunction<T>(name: string, schemaName: string, handler: JsonHandler<T>): HttpFunction {
   return postFunction(name, async (runtime, request) => {
     if (mediaType(request) !== 'application/json') {
       throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
     }
     const { requestId, log } = request;
-    return handler(runtime, { body: parseJsonObject(request.body), requestId, log });
+    return handler(runtime, { body: validateBody<T>(schemaName, parseJsonObject(request.body)), requestId, log });
   });
 }

@@ -8,16 +8,25 @@ import type { HttpFunction } from '@google-cloud/functions-framework';
 import type { Logger } from '../log.js';
 import { answerProbe } from './function.js';
 
-export function createApp(mounts: ReadonlyArray<{ path: string; handler: HttpFunction }>, notFound = true): express.Express {
+export interface AppOptions {
+  /** Answer 404 with the contract's error body for paths no function is mounted at. */
+  notFound?: boolean;
+  /** Serve this OpenAPI document at GET /openapi.json. */
+  openapi?: object;
+}
+
+export function createApp(mounts: ReadonlyArray<{ path: string; handler: HttpFunction }>, options: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get(['/healthz', '/readyz'], (req, res) => void answerProbe(req, res).catch(() => res.status(500).end()));
+  const document = options.openapi;
+  if (document !== undefined) app.get('/openapi.json', (_req, res) => void res.json(document));
   for (const { path, handler } of mounts) {
     // HttpFunction's request type adds rawBody to Express's; the handler copes without it.
     app.use(path, (req, res) => void handler(req, res));
   }
-  if (notFound) {
+  if (options.notFound ?? true) {
     app.use((req, res) => {
       res.status(404).set('Cache-Control', 'no-store').json({ error: `Nothing is served at ${req.path}.`, code: 'not_found' });
     });
