@@ -2,7 +2,7 @@
 // Python reading what we write, migrations under a lock, readiness, the database going
 // away and coming back, one function per process, start-up errors, graceful shutdown.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,8 @@ import { postJson, request } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { codeAt, stepWithMargin } from './helpers/totp.js';
 import { CuttableProxy } from './helpers/proxy.js';
+import { SecretBox } from '../lib/crypto/fernet.js';
+import { newFernetKey } from '../lib/config.js';
 import { sendEmployeeEvent } from './helpers/events.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -90,6 +92,61 @@ for (const kind of BACKENDS) {
     });
   });
 }
+
+describe('Fernet key rotation on postgres', function () {
+  const backend = new Backend('postgres');
+  before(async function () {
+    await requireBackend(this, 'postgres');
+  });
+  after(() => backend.dispose());
+
+  it('re-seals every secret from a Python-made key to a new one while sign-ins go on', async () => {
+    // The secrets directory holds [a new key, the Python-made key]: the rotation's setup.
+    const keyFile = path.join(backend.secretsDir, 'encryption-key');
+    const [newKey, pythonKey] = readFileSync(keyFile, 'utf8').trim().split('\n') as [string, string];
+    expect(pythonKey).to.equal(seedFixture().fernet_key);
+    await writeSeedDatabase(backend, undefined);
+    expect((await runToExit('migrate', backend.env())).code).to.equal(0);
+    let server = await backend.start({ BCRYPT_COST: '10' });
+    const [seedUser] = seedFixture().rows;
+    try {
+      const fresh = await createAndEnroll(server.url, 'after.python');
+      const step = await stepWithMargin(8);
+      // sign-ins before, during and after the rotation
+      const before = await postJson(`${server.url}/authenticate`, { username: 'seed.user', password: seedUser?.password, totp: codeAt(seedUser?.totp_secret as string, step - 1) });
+      expect(before.status, before.text).to.equal(200);
+      const [rotation, during] = await Promise.all([
+        runToExit('rotate-encryption-key', backend.env()),
+        signIn(server.url, 'after.python', fresh.password, fresh.secret, step),
+      ]);
+      expect(rotation.code, rotation.output).to.equal(0);
+      expect(rotation.output).to.match(/examined 3, re-sealed 2, already on the first key 1, changed meanwhile 0, unreadable 0/);
+      expect(during.status).to.equal(200);
+      const rows = await backend.sql<{ username: string; mfa_secret: string }>('SELECT username, mfa_secret FROM users WHERE mfa_secret IS NOT NULL');
+      const onlyNew = new SecretBox([newKey]);
+      for (const row of rows) expect(onlyNew.decrypt(row.mfa_secret), row.username).to.be.a('string');
+      // resumable: a second run finds nothing to do
+      expect((await runToExit('rotate-encryption-key', backend.env())).output).to.contain('re-sealed 0, already on the first key 3');
+      await server.stop();
+
+      // the Python-made key can now be retired
+      writeFileSync(keyFile, newKey + '\n');
+      server = await backend.start({ BCRYPT_COST: '10' });
+      const afterwards = await postJson(`${server.url}/authenticate`, { username: 'seed.user', password: seedUser?.password, totp: codeAt(seedUser?.totp_secret as string, step + 1) });
+      expect(afterwards.status, afterwards.text).to.equal(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('reports (and leaves alone) a secret that no configured key opens', async () => {
+    const keyFile = path.join(backend.secretsDir, 'encryption-key');
+    writeFileSync(keyFile, `${newFernetKey()}\n`);
+    const result = await runToExit('rotate-encryption-key', backend.env());
+    expect(result.code).to.equal(1);
+    expect(result.output).to.match(/unreadable 3/);
+  });
+});
 
 describe('operations on postgres', function () {
   const backend = new Backend('postgres');

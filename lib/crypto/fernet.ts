@@ -29,4 +29,14 @@ export class SecretBox {
     return undefined;
   }
 
+
+  /** True when the token is sealed with the current (first) key. */
+  isCurrent(token: string): boolean {
+    try {
+      new fernet.Token({ secret: this.secrets[0] as Secret, token, ttl: 0 }).decode();
+      return true;
+    } catch {
+      return false;
+    }
+  }
 }

@@ -173,3 +173,22 @@ export async function signIn(db: Queryable, username: string, step: number, maxA
   if (row === undefined) throw new Error('signIn: the locked row disappeared');
   return row.expires_at;
 }
+
+/** One batch of stored second factors, in username order after `after` (for key rotation). */
+export async function sealedSecretsAfter(db: Queryable, after: string, limit: number): Promise<Array<{ username: string; sealed: string }>> {
+  return db.query<{ username: string; sealed: string }>(
+    `SELECT username, mfa_secret AS sealed FROM users
+      WHERE mfa_secret IS NOT NULL AND username > $1
+      ORDER BY username LIMIT $2`,
+    [after, limit],
+  );
+}
+
+/**
+ * Replaces a sealed secret only if it is still the one that was read: a concurrent
+ * re-enrollment or renewal wins, and the rotation simply skips that row.
+ */
+export async function resealSecret(db: Queryable, username: string, previous: string, next: string): Promise<boolean> {
+  const rows = await db.query('UPDATE users SET mfa_secret = $3 WHERE username = $1 AND mfa_secret = $2 RETURNING 1', [username, previous, next]);
+  return rows.length === 1;
+}
