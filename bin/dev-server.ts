@@ -1,6 +1,7 @@
-// The development server (npm start): every function in one process on PORT, each at
-// POST /<name>, over the embedded database unless DATABASE_URL or POSTGRES_HOST is set.
-import { FUNCTION_NAMES, loadFunction } from '../lib/functions.js';
+// The development server (npm start): every function in one process on PORT, each JSON
+// function at POST /<name> and the portal at GET / (with its assets), over the embedded
+// database unless DATABASE_URL or POSTGRES_HOST is set.
+import { FUNCTION_NAMES, PORTAL, loadFunction } from '../lib/functions.js';
 import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
 import { closeProcessRuntime } from '../lib/runtime.js';
 import { OPENAPI_DOCUMENT } from '../lib/openapi.js';
@@ -8,14 +9,17 @@ import { startRuntime } from './start.js';
 
 const runtime = await startRuntime();
 const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
-const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT });
+// Last, at "/": the portal answers its own paths and 404 (the contract's body) for the rest.
+mounts.push({ path: '/', handler: await loadFunction(PORTAL) });
+const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT, notFound: false });
 const { server, port } = await listen(app, runtime.config.port);
 shutdownOnSignals(server, closeProcessRuntime, runtime.log);
 
 const base = `http://localhost:${port}`;
-runtime.log.info('listening', { port, functions: FUNCTION_NAMES.map((name) => `POST ${base}/${name}`) });
+runtime.log.info('listening', { port, functions: [...FUNCTION_NAMES.map((name) => `POST ${base}/${name}`), `GET ${base}/ (${PORTAL})`] });
 process.stdout.write(
   `\nCOFRAP credential functions on ${base}\n` +
+    `  GET  ${base}/   the portal (sign in, create an account, renew)\n` +
     FUNCTION_NAMES.map((name) => `  POST ${base}/${name}\n`).join('') +
     `  GET  ${base}/healthz   GET ${base}/readyz   GET ${base}/openapi.json\n` +
     (runtime.config.database.kind === 'embedded' ? `Embedded PostgreSQL (PGlite) in ${runtime.config.database.dataDir}\n` : '') +

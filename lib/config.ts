@@ -140,6 +140,11 @@ function parseOrigins(raw: string | undefined): string[] {
   });
 }
 
+/** PORT alone: what a process that needs no database or secret (the portal) reads. */
+export function loadPort(env: Env = process.env): number {
+  return intVar(env, 'PORT', 8080, 0, 65535);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = readVar(env, 'DATABASE_URL');
   const postgresHost = readVar(env, 'POSTGRES_HOST');
@@ -184,7 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   return {
-    port: intVar(env, 'PORT', 8080, 0, 65535),
+    port: loadPort(env),
     database,
     secretsDir,
     encryptionKeys,

@@ -273,6 +273,30 @@ describe('one function per process', function () {
     }
   });
 
+  it('FUNCTION_TARGET=portal serves the page with no database and no secret', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'cofrap-no-secrets-'));
+    // A database that cannot answer and an empty secrets folder: the portal needs neither.
+    const server = await startProcess({ script: 'serve', env: { FUNCTION_TARGET: 'portal', POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '1', SECRETS_DIR: empty, PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/' } });
+    try {
+      const page = await request(`${server.url}/`);
+      expect(page.status).to.equal(200);
+      expect(page.headers.get('content-security-policy')).to.contain('connect-src \'self\' https://authenticate.cofrap.example.com');
+      const config = await request(`${server.url}/config.json`);
+      expect(config.body.authenticate).to.equal('https://authenticate.cofrap.example.com/');
+      expect((await request(`${server.url}/readyz`)).status).to.equal(200);
+    } finally {
+      expect(await server.stop()).to.equal(0);
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('FUNCTION_TARGET=portal stops with one line on a bad PORTAL_*_URL', async () => {
+    const result = await runToExit('serve', { FUNCTION_TARGET: 'portal', PORTAL_GENERATE_2FA_URL: 'ftp://files.example.com/' });
+    expect(result.code, result.output).to.equal(1);
+    expect(result.output.trim().split('\n')).to.have.length(1);
+    expect(result.output).to.contain('PORTAL_GENERATE_2FA_URL');
+  });
+
   it('also runs under the functions-framework CLI', async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = net.createServer().listen(0, '127.0.0.1', () => {

@@ -13,13 +13,23 @@ export interface AppOptions {
   notFound?: boolean;
   /** Serve this OpenAPI document at GET /openapi.json. */
   openapi?: object;
+  /**
+   * Whether /readyz asks the database (the default). A process that holds no database (the
+   * portal) is ready as soon as it listens.
+   */
+  databaseReadiness?: boolean;
 }
 
 export function createApp(mounts: ReadonlyArray<{ path: string; handler: HttpFunction }>, options: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.get(['/healthz', '/readyz'], (req, res) => void answerProbe(req, res).catch(() => res.status(500).end()));
+  if (options.databaseReadiness ?? true) {
+    app.get(['/healthz', '/readyz'], (req, res) => void answerProbe(req, res).catch(() => res.status(500).end()));
+  } else {
+    app.get('/healthz', (_req, res) => void res.set('Cache-Control', 'no-store').json({ status: 'ok' }));
+    app.get('/readyz', (_req, res) => void res.set('Cache-Control', 'no-store').json({ status: 'ready' }));
+  }
   const document = options.openapi;
   if (document !== undefined) app.get('/openapi.json', (_req, res) => void res.json(document));
   for (const { path, handler } of mounts) {

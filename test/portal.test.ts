@@ -1,0 +1,359 @@
+// The portal, as a user sees it: headless Chromium on the development server's page, the
+// QR codes read from the page's images, TOTP codes computed independently, typing into
+// labelled fields. Plus the page's HTTP surface (security headers, 405, config.json).
+import { expect } from 'chai';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { useServer } from './helpers/backends.js';
+import { launchChromium, readQrFromScreen, readQrFromSource, snap } from './helpers/browser.js';
+import { request } from './helpers/http.js';
+import { sendEmployeeEvent, replyEvent } from './helpers/events.js';
+import { codeAt, currentStep, stepWithMargin } from './helpers/totp.js';
+import { contentSecurityPolicy, portalConfig } from '../functions/portal/index.js';
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+interface Account {
+  username: string;
+  password: string;
+  secret: string;
+  lastStep: number;
+}
+
+/** The next code the server accepts for the account: a step later than the last one, within ±1 of now (earliest first). */
+async function nextCode(account: Account): Promise<string> {
+  let step = await stepWithMargin(6);
+  while (account.lastStep + 1 > step + 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    step = await stepWithMargin(6);
+  }
+  const chosen = Math.max(step - 1, account.lastStep + 1);
+  account.lastStep = chosen;
+  return codeAt(account.secret, chosen);
+}
+
+const section = (page: Page, name: string): Locator => page.getByRole('region', { name });
+const message = (page: Page): Locator => page.getByRole('alert');
+
+async function openPortal(browser: Browser, base: string, viewport = DESKTOP, path = '/'): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, ...(viewport === PHONE ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  page.on('console', (line) => {
+    if (line.type() === 'error' && !/Failed to load resource/.test(line.text())) problems.push(line.text());
+  });
+  (page as Page & { problems?: string[] }).problems = problems;
+  await page.goto(base + path);
+  await page.locator('html[data-ready="true"]').waitFor();
+  return { context, page };
+}
+
+function focusedId(page: Page): Promise<string> {
+  return page.evaluate<string>('document.activeElement?.id ?? ""');
+}
+
+function pageProblems(page: Page): string[] {
+  return (page as Page & { problems?: string[] }).problems ?? [];
+}
+
+/**
+ * From the password QR code to the signed-in state, in an already open creation or renewal:
+ * reads both QR codes from the page, types the password and the first code.
+ */
+async function finishEnrollment(page: Page, username: string, shots: string): Promise<Account> {
+  const step1 = section(page, 'Step 1 of 3 — your password');
+  await step1.getByText('Scan it now, it will not be shown again.').waitFor();
+  const passwordImage = step1.getByRole('img', { name: 'QR code of your new password' });
+  const password = await readQrFromSource(passwordImage);
+  expect(await readQrFromScreen(passwordImage)).to.equal(password);
+  expect(password).to.have.length(24);
+  await snap(page, `${shots}-1-password-qr`);
+
+  await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
+  const step2 = section(page, 'Step 2 of 3 — your authenticator app');
+  await step2.waitFor();
+  const totpImage = step2.getByRole('img', { name: 'QR code for your authenticator app' });
+  await totpImage.waitFor();
+  const uri = new URL(await readQrFromScreen(totpImage));
+  expect(uri.protocol).to.equal('otpauth:');
+  const secret = uri.searchParams.get('secret') as string;
+  expect(secret).to.match(/^[A-Z2-7]{32}$/);
+  expect((await page.locator('#manual-key').textContent())?.replace(/\s+/g, '')).to.equal(secret);
+  expect(await page.locator('#password-qr').getAttribute('src'), 'the password QR code is gone').to.equal(null);
+  await snap(page, `${shots}-2-totp-qr`);
+
+  const account: Account = { username, password, secret, lastStep: 0 };
+  await step2.getByLabel('Password (from the first QR code)').fill(password);
+  await step2.getByLabel('First 6-digit code from your app').fill(await nextCode(account));
+  await step2.getByRole('button', { name: 'Activate and sign in' }).click();
+  await expectSignedIn(page, username);
+  await snap(page, `${shots}-3-signed-in`);
+  return account;
+}
+
+async function expectSignedIn(page: Page, username: string): Promise<void> {
+  const done = section(page, 'You are signed in');
+  await done.waitFor();
+  const text = (await done.locator('#done-text').textContent()) ?? '';
+  expect(text).to.contain(`Signed in as ${username}.`);
+  expect(text).to.match(/valid until .*\b20\d\d\b/);
+  expect(await message(page).isVisible()).to.equal(false);
+}
+
+async function createInBrowser(browser: Browser, base: string, username: string, shots: string): Promise<Account> {
+  const { context, page } = await openPortal(browser, base);
+  try {
+    await page.getByRole('button', { name: 'Create an account' }).click();
+    const create = section(page, 'Create an account');
+    await create.getByLabel('Username').fill(username);
+    await snap(page, `${shots}-0-create`);
+    await create.getByRole('button', { name: 'Create my account' }).click();
+    const account = await finishEnrollment(page, username, shots);
+    expect(pageProblems(page)).to.deep.equal([]);
+    return account;
+  } finally {
+    await context.close();
+  }
+}
+
+async function signInForm(page: Page, account: Pick<Account, 'username' | 'password'>, code: string): Promise<void> {
+  const form = section(page, 'Sign in');
+  await form.getByLabel('Username').fill(account.username);
+  await form.getByLabel('Password', { exact: true }).fill(account.password);
+  await form.getByLabel('6-digit code').fill(code);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
+
+describe('portal', function () {
+  this.timeout(120_000);
+  const server = useServer('pglite');
+
+  describe('the page over HTTP', () => {
+    it('serves the page, script, style sheet and config with security headers and no cache', async () => {
+      for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/app.css', 'text/css'], ['/config.json', 'application/json']] as const) {
+        const response = await fetch(server.url + path);
+        expect(response.status, path).to.equal(200);
+        expect(response.headers.get('content-type'), path).to.match(new RegExp(`^${type}`));
+        const csp = response.headers.get('content-security-policy') ?? '';
+        expect(csp, path).to.contain("script-src 'self'").and.contain("frame-ancestors 'none'").and.contain("img-src 'self' data:").and.contain("connect-src 'self'");
+        expect(csp, path).to.not.contain('unsafe-inline');
+        expect(response.headers.get('x-content-type-options'), path).to.equal('nosniff');
+        expect(response.headers.get('referrer-policy'), path).to.equal('no-referrer');
+        expect(response.headers.get('x-frame-options'), path).to.equal('DENY');
+        expect(response.headers.get('cache-control'), path).to.equal('no-store');
+      }
+      const html = await (await fetch(server.url + '/')).text();
+      expect(html).to.not.match(/<script(?![^>]*\bsrc=)/, 'no inline script');
+      expect(html).to.not.match(/\bstyle=|https?:\/\//, 'no inline style, no third-party origin');
+    });
+
+    it('answers config.json with the same-origin function paths by default', async () => {
+      const answer = await request(server.url + '/config.json');
+      expect(answer.body).to.deep.equal({ generatePassword: '/generate-password', generate2fa: '/generate-2fa', authenticate: '/authenticate' });
+    });
+
+    it('refuses other methods with 405 and Allow: GET, and unknown paths with 404', async () => {
+      for (const method of ['POST', 'PUT', 'DELETE']) {
+        const answer = await request(server.url + '/', { method, headers: { 'content-type': 'application/json' }, body: '{}' });
+        expect(answer.status).to.equal(405);
+        expect(answer.headers.get('allow')).to.equal('GET');
+        expect(answer.body.code).to.equal('method_not_allowed');
+      }
+      expect((await request(server.url + '/app.js', { method: 'POST' })).status).to.equal(405);
+      const missing = await fetch(server.url + '/nothing-here.js');
+      expect(missing.status).to.equal(404);
+      expect(await missing.json()).to.deep.include({ code: 'not_found' });
+      expect((await fetch(server.url + '/healthz')).status).to.equal(200);
+      expect((await fetch(server.url + '/openapi.json')).status).to.equal(200);
+    });
+
+    it('names the configured function origins in connect-src', () => {
+      const config = portalConfig({ PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/', PORTAL_GENERATE_2FA_URL: '' });
+      expect(config).to.deep.equal({ generatePassword: '/generate-password', generate2fa: '/generate-2fa', authenticate: 'https://authenticate.cofrap.example.com/' });
+      expect(contentSecurityPolicy(config)).to.contain("connect-src 'self' https://authenticate.cofrap.example.com;");
+      expect(() => portalConfig({ PORTAL_GENERATE_PASSWORD_URL: 'javascript:alert(1)' })).to.throw(/PORTAL_GENERATE_PASSWORD_URL/);
+    });
+  });
+
+  describe('in Chromium', () => {
+    let browser: Browser;
+    let alice: Account;
+    before(async function () {
+      browser = await launchChromium(this);
+    });
+    after(async () => browser?.close());
+
+    it('creates an account: password QR code, 2FA QR code and key, first code → active and signed in (desktop)', async () => {
+      alice = await createInBrowser(browser, server.url, 'alice', 'create');
+    });
+
+    it('signs in with username, password and code, and shows the expiry date (phone, 390×844)', async () => {
+      const { context, page } = await openPortal(browser, server.url, PHONE);
+      try {
+        await snap(page, 'signin-phone-0-home');
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
+        await signInForm(page, alice, codeAt(alice.secret, currentStep() + 5));
+        await message(page).getByText(/username, password or code is not correct/).waitFor();
+        await snap(page, 'signin-phone-1-wrong-code');
+        await signInForm(page, alice, await nextCode(alice));
+        await expectSignedIn(page, 'alice');
+        await snap(page, 'signin-phone-2-signed-in');
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
+        expect(pageProblems(page)).to.deep.equal([]);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('signs in with the keyboard only (Tab and Enter)', async () => {
+      const { context, page } = await openPortal(browser, server.url);
+      try {
+        // The page puts the focus in the username field; everything else is Tab and Enter.
+        expect(await focusedId(page)).to.equal('signin-username');
+        await page.keyboard.type(alice.username);
+        await page.keyboard.press('Tab');
+        await page.keyboard.type(alice.password);
+        await page.keyboard.press('Tab');
+        expect(await focusedId(page)).to.equal('signin-code');
+        await page.keyboard.type(await nextCode(alice));
+        await page.keyboard.press('Enter');
+        await expectSignedIn(page, 'alice');
+        // Sign out and come back with the keyboard too.
+        expect(await focusedId(page)).to.equal('done-title');
+        await page.keyboard.press('Tab');
+        expect(await focusedId(page)).to.equal('sign-out');
+        await page.keyboard.press('Enter');
+        await section(page, 'Sign in').waitFor();
+        await message(page).getByText('You are signed out.').waitFor();
+        await snap(page, 'keyboard-signed-out');
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('accepts an invitation link: the token goes with the creation, and works once', async () => {
+      const invited = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'nora.petit', email: 'nora.petit@cofrap.fr' });
+      expect(invited.status, invited.text).to.equal(200);
+      const token = replyEvent(invited).data?.invitation_token as string;
+      const link = `/?username=nora.petit&invitation=${encodeURIComponent(token)}`;
+
+      // Without the link, the username is taken.
+      {
+        const { context, page } = await openPortal(browser, server.url, DESKTOP, '/?create');
+        await section(page, 'Create an account').getByLabel('Username').fill('nora.petit');
+        await page.getByRole('button', { name: 'Create my account' }).click();
+        await message(page).getByText(/already exists/).waitFor();
+        await context.close();
+      }
+
+      const { context, page } = await openPortal(browser, server.url, DESKTOP, link);
+      const create = section(page, 'Create an account');
+      await create.getByText('You are accepting the invitation for nora.petit.').waitFor();
+      expect(await create.getByLabel('Username').inputValue()).to.equal('nora.petit');
+      expect(new URL(page.url()).search, 'the token leaves the address bar').to.equal('');
+      await snap(page, 'invitation-0-link');
+      const sent = page.waitForRequest((r) => r.url().endsWith('/generate-password'));
+      await create.getByRole('button', { name: 'Create my account' }).click();
+      expect((await sent).postDataJSON()).to.deep.equal({ username: 'nora.petit', invitation_token: token });
+      await finishEnrollment(page, 'nora.petit', 'invitation');
+      await context.close();
+
+      // The same link again: used up.
+      const again = await openPortal(browser, server.url, DESKTOP, link);
+      await again.page.getByRole('button', { name: 'Create my account' }).click();
+      await message(again.page).getByText(/invitation was already used.*Sign in/).waitFor();
+      await snap(again.page, 'invitation-1-used');
+      await again.context.close();
+
+      // A wrong or lapsed token for an invited employee.
+      const olga = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'olga' });
+      expect(olga.status).to.equal(200);
+      const wrong = await openPortal(browser, server.url, DESKTOP, '/?username=olga&invitation=not-the-token');
+      await wrong.page.getByRole('button', { name: 'Create my account' }).click();
+      await message(wrong.page).getByText(/This invitation link is no longer valid \(already used or expired\)\. Ask HR for a new invitation\./).waitFor();
+      await wrong.context.close();
+    });
+
+    it('explains every error: throttling with when to retry, disabled account, and each code of the contract', async () => {
+      const bob = await createInBrowser(browser, server.url, 'bob', 'errors-bob');
+      const { context, page } = await openPortal(browser, server.url);
+      try {
+        for (let attempt = 0; attempt < 5; attempt += 1) {
+          await signInForm(page, { username: 'mallory', password: 'not-the-password' }, '000000');
+          await message(page).getByText(/not correct/).waitFor();
+        }
+        await signInForm(page, { username: 'mallory', password: 'not-the-password' }, '000000');
+        await message(page).getByText(/Too many failed attempts for this account\. Try again in \d+ seconds \(after /).waitFor();
+        await snap(page, 'errors-0-throttled');
+
+        // An offboarded employee: both factors right, the account is disabled.
+        const departed = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.departed', { username: 'bob' });
+        expect(departed.status).to.equal(200);
+        await signInForm(page, bob, await nextCode(bob));
+        await message(page).getByText(/This account is disabled/).waitFor();
+
+        // The codes a live server does not produce on demand, answered by a stand-in.
+        const expected: Array<[number, string, RegExp, Record<string, string>?]> = [
+          [503, 'unavailable', /temporarily unavailable\. Please try again shortly/, { 'Retry-After': '2' }],
+          [500, 'internal', /Something went wrong on our side.*reference req-42/],
+          [400, 'invalid_request', /Please check what you typed: Field "totp" must be a string of exactly 6 digits\./],
+          [413, 'payload_too_large', /could not talk to the credential service/],
+          [415, 'unsupported_media_type', /could not talk to the credential service/],
+          [405, 'method_not_allowed', /could not talk to the credential service/],
+          [404, 'not_found', /could not talk to the credential service/],
+          [429, 'too_many_requests', /Try again in 15 minutes/, { 'Retry-After': '900' }],
+        ];
+        for (const [status, code, text, headers] of expected) {
+          await page.route('**/authenticate', (route) =>
+            route.fulfill({ status, headers: { 'X-Request-Id': 'req-42', ...headers }, contentType: 'application/json', body: JSON.stringify({ error: code === 'invalid_request' ? 'Field "totp" must be a string of exactly 6 digits.' : 'x', code }) }),
+          );
+          await signInForm(page, bob, '123456');
+          await message(page).getByText(text).waitFor({ timeout: 5000 });
+          await page.unroute('**/authenticate');
+        }
+        await snap(page, 'errors-1-unavailable');
+        await page.route('**/authenticate', (route) => route.abort('connectionrefused'));
+        await signInForm(page, bob, '123456');
+        await message(page).getByText(/cannot be reached/).waitFor();
+        await page.unroute('**/authenticate');
+      } finally {
+        await context.close();
+      }
+    });
+  });
+});
+
+describe('portal: expired credentials (CREDENTIAL_MAX_AGE 12 seconds)', function () {
+  this.timeout(120_000);
+  const server = useServer('pglite', { CREDENTIAL_MAX_AGE: '12 seconds' });
+  let browser: Browser;
+  before(async function () {
+    browser = await launchChromium(this);
+  });
+  after(async () => browser?.close());
+
+  it('explains the expiry and runs the renewal: new password QR code, new 2FA QR code, first code → signed in', async () => {
+    const carol = await createInBrowser(browser, server.url, 'carol', 'expired-0-create');
+    await new Promise((resolve) => setTimeout(resolve, 13_000));
+    const { context, page } = await openPortal(browser, server.url);
+    try {
+      await signInForm(page, carol, await nextCode(carol));
+      const expired = section(page, 'Your credentials have expired');
+      await expired.waitFor();
+      await message(page).getByText(/your credentials have expired .* Renew them now, before/).waitFor();
+      await snap(page, 'expired-1-explained');
+      const sent = page.waitForRequest((r) => r.url().endsWith('/generate-password'));
+      await expired.getByRole('button', { name: 'Renew my credentials' }).click();
+      const body = (await sent).postDataJSON() as Record<string, string>;
+      expect(body.username).to.equal('carol');
+      expect(body.renewal_token).to.be.a('string').with.length.greaterThan(20);
+      const renewed = await finishEnrollment(page, 'carol', 'expired-2-renewal');
+      expect(renewed.password).to.not.equal(carol.password);
+      expect(renewed.secret).to.not.equal(carol.secret);
+      expect(pageProblems(page)).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
