@@ -1,0 +1,411 @@
+// The deployment files, checked offline: the Knative/Kubernetes manifests of knative/ (as
+// files, and as kustomize renders each overlay when kubectl is installed), skaffold.yaml,
+// the Dockerfile and .dockerignore. The last suite feeds the checks broken manifests, to
+// show that each rule can fail.
+import { expect } from 'chai';
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  BASE_DIR, EMPLOYEE_EVENT_TYPES, KNATIVE_DIR, OVERLAYS_DIR, ROOT, SECRETS_DIR, SECRET_NAMES, THIRD_PARTY_IMAGES,
+  at, dockerContextIncludes, dockerfileFacts, describeObject, imagesOf, isA, isKnativeService, isObject, isOwnImage,
+  isYamlName, knativeServiceProblems, kubectlOnPath, kustomizationsUnder, listAt, listFiles, modelProblems, nameOf,
+  objectAt, objectsOf, ownImageProblems, parseYamlFile, podProblems, podTemplateOf, quantity, readKustomization, readSkaffold,
+  referenceProblems, rel, renderKustomization, skaffoldProblems, stringAt,
+} from './helpers/manifests.js';
+import type { JsonObject, Kustomization, Located, PodTemplate, ReferenceOptions, SkaffoldConfig } from './helpers/manifests.js';
+
+const functionFolders = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
+const overlayDirs = readdirSync(OVERLAYS_DIR, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => path.join(OVERLAYS_DIR, entry.name));
+
+/** Every rule that applies to a set of objects, as one list of problems. */
+function objectProblems(objects: Located[], uid: number | undefined, references: ReferenceOptions): string[] {
+  return [
+    ...objects.flatMap(modelProblems),
+    ...objects.flatMap(knativeServiceProblems),
+    ...objects.flatMap((l) => {
+      const pod = podTemplateOf(l);
+      return pod === undefined ? [] : [...podProblems(pod), ...ownImageProblems(pod, uid)];
+    }),
+    ...referenceProblems(objects, references),
+  ];
+}
+
+function imageProblems(objects: Located[], skaffold: SkaffoldConfig, thirdPartyAllowed: boolean): string[] {
+  const artifacts = new Set(skaffold.artifacts.map((a) => a.image));
+  const problems: string[] = [];
+  for (const [image, users] of imagesOf(objects)) {
+    if (artifacts.has(image)) continue;
+    if (thirdPartyAllowed && (THIRD_PARTY_IMAGES as readonly string[]).includes(image)) continue;
+    problems.push(`image ${image} (${users.join('; ')}) is not an artifact of skaffold.yaml${thirdPartyAllowed ? ' nor a listed third-party image' : ''}`);
+  }
+  return problems;
+}
+
+function cofrapConfig(objects: Located[]): JsonObject | undefined {
+  const map = objects.find((l) => isA(l.object, 'v1', 'ConfigMap') && /^cofrap-config(-[a-z0-9]{10})?$/.test(nameOf(l.object)));
+  return map === undefined ? undefined : objectAt(map.object, 'data') ?? {};
+}
+
+/** The base's settings file (config.env), as the ConfigMap generator reads it. */
+function baseSettings(): Map<string, string> {
+  const settings = new Map<string, string>();
+  for (const line of readFileSync(path.join(BASE_DIR, 'config.env'), 'utf8').split(/\r?\n/)) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (match !== null) settings.set(match[1] ?? '', match[2] ?? '');
+  }
+  return settings;
+}
+
+describe('deployment: manifests, skaffold and the Dockerfile', () => {
+  let kustomizations: Kustomization[];
+  const parseErrors: string[] = [];
+  let documents = 0;
+  let objects: Located[];
+  let baseObjects: Located[];
+  let skaffold: SkaffoldConfig;
+  let uid: number | undefined;
+
+  before(() => {
+    kustomizations = kustomizationsUnder(KNATIVE_DIR);
+    objects = [];
+    const resourceFiles = new Set(kustomizations.flatMap((k) => k.resourceFiles));
+    for (const file of listFiles(KNATIVE_DIR, isYamlName)) {
+      try {
+        const values = parseYamlFile(file);
+        documents += values.length;
+        if (resourceFiles.has(file)) objects.push(...objectsOf(values, rel(file)));
+      } catch (error) {
+        parseErrors.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    baseObjects = objects.filter((l) => l.source.startsWith(`${rel(BASE_DIR)}/`));
+    skaffold = readSkaffold(path.join(ROOT, 'skaffold.yaml'));
+    uid = dockerfileFacts(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).uid;
+  });
+
+  it('every YAML file under knative/ and skaffold.yaml parses, every document of it', () => {
+    expect(parseErrors).to.deep.equal([]);
+    expect(() => parseYamlFile(path.join(ROOT, 'skaffold.yaml'), '1.2')).to.not.throw();
+    expect(documents, 'YAML documents found').to.be.greaterThan(10);
+  });
+
+  it('every kustomization names files that exist, and every YAML file under knative/ is used by one', () => {
+    expect(kustomizations.map((k) => rel(k.dir)).sort()).to.include.members(['knative/base', 'knative/overlays/dev', 'knative/overlays/prod']);
+    expect(kustomizations.flatMap((k) => k.problems)).to.deep.equal([]);
+    const used = new Set(kustomizations.flatMap((k) => [path.join(k.dir, 'kustomization.yaml'), ...k.resourceFiles, ...k.otherFiles]));
+    const unused = listFiles(KNATIVE_DIR, isYamlName).filter((file) => !used.has(file)).map(rel);
+    expect(unused, 'YAML files no kustomization uses').to.deep.equal([]);
+    for (const overlay of overlayDirs) expect(listAt(readKustomization(overlay).data, 'resources'), rel(overlay)).to.include('../../base');
+  });
+
+  it('every object validates against its kubernetes-models / @kubernetes-models/knative model', () => {
+    expect(objects.flatMap(modelProblems)).to.deep.equal([]);
+  });
+
+  it('the Knative Services keep the rules the Knative webhook enforces (env, ports, volumes, probes, autoscaling annotations)', () => {
+    const services = objects.filter((l) => isKnativeService(l.object));
+    expect(services.length).to.equal(functionFolders.length);
+    expect(services.flatMap(knativeServiceProblems)).to.deep.equal([]);
+  });
+
+  it('every pod runs restricted, read-only, with requests and limits, and no Secret in its environment', () => {
+    const pods = objects.map(podTemplateOf).filter((p): p is PodTemplate => p !== undefined);
+    expect(pods.map((p) => describeObject(p.owner))).to.have.length.greaterThan(functionFolders.length);
+    expect(pods.flatMap(podProblems)).to.deep.equal([]);
+  });
+
+  it('the functions, the migration Job and the rotation CronJob read the three secrets from one projected volume at SECRETS_DIR; the portal sees none', () => {
+    expect(baseSettings().get('SECRETS_DIR')).to.equal(SECRETS_DIR);
+    const own = objects
+      .map(podTemplateOf)
+      .filter((p): p is PodTemplate => p !== undefined && listAt(p.spec, 'containers').some((c) => isOwnImage(stringAt(c, 'image') ?? '')));
+    expect(own.map((p) => p.owner.object.kind).sort()).to.deep.equal([...functionFolders.map(() => 'Service'), 'Job', 'CronJob'].sort());
+    expect(own.flatMap((p) => ownImageProblems(p, uid))).to.deep.equal([]);
+    for (const l of objects) expect(l.object.kind, `${describeObject(l)}: secrets are generated by an overlay or created by hand`).to.not.equal('Secret');
+  });
+
+  it('every folder of functions/ has its Knative Service in the base and its skaffold artifact', () => {
+    expect(functionFolders).to.include.members(['generate-password', 'generate-2fa', 'authenticate', 'employee-events']);
+    const services = baseObjects.filter((l) => isKnativeService(l.object));
+    expect(services.map((l) => nameOf(l.object)).sort()).to.deep.equal(functionFolders);
+    for (const name of functionFolders) {
+      const service = services.find((l) => nameOf(l.object) === name);
+      expect(stringAt(service?.object, 'spec', 'template', 'spec', 'containers', 0, 'image'), name).to.equal(`cofrap/${name}`);
+      const artifact = skaffold.artifacts.find((a) => a.image === `cofrap/${name}`);
+      expect(artifact?.buildArgs, `skaffold artifact cofrap/${name}`).to.deep.equal({ FUNCTION: name });
+      const visibility = stringAt(service?.object, 'metadata', 'labels', 'networking.knative.dev/visibility');
+      expect(visibility, `${name} visibility`).to.equal(name === 'employee-events' ? 'cluster-local' : undefined);
+    }
+  });
+
+  it('the broker routes each HR event type to employee-events, a Service of the base', () => {
+    expect(referenceProblems(baseObjects, { requireConfigMaps: false, requireSecrets: false })).to.deep.equal([]);
+    const triggers = baseObjects.filter((l) => isA(l.object, 'eventing.knative.dev/v1', 'Trigger'));
+    for (const type of EMPLOYEE_EVENT_TYPES) {
+      const matching = triggers.filter((l) => stringAt(l.object, 'spec', 'filter', 'attributes', 'type') === type);
+      expect(matching, type).to.have.length(1);
+      expect(stringAt(matching[0]?.object, 'spec', 'subscriber', 'ref', 'name'), type).to.equal('employee-events');
+    }
+    expect(triggers).to.have.length(EMPLOYEE_EVENT_TYPES.length);
+  });
+
+  it('every image of the manifests is built by skaffold, except pinned third-party images of the dev overlay', () => {
+    expect(imageProblems(baseObjects, skaffold, false)).to.deep.equal([]);
+    expect(imageProblems(objects, skaffold, true)).to.deep.equal([]);
+    const used = new Set(imagesOf(objects).keys());
+    expect(skaffold.artifacts.filter((a) => !used.has(a.image)).map((a) => a.image), 'artifacts no manifest uses').to.deep.equal([]);
+  });
+
+  it('skaffold.yaml: v4beta13, one docker artifact per function from the Dockerfile, dev overlay, prod profile', () => {
+    expect(skaffoldProblems(skaffold)).to.deep.equal([]);
+    expect(skaffold.artifacts.map((a) => a.image).sort()).to.deep.equal(functionFolders.map((f) => `cofrap/${f}`));
+    for (const a of skaffold.artifacts) expect([a.context, a.dockerfile], a.image).to.deep.equal(['.', 'Dockerfile']);
+    expect(skaffold.kustomizePaths).to.deep.equal(['knative/overlays/dev']);
+    expect(skaffold.profiles.find((p) => p.name === 'prod')?.kustomizePaths).to.deep.equal(['knative/overlays/prod']);
+  });
+
+  it('the prod overlay holds no secret; the dev overlay generates the seed secrets under their own names', () => {
+    const prod = readKustomization(path.join(OVERLAYS_DIR, 'prod'));
+    expect(prod.data).to.not.have.property('secretGenerator');
+    for (const file of listFiles(prod.dir, () => true)) {
+      if (!isYamlName(file)) expect.fail(`${rel(file)}: the prod overlay holds only YAML (no secret files)`);
+      for (const value of parseYamlFile(file)) expect(at(value, 'kind'), rel(file)).to.not.equal('Secret');
+    }
+    const dev = readKustomization(path.join(OVERLAYS_DIR, 'dev'));
+    const generators = listAt(dev.data, 'secretGenerator');
+    expect(generators.map((g) => stringAt(g, 'name')).sort()).to.deep.equal([...SECRET_NAMES].sort());
+    for (const generator of generators) {
+      const name = stringAt(generator, 'name') ?? '';
+      expect(at(generator, 'options', 'disableNameSuffixHash'), name).to.equal(true);
+      expect(listAt(generator, 'files').map((f) => String(f).split('=')[0]), name).to.deep.equal([name]);
+    }
+    const key = readFileSync(path.join(dev.dir, 'secrets', 'encryption-key'), 'utf8').trim();
+    expect(key, 'dev encryption-key is one Fernet key').to.match(/^[A-Za-z0-9_-]{43}=$/);
+  });
+
+  it('the Dockerfile: ARG NODE_BASE (Node 22) and ARG FUNCTION, production dependencies, numeric USER, exec-form CMD', () => {
+    const facts = dockerfileFacts(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+    expect(facts.problems).to.deep.equal([]);
+    expect(facts.uid).to.equal(10001);
+  });
+
+  it('.dockerignore sends the builder what the build needs, and never .data, .git or node_modules', () => {
+    const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8');
+    for (const name of ['.data', '.git', 'node_modules', 'dist', 'test', 'knative', 'docs', '.ci', '.env']) {
+      expect(dockerContextIncludes(ignore, name), `${name} must stay out of the build context`).to.equal(false);
+    }
+    // What npm ci and npm run build read: the package files, tsconfig's inputs (tests
+    // aside), the build scripts and the assets they copy.
+    const tsconfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as { include?: string[] };
+    const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    const build = packageJson.scripts?.build ?? '';
+    const scripts = [...build.matchAll(/node\s+(\S+)/g)].map((m) => m[1] ?? '');
+    const copied = scripts.flatMap((script) => [...readFileSync(path.join(ROOT, script), 'utf8').matchAll(/cpSync\(\s*'([^']+)'/g)].map((m) => m[1] ?? ''));
+    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', ...(tsconfig.include ?? []).filter((dir) => dir !== 'test'), ...scripts, ...copied];
+    const topLevel = [...new Set(needed.map((p) => p.split('/')[0] ?? p))];
+    for (const name of topLevel) expect(dockerContextIncludes(ignore, name), `${name} is needed by the build`).to.equal(true);
+  });
+
+  it('each overlay, as kubectl kustomize renders it, passes the same checks', function () {
+    if (!kubectlOnPath()) {
+      console.log('    ! SKIPPED: kubectl not on PATH; overlays not rendered');
+      this.skip();
+    }
+    const settings = baseSettings();
+    for (const dir of [BASE_DIR, ...overlayDirs]) {
+      const rendered = renderKustomization(dir);
+      const where = `kubectl kustomize ${rel(dir)}`;
+      const kustomization = readKustomization(dir);
+      const generatesSecrets = listAt(kustomization.data, 'secretGenerator').length > 0;
+      expect(objectProblems(rendered, uid, { requireConfigMaps: true, requireSecrets: generatesSecrets }), where).to.deep.equal([]);
+      expect(imageProblems(rendered, skaffold, dir !== BASE_DIR), where).to.deep.equal([]);
+      expect(rendered.filter((l) => isKnativeService(l.object)).map((l) => nameOf(l.object)).sort(), where).to.deep.equal(functionFolders);
+
+      // The settings reached the generated ConfigMap; one bcrypt thread per CPU of the limit.
+      const config = cofrapConfig(rendered);
+      expect(config, `${where}: cofrap-config`).to.not.equal(undefined);
+      for (const key of settings.keys()) expect(config, `${where}: cofrap-config`).to.have.property(key);
+      expect(config?.SECRETS_DIR, where).to.equal(SECRETS_DIR);
+      for (const l of rendered.filter((x) => isKnativeService(x.object))) {
+        const cpu = quantity(at(l.object, 'spec', 'template', 'spec', 'containers', 0, 'resources', 'limits', 'cpu')) ?? 0;
+        expect(Number(config?.BCRYPT_THREADS), `${describeObject(l)}: BCRYPT_THREADS within the CPU limit`).to.be.within(1, Math.max(1, Math.floor(cpu)));
+      }
+      if (dir === BASE_DIR) continue;
+
+      if (path.basename(dir) === 'prod') {
+        for (const l of rendered.filter((x) => isKnativeService(x.object))) {
+          if (stringAt(l.object, 'metadata', 'labels', 'networking.knative.dev/visibility') === 'cluster-local') continue;
+          expect(stringAt(l.object, 'metadata', 'annotations', 'networking.knative.dev/http-protocol'), `${describeObject(l)}: HTTPS only`).to.equal('redirected');
+        }
+      }
+      const namespace = stringAt(kustomization.data, 'namespace');
+      expect(namespace, `${where}: namespace`).to.be.a('string');
+      for (const l of rendered) if (l.object.kind !== 'Namespace') expect(stringAt(l.object, 'metadata', 'namespace'), describeObject(l)).to.equal(namespace);
+      const host = config?.POSTGRES_HOST;
+      expect(host, `${where}: POSTGRES_HOST (the embedded database is refused on Knative)`).to.be.a('string').and.not.equal('');
+      const secrets = rendered.filter((l) => l.object.kind === 'Secret');
+      if (generatesSecrets) {
+        expect(secrets.map((l) => nameOf(l.object)).sort(), where).to.deep.equal([...SECRET_NAMES].sort());
+        for (const l of secrets) expect(Object.keys(objectAt(l.object, 'data') ?? {}), describeObject(l)).to.deep.equal([nameOf(l.object)]);
+        // The database the overlay brings is the one the functions are pointed at.
+        expect(rendered.some((l) => isA(l.object, 'v1', 'Service') && nameOf(l.object) === host), `${where}: POSTGRES_HOST=${String(host)} is a Service of the overlay`).to.equal(true);
+      } else {
+        expect(secrets.map(describeObject), `${where}: no Secret may be rendered`).to.deep.equal([]);
+      }
+    }
+  });
+});
+
+describe('deployment: the checks catch broken manifests', () => {
+  let service: Located;
+  let job: Located;
+
+  before(() => {
+    const objects = objectsOf(parseYamlFile(path.join(BASE_DIR, 'authenticate.yaml')), 'knative/base/authenticate.yaml');
+    service = objects.find((l) => isKnativeService(l.object)) as Located;
+    job = objectsOf(parseYamlFile(path.join(BASE_DIR, 'migrate-job.yaml')), 'knative/base/migrate-job.yaml')[0] as Located;
+  });
+
+  /** A deep copy of the object with one change, and the problems the checks find in it. */
+  function broken(original: Located, change: (spec: JsonObject, container: JsonObject, object: JsonObject) => void): string[] {
+    const copy = structuredClone(original);
+    const pod = podTemplateOf(copy);
+    const container = listAt(pod?.spec, 'containers')[0];
+    if (pod === undefined || !isObject(container)) throw new Error('no pod template');
+    change(pod.spec, container, copy.object);
+    return [...modelProblems(copy), ...knativeServiceProblems(copy), ...podProblems(pod), ...ownImageProblems(pod, 10001)];
+  }
+
+  it('the unchanged objects pass', () => {
+    expect(broken(service, () => undefined)).to.deep.equal([]);
+    expect(broken(job, () => undefined)).to.deep.equal([]);
+  });
+
+  it('a user-set PORT or K_SERVICE', () => {
+    expect(broken(service, (_s, c) => (c.env = [{ name: 'PORT', value: '8080' }])).join()).to.include('env PORT is reserved');
+    expect(broken(service, (_s, c) => (c.env = [{ name: 'K_SERVICE', value: 'x' }])).join()).to.include('env K_SERVICE is reserved');
+  });
+
+  it('a reserved port, a second port, a port name other than http1/h2c, a probe port', () => {
+    expect(broken(service, (_s, c) => (c.ports = [{ name: 'http1', containerPort: 8012 }])).join()).to.include('8012 is reserved');
+    expect(broken(service, (_s, c) => (c.ports = [{ containerPort: 8080 }, { containerPort: 8081 }])).join()).to.include('one container port');
+    expect(broken(service, (_s, c) => (c.ports = [{ name: 'http', containerPort: 8080 }])).join()).to.include('must be empty, http1 or h2c');
+    expect(broken(service, (_s, c) => ((c.livenessProbe as JsonObject).httpGet = { path: '/healthz', port: 9000 })).join()).to.include('port must be left out');
+  });
+
+  it('a volumeMount without its volume, a volume never mounted, a writable secret mount, a PVC volume', () => {
+    expect(broken(service, (s) => (s.volumes = listAt(s, 'volumes').slice(0, 1))).join()).to.include('volumeMount tmp has no matching volume');
+    expect(broken(service, (s) => (s.volumes = [...listAt(s, 'volumes'), { name: 'extra', emptyDir: {} }])).join()).to.include('volume extra is not mounted');
+    expect(broken(service, (_s, c) => (objectAt(c, 'volumeMounts', 0) as JsonObject).readOnly = false).join()).to.include('must be readOnly');
+    expect(broken(service, (s) => (s.volumes = [listAt(s, 'volumes')[0], { name: 'tmp', persistentVolumeClaim: { claimName: 'x' } }])).join()).to.include('volume tmp must be exactly one of');
+  });
+
+  it('autoscaling annotations on the Service instead of its revision template, a missing min-scale, a target above containerConcurrency', () => {
+    expect(broken(service, (_s, _c, o) => {
+      const template = objectAt(o, 'spec', 'template', 'metadata') as JsonObject;
+      (objectAt(o, 'metadata') as JsonObject).annotations = template.annotations;
+      delete template.annotations;
+    }).join()).to.include('on the Service\'s metadata has no effect');
+    expect(broken(service, (_s, _c, o) => delete (objectAt(o, 'spec', 'template', 'metadata', 'annotations') as JsonObject)['autoscaling.knative.dev/min-scale']).join()).to.include('min-scale must be "0"');
+    expect(broken(service, (s) => (s.containerConcurrency = 2)).join()).to.include('above containerConcurrency');
+  });
+
+  it('fields Knative refuses: a pod securityContext, a lifecycle hook, a readiness failureThreshold with no period', () => {
+    expect(broken(service, (s) => (s.securityContext = { runAsNonRoot: true })).join()).to.include('spec.template.spec.securityContext is refused');
+    expect(broken(service, (_s, c) => (c.lifecycle = { preStop: { exec: { command: ['sleep', '5'] } } })).join()).to.include('field lifecycle is refused');
+    expect(broken(service, (_s, c) => ((c.readinessProbe as JsonObject).failureThreshold = 3)).join()).to.include('failureThreshold is refused');
+  });
+
+  it('a secret in the environment, a plain secret volume, secrets elsewhere than SECRETS_DIR', () => {
+    expect(broken(service, (_s, c) => (c.env = [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials-password', key: 'db-credentials-password' } } }])).join()).to.include('reads a Secret (secretKeyRef)');
+    expect(broken(job, (_s, c) => (c.envFrom = [{ secretRef: { name: 'encryption-key' } }])).join()).to.include('envFrom reads Secret encryption-key');
+    expect(broken(service, (s) => (s.volumes = [{ name: 'secrets', secret: { secretName: 'encryption-key' } }, listAt(s, 'volumes')[1]])).join()).to.include('is a secret volume');
+    expect(broken(service, (_s, c) => ((objectAt(c, 'volumeMounts', 0) as JsonObject).mountPath = '/secrets')).join()).to.include(`nothing is mounted at ${SECRETS_DIR}`);
+    expect(broken(service, (s) => listAt(s, 'volumes', 0, 'projected', 'sources').pop()).join()).to.include('must hold exactly');
+  });
+
+  it('the portal given the secrets it must not see', () => {
+    const portal = objectsOf(parseYamlFile(path.join(BASE_DIR, 'portal.yaml')), 'knative/base/portal.yaml')[0] as Located;
+    expect(broken(portal, () => undefined)).to.deep.equal([]);
+    const secrets = listAt(podTemplateOf(service)?.spec, 'volumes', 0);
+    expect(broken(portal, (s, c) => {
+      s.volumes = [...listAt(s, 'volumes'), structuredClone(secrets)];
+      c.volumeMounts = [...listAt(c, 'volumeMounts'), { name: 'secrets', mountPath: SECRETS_DIR, readOnly: true }];
+    }).join()).to.include('needs no secret');
+  });
+
+  it('a security context short of restricted, a missing limit, an unpinned image, another user than the Dockerfile\'s', () => {
+    expect(broken(service, (_s, c) => ((c.securityContext as JsonObject).allowPrivilegeEscalation = true)).join()).to.include('allowPrivilegeEscalation must be false');
+    expect(broken(job, (s, c) => {
+      delete (c.securityContext as JsonObject).runAsNonRoot;
+      delete (s.securityContext as JsonObject).runAsNonRoot;
+    }).join()).to.include('runAsNonRoot must be true');
+    expect(broken(service, (_s, c) => ((c.securityContext as JsonObject).readOnlyRootFilesystem = false)).join()).to.include('readOnlyRootFilesystem must be true');
+    expect(broken(service, (_s, c) => delete (objectAt(c, 'resources') as JsonObject).limits).join()).to.include('resources.limits.cpu is missing');
+    expect(broken(job, (_s, c) => (c.image = 'postgres')).join()).to.include('is not pinned');
+    expect(broken(service, (_s, c) => ((c.securityContext as JsonObject).runAsUser = 1000)).join()).to.include("is not the Dockerfile's USER");
+  });
+
+  it('a wrong type caught by the models (containerConcurrency as a string, an annotation as a number)', () => {
+    expect(broken(service, (s) => (s.containerConcurrency = '8')).join()).to.include('containerConcurrency must be integer');
+    expect(broken(service, (_s, _c, o) => ((objectAt(o, 'spec', 'template', 'metadata', 'annotations') as JsonObject)['autoscaling.knative.dev/max-scale'] = 10)).join()).to.include('max-scale');
+  });
+
+  it('YAML 1.1 as Kubernetes reads it: an unquoted yes is a boolean, a duplicate key is refused', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cofrap-manifests-'));
+    try {
+      writeFileSync(path.join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  SELF_REGISTRATION: yes\n');
+      expect(objectsOf(parseYamlFile(path.join(dir, 'cm.yaml')), 'cm.yaml').flatMap(modelProblems).join()).to.include('must be string');
+      writeFileSync(path.join(dir, 'dup.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n');
+      expect(() => parseYamlFile(path.join(dir, 'dup.yaml'))).to.throw(/unique/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a trigger to a Service that does not exist, or to a plain Kubernetes Service', () => {
+    const base = objectsOf(parseYamlFile(path.join(BASE_DIR, 'eventing.yaml')), 'eventing.yaml').concat(service);
+    const options = { requireConfigMaps: false, requireSecrets: false };
+    expect(referenceProblems(base, options).join()).to.include('employee-events'); // authenticate alone: no employee-events
+    const retargeted = base.map((l) => structuredClone(l));
+    for (const l of retargeted) if (l.object.kind === 'Trigger') (objectAt(l.object, 'spec', 'subscriber', 'ref') as JsonObject).name = 'authenticate';
+    expect(referenceProblems(retargeted, options)).to.deep.equal([]);
+    for (const l of retargeted) if (l.object.kind === 'Trigger') (objectAt(l.object, 'spec', 'subscriber', 'ref') as JsonObject).apiVersion = 'v1';
+    expect(referenceProblems(retargeted, options).join()).to.include('must be a Knative Service');
+  });
+
+  it('a kustomization naming a file that does not exist, or an unknown field', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cofrap-kustomize-'));
+    try {
+      mkdirSync(path.join(dir, 'overlay'));
+      writeFileSync(path.join(dir, 'overlay', 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', '  - missing.yaml', '  - ../nowhere',
+        'patches:', '  - path: gone.yaml', 'secretGenerator:', '  - name: s', '    files:', '    - key=absent.txt', 'patchesStrategicMerge: []', '',
+      ].join('\n'));
+      const problems = readKustomization(path.join(dir, 'overlay')).problems.join('\n');
+      for (const expected of ['resource missing.yaml does not exist', 'resource ../nowhere does not exist', 'patch gone.yaml does not exist', 'absent.txt does not exist', 'patchesStrategicMerge is deprecated']) {
+        expect(problems).to.include(expected);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a Dockerfile with a shell-form CMD, a named user, no FUNCTION, an unpruned node_modules', () => {
+    const good = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfileFacts(good.replace(/^CMD .*$/m, 'CMD node dist/bin/serve.js')).problems.join()).to.include('exec form');
+    expect(dockerfileFacts(good.replace(/^USER .*$/m, 'USER node')).problems.join()).to.include('numeric user');
+    expect(dockerfileFacts(good.replace(/^USER .*$/m, 'USER 0:0')).problems.join()).to.include('root');
+    expect(dockerfileFacts(good.replace(/^ARG FUNCTION$/gm, '')).problems.join()).to.include('ARG FUNCTION');
+    expect(dockerfileFacts(good.replace(/^ARG NODE_BASE=.*$/m, 'ARG NODE_BASE=node:18')).problems.join()).to.include('Node 22');
+    expect(dockerfileFacts(good.replace(/ && npm prune --omit=dev[^\n]*/, '')).problems.join()).to.include('pruned');
+    expect(dockerContextIncludes('*\n!lib/\n', '.data')).to.equal(false);
+    expect(dockerContextIncludes('node_modules\n', '.data')).to.equal(true);
+  });
+});
