@@ -275,6 +275,40 @@ describe('portal', function () {
       await wrong.context.close();
     });
 
+    it('explains the creation errors: a username taken, a lapsed setup session, an account already active', async () => {
+      const { context, page } = await openPortal(browser, server.url);
+      try {
+        await page.getByRole('button', { name: 'Create an account' }).click();
+        const create = section(page, 'Create an account');
+        await create.getByLabel('Username').fill(alice.username);
+        await create.getByRole('button', { name: 'Create my account' }).click();
+        await message(page).getByText('An account with this username already exists. Sign in instead, or use the invitation link HR sent you.').waitFor();
+
+        // The enrollment step fails in ways a live server gives only after minutes: a stand-in answers.
+        for (const [username, code, text] of [
+          ['erin', 'invalid_token', 'This setup session has expired. Start again: create the account again, or sign in to renew.'],
+          ['fred', 'already_enrolled', 'This account is already active. Sign in with your password and code.'],
+        ] as const) {
+          await page.goto(server.url + '/');
+          await page.locator('html[data-ready="true"]').waitFor();
+          await page.getByRole('button', { name: 'Create an account' }).click();
+          await section(page, 'Create an account').getByLabel('Username').fill(username);
+          await section(page, 'Create an account').getByRole('button', { name: 'Create my account' }).click();
+          const step1 = section(page, 'Step 1 of 3 — your password');
+          await step1.getByText('Scan it now, it will not be shown again.').waitFor();
+          await page.route('**/generate-2fa', (route) =>
+            route.fulfill({ status: code === 'invalid_token' ? 401 : 409, contentType: 'application/json', body: JSON.stringify({ error: 'x', code }) }),
+          );
+          await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
+          await message(page).getByText(text).waitFor();
+          await page.unroute('**/generate-2fa');
+        }
+        await snap(page, 'errors-2-enrollment');
+      } finally {
+        await context.close();
+      }
+    });
+
     it('explains every error: throttling with when to retry, disabled account, and each code of the contract', async () => {
       const bob = await createInBrowser(browser, server.url, 'bob', 'errors-bob');
       const { context, page } = await openPortal(browser, server.url);
