@@ -19,6 +19,8 @@ import { qrPngBase64 } from '../lib/qr.js';
 import { decodeQrPng } from './helpers/qr.js';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';
 import { makeSecretsDir, seedFixture } from './helpers/backends.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 describe('unit: password generation', () => {
   it('draws 24 characters from the 94-character alphabet with every class present', () => {
@@ -188,7 +190,7 @@ describe('unit: configuration', () => {
     expect(config).to.include({ port: 8080, bcryptCost: 12, credentialMaxAge: '6 months', enrollmentTtl: '15 minutes', renewalTtl: '15 minutes', invitationTtl: '7 days', totpIssuer: 'COFRAP Secure', selfRegistration: true });
     expect(config.database).to.deep.equal({
       kind: 'postgres',
-      connection: { host: '127.0.0.1', port: 5432, database: 'cofrap_db', user: 'postgres', password: '' },
+      connection: { host: '127.0.0.1', port: 5432, database: 'cofrap_db', user: 'postgres', password: readFileSync(path.join(secretsDir, 'db-credentials-password'), 'utf8').trim() },
       poolMax: 10,
     });
     expect(config.encryptionKeys).to.have.length(2);
