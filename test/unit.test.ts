@@ -257,3 +257,12 @@ describe('unit: lifecycle decisions', () => {
     expect(decideLogin({ status: 'active', isExpired: false })).to.equal('signed_in');
   });
 });
+
+describe('unit: database errors answered 503', () => {
+  it('a failed rollback after a lost connection is still a lost connection', async () => {
+    const { isDatabaseUnavailable } = await import('../lib/db/errors.js');
+    expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('Connection terminated unexpectedly') }))).to.equal(true);
+    expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('boom') }))).to.equal(false);
+    expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).to.equal(true);
+  });
+});
