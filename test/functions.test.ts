@@ -228,6 +228,10 @@ for (const kind of BACKENDS) {
         expect((await signIn(base, 'jo', jo.password, jo.secret, step - 1)).status).to.equal(200);
         const pair = await Promise.all([signIn(base, 'jo', jo.password, jo.secret, step), signIn(base, 'jo', jo.password, jo.secret, step)]);
         expect(pair.map((a) => a.status).sort()).to.deep.equal([200, 401]);
+        if (kind === 'postgres') {
+          const [row] = await live.backend.sql<{ status: string; last_totp_step: number }>("SELECT status, last_totp_step FROM users WHERE username = 'jo'");
+          expect(row).to.deep.equal({ status: 'active', last_totp_step: step });
+        }
       });
 
       it('answers /healthz while password hashes are running', async () => {
