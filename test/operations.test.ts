@@ -18,6 +18,7 @@ import { codeAt, stepWithMargin } from './helpers/totp.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { newFernetKey } from '../lib/config.js';
 import { sendEmployeeEvent } from './helpers/events.js';
+import { rememberOutput } from './helpers/secrets.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const SEED_SCHEMA = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-schema.sql'), 'utf8');
@@ -267,8 +268,10 @@ describe('one function per process', function () {
     const child = spawn(cli, ['--target=authenticate', '--source=dist/functions/authenticate/index.js', `--port=${port}`], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...backend.env(), DATABASE_URL: '', NODE_ENV: 'production' },
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // its output joins the run's, for the log check (test/hooks/no-secrets-in-logs.ts)
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((line) => rememberOutput(`functions-framework authenticate (pid ${child.pid})`, line)));
     try {
       let health = { status: 0 };
       for (let i = 0; i < 100 && health.status !== 200; i++) {
