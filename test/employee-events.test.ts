@@ -8,6 +8,7 @@ import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { stepWithMargin } from './helpers/totp.js';
 import { HR_SOURCE, replyEvent, sendEmployeeEvent } from './helpers/events.js';
+import { hashToken } from '../lib/crypto/tokens.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
 const DEPARTED = 'fr.cofrap.hr.employee.departed';
@@ -93,6 +94,15 @@ for (const kind of BACKENDS) {
       expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200, 200]);
       // exactly one of the tokens handed out is the stored one
       const tokens = answers.map((a) => invitationOf(a).token);
+      if (kind === 'postgres') {
+        // one invited row holding one of the tokens handed out, one event seen five times
+        const rows = await live.backend.sql<{ status: string; invitation_token_hash: string }>("SELECT status, invitation_token_hash FROM users WHERE username = 'quinn'");
+        expect(rows).to.have.length(1);
+        expect(rows[0]?.status).to.equal('invited');
+        expect(tokens.map(hashToken)).to.include(rows[0]?.invitation_token_hash);
+        const events = await live.backend.sql<{ deliveries: number }>('SELECT deliveries FROM processed_events WHERE id = $1', [id]);
+        expect(events).to.deep.equal([{ deliveries: 5 }]);
+      }
       let accepted = 0;
       for (const token of tokens) if ((await postJson(`${base}/generate-password`, { username: 'quinn', invitation_token: token })).status === 201) accepted++;
       expect(accepted).to.equal(1);

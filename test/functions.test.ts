@@ -65,7 +65,10 @@ for (const kind of BACKENDS) {
       it('a pending account is not active before its first code', async () => {
         const step = await stepWithMargin();
         const account = await createAndEnroll(base, 'pending.pat');
-        // pending: generate-2fa still works with the token; after the first code it does not
+        // pending: generate-2fa still works with the token (a redo, once the 2-second guard
+        // against duplicate submissions has passed); after the first code it does not
+        expectError(await postJson(`${base}/generate-2fa`, { username: 'pending.pat', enrollment_token: account.enrollmentToken }), 409, 'already_enrolled');
+        await sleep(2600);
         const redo = await enroll(base, 'pending.pat', account.enrollmentToken);
         expect(redo.secret).to.not.equal(account.secret);
         // the replaced secret no longer works, the new one does
@@ -225,6 +228,10 @@ for (const kind of BACKENDS) {
         expect((await signIn(base, 'jo', jo.password, jo.secret, step - 1)).status).to.equal(200);
         const pair = await Promise.all([signIn(base, 'jo', jo.password, jo.secret, step), signIn(base, 'jo', jo.password, jo.secret, step)]);
         expect(pair.map((a) => a.status).sort()).to.deep.equal([200, 401]);
+        if (kind === 'postgres') {
+          const [row] = await live.backend.sql<{ status: string; last_totp_step: number }>("SELECT status, last_totp_step FROM users WHERE username = 'jo'");
+          expect(row).to.deep.equal({ status: 'active', last_totp_step: step });
+        }
       });
 
       it('answers /healthz while password hashes are running', async () => {

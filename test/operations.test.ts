@@ -15,10 +15,10 @@ import type { RunningProcess } from './helpers/process.js';
 import { postJson, request } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { codeAt, stepWithMargin } from './helpers/totp.js';
-import { CuttableProxy } from './helpers/proxy.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { newFernetKey } from '../lib/config.js';
 import { sendEmployeeEvent } from './helpers/events.js';
+import { rememberOutput } from './helpers/secrets.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const SEED_SCHEMA = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-schema.sql'), 'utf8');
@@ -209,47 +209,6 @@ describe('operations on postgres', function () {
       await fresh.dispose();
     }
   });
-
-  it('answers 503 with Retry-After while the database is gone, writes nothing, and recovers by itself', async () => {
-    await backend.prepare();
-    const proxy = new CuttableProxy();
-    await proxy.open();
-    const server = await startProcess({ script: 'dev-server', env: { ...backend.env(), POSTGRES_HOST: '', DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxy.port}/${backend.name}` } });
-    try {
-      expect((await createAccount(server.url, 'before.outage')).password).to.have.length(24);
-      await proxy.cut();
-      for (const [fn, body] of [
-        ['generate-password', { username: 'during.outage' }],
-        ['generate-2fa', { username: 'before.outage', enrollment_token: 'x' }],
-        ['authenticate', { username: 'before.outage', password: 'x', totp: '123456' }],
-      ] as const) {
-        const answer = await postJson(`${server.url}/${fn}`, body);
-        expect(answer.status, `${fn}: ${answer.text}`).to.equal(503);
-        expect(answer.body.code).to.equal('unavailable');
-        expect(Number(answer.headers.get('retry-after'))).to.be.greaterThan(0);
-      }
-      const event = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'during.outage' });
-      expect(event.status, event.text).to.equal(503);
-      expect(event.body.code).to.equal('unavailable');
-      expect((await request(`${server.url}/readyz`)).status).to.equal(503);
-      expect((await request(`${server.url}/healthz`)).status).to.equal(200);
-
-      await proxy.restore();
-      const back = Date.now();
-      let ready = await request(`${server.url}/readyz`);
-      while (ready.status !== 200 && Date.now() - back < 5000) {
-        await sleep(50);
-        ready = await request(`${server.url}/readyz`);
-      }
-      expect(ready.status).to.equal(200);
-      expect(Date.now() - back).to.be.lessThan(5000);
-      // the refused creation left nothing behind
-      expect((await createAccount(server.url, 'during.outage')).password).to.have.length(24);
-    } finally {
-      await server.stop();
-      await proxy.cut();
-    }
-  });
 });
 
 describe('one function per process', function () {
@@ -309,8 +268,10 @@ describe('one function per process', function () {
     const child = spawn(cli, ['--target=authenticate', '--source=dist/functions/authenticate/index.js', `--port=${port}`], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...backend.env(), DATABASE_URL: '', NODE_ENV: 'production' },
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // its output joins the run's, for the log check (test/hooks/no-secrets-in-logs.ts)
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((line) => rememberOutput(`functions-framework authenticate (pid ${child.pid})`, line)));
     try {
       let health = { status: 0 };
       for (let i = 0; i < 100 && health.status !== 200; i++) {
@@ -326,14 +287,40 @@ describe('one function per process', function () {
     }
   });
 
-  it('finishes in-flight requests on SIGTERM, then exits 0', async () => {
-    const server = await backend.start({ FUNCTION_TARGET: 'generate-password', BCRYPT_COST: '12' }, 'serve');
-    const inFlight = Array.from({ length: 6 }, (_, i) => postJson(`${server.url}/`, { username: `drain${i}` }, {}, '/generate-password'));
-    await sleep(100);
-    const exit = server.stop('SIGTERM');
-    const answers = await Promise.all(inFlight);
-    expect(answers.map((a) => a.status)).to.deep.equal([201, 201, 201, 201, 201, 201]);
-    expect(await exit).to.equal(0);
+  it('SIGTERM with 50 requests in flight: all 50 complete with their normal answers, then exit 0 within the drain timeout', async () => {
+    const DRAIN_TIMEOUT_MS = 25_000; // shutdownOnSignals' default, under Knative's 30 s timeoutSeconds
+    // Cost 11, not the default 12: the point is requests in flight at the signal, and on a
+    // loaded 2-core machine 40 hashes at cost 12 took up to 18 s of the 25 s budget.
+    const server = await backend.start({ BCRYPT_COST: '11' });
+    try {
+      const enrolling = await Promise.all(Array.from({ length: 10 }, (_, i) => createAccount(server.url, `drain.enrol${i}`).then((c) => ({ username: `drain.enrol${i}`, ...c }))));
+      // bcrypt keeps each of these busy for a tenth of a second or more
+      const sent: Array<{ expected: number; answer: Promise<{ status: number; at: number; error?: string }> }> = [];
+      const track = (expected: number, answer: Promise<{ status: number }>): void => {
+        // a request the server dropped (connection reset) is recorded, not thrown, to be named
+        sent.push({ expected, answer: answer.then((a) => ({ status: a.status, at: Date.now() }), (e: Error) => ({ status: -1, at: Date.now(), error: String(e.cause ?? e) })) });
+      };
+      for (let i = 0; i < 25; i++) track(201, postJson(`${server.url}/generate-password`, { username: `drain${i}` }));
+      for (let i = 0; i < 15; i++) track(401, postJson(`${server.url}/authenticate`, { username: `drain.nobody${i}`, password: 'not-the-password', totp: '123456' }));
+      for (const e of enrolling) track(200, postJson(`${server.url}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }));
+      expect(sent).to.have.length(50);
+      await sleep(300); // every request sent and accepted
+      const signalled = Date.now();
+      const exit = server.stop('SIGTERM');
+      const answers = await Promise.all(sent.map((s) => s.answer));
+      const code = await exit;
+      const exitedAfter = Date.now() - signalled;
+      const stillRunning = answers.filter((a) => a.at > signalled).length;
+      console.log(`      ${stillRunning} of 50 still running at SIGTERM; last answer ${Math.max(...answers.map((a) => a.at)) - signalled} ms after it; exit ${code} after ${exitedAfter} ms`);
+      const lost = answers.map((a, i) => (a.status === sent[i]?.expected ? '' : `#${i} ${a.status} ${a.error ?? ''}`)).filter(Boolean);
+      expect(answers.map((a) => a.status), lost.join('; ')).to.deep.equal(sent.map((s) => s.expected));
+      expect(stillRunning, 'the requests were not in flight at SIGTERM').to.be.greaterThan(25);
+      expect(code).to.equal(0);
+      expect(exitedAfter).to.be.lessThan(DRAIN_TIMEOUT_MS);
+      expect(server.output.some((line) => line.includes('"event":"stopped"'))).to.equal(true);
+    } finally {
+      await server.stop('SIGKILL');
+    }
   });
 
   it('stops at start with one line naming a bad variable', async () => {

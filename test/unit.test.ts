@@ -19,6 +19,8 @@ import { qrPngBase64 } from '../lib/qr.js';
 import { decodeQrPng } from './helpers/qr.js';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';
 import { makeSecretsDir, seedFixture } from './helpers/backends.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 describe('unit: password generation', () => {
   it('draws 24 characters from the 94-character alphabet with every class present', () => {
@@ -188,7 +190,7 @@ describe('unit: configuration', () => {
     expect(config).to.include({ port: 8080, bcryptCost: 12, credentialMaxAge: '6 months', enrollmentTtl: '15 minutes', renewalTtl: '15 minutes', invitationTtl: '7 days', totpIssuer: 'COFRAP Secure', selfRegistration: true });
     expect(config.database).to.deep.equal({
       kind: 'postgres',
-      connection: { host: '127.0.0.1', port: 5432, database: 'cofrap_db', user: 'postgres', password: '' },
+      connection: { host: '127.0.0.1', port: 5432, database: 'cofrap_db', user: 'postgres', password: readFileSync(path.join(secretsDir, 'db-credentials-password'), 'utf8').trim() },
       poolMax: 10,
     });
     expect(config.encryptionKeys).to.have.length(2);
@@ -253,5 +255,25 @@ describe('unit: lifecycle decisions', () => {
     expect(decideLogin({ status: 'pending', isExpired: true })).to.equal('expired');
     expect(decideLogin({ status: 'pending', isExpired: false })).to.equal('activated');
     expect(decideLogin({ status: 'active', isExpired: false })).to.equal('signed_in');
+  });
+});
+
+describe('unit: database errors answered 503', () => {
+  it('a failed rollback after a lost connection is still a lost connection', async () => {
+    const { isDatabaseUnavailable } = await import('../lib/db/errors.js');
+    expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('Connection terminated unexpectedly') }))).to.equal(true);
+    expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('boom') }))).to.equal(false);
+    expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).to.equal(true);
+  });
+});
+
+describe('unit: Fernet timestamps', () => {
+  it('reads when a token was sealed, ours or Python\'s', () => {
+    const sealed = new SecretBox([newFernetKey()]).encrypt('JBSWY3DPEHPK3PXP');
+    expect(Math.abs((SecretBox.sealedAt(sealed)?.getTime() ?? 0) - Date.now())).to.be.lessThan(1500);
+    const python = seedFixture().rows.find((row) => row.mfa_secret !== null)?.mfa_secret as string;
+    const pythonSealedAt = SecretBox.sealedAt(python)?.getTime() ?? 0;
+    expect(pythonSealedAt).to.be.greaterThan(Date.parse('2020-01-01')).and.lessThan(Date.now());
+    expect(SecretBox.sealedAt('not a token')).to.equal(undefined);
   });
 });

@@ -31,7 +31,8 @@ export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'A
   const { password, totp: code } = body;
   const { db, config } = runtime;
 
-  const retryAfter = await throttle.lockedFor(db, username);
+  // Counted as a failure from here until a success resets it (see lib/db/throttle.ts).
+  const retryAfter = await throttle.claimAttempt(db, username);
   if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
 
   const credentials = await accounts.findLoginCredentials(db, username);
@@ -61,7 +62,6 @@ export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'A
         });
 
   if (outcome === undefined) {
-    await throttle.recordFailure(db, username);
     log.info('sign_in_refused', { username });
     throw invalidCredentials();
   }

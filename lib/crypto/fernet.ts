@@ -39,4 +39,14 @@ export class SecretBox {
       return false;
     }
   }
+
+  /**
+   * When a token was sealed, from the timestamp every Fernet token carries (whole seconds,
+   * bytes 1–8 big-endian); undefined when it is not shaped like a Fernet token.
+   */
+  static sealedAt(token: string): Date | undefined {
+    const bytes = Buffer.from(token, 'base64url');
+    if (bytes.length < 9 || bytes[0] !== 0x80) return undefined;
+    return new Date(Number(bytes.readBigUInt64BE(1)) * 1000);
+  }
 }

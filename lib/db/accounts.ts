@@ -82,15 +82,34 @@ export async function resetCredentials(db: Queryable, p: NewPassword): Promise<D
   return row.enrollment_expires_at;
 }
 
-/** Stores a (new) second factor for a pending account whose enrollment token is valid. */
-export async function enrollSecondFactor(db: Queryable, username: string, enrollmentTokenHash: string, sealedSecret: string): Promise<boolean> {
+/**
+ * The second factor currently stored for a pending account whose enrollment token is
+ * valid (null before the first enrollment); undefined when the token does not open it.
+ */
+export async function findEnrollment(db: Queryable, username: string, enrollmentTokenHash: string): Promise<{ sealedSecret: string | null } | undefined> {
+  const [row] = await db.query<{ mfa_secret: string | null }>(
+    `SELECT mfa_secret FROM users
+      WHERE username = $1 AND status = 'pending'
+        AND enrollment_token_hash = $2 AND enrollment_expires_at > now()`,
+    [username, enrollmentTokenHash],
+  );
+  return row === undefined ? undefined : { sealedSecret: row.mfa_secret };
+}
+
+/**
+ * Stores a (new) second factor for a pending account whose enrollment token is valid, only
+ * if the stored one is still `previous` (compare-and-swap): of concurrent enrollments that
+ * read the same state, exactly one is stored, and only its caller is told it succeeded.
+ */
+export async function enrollSecondFactor(db: Queryable, username: string, enrollmentTokenHash: string, previous: string | null, sealedSecret: string): Promise<boolean> {
   const rows = await db.query(
     `UPDATE users
         SET mfa_secret = $3, last_totp_step = NULL
       WHERE username = $1 AND status = 'pending'
         AND enrollment_token_hash = $2 AND enrollment_expires_at > now()
+        AND mfa_secret IS NOT DISTINCT FROM $4
       RETURNING 1`,
-    [username, enrollmentTokenHash, sealedSecret],
+    [username, enrollmentTokenHash, sealedSecret, previous],
   );
   return rows.length === 1;
 }

@@ -23,8 +23,24 @@ export class Database implements Queryable {
 
   /** Runs `work` on one dedicated connection (migrations use it for the advisory lock). */
   async withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
     let suspect: Error | undefined;
+    // A checked-out client whose connection drops between two queries (inside a
+    // transaction, or the server's "terminating connection" arriving right after a
+    // result) emits 'error' with no query to fail. The pool listens only to idle clients,
+    // so without this listener the process would crash. The next query then fails
+    // (answered 503) and the client is destroyed on release. The listener is attached in
+    // the pool's callback, not after an await: the error can arrive in the same socket
+    // read that handed the client over, before a promise continuation would run.
+    const onError = (error: Error): void => {
+      suspect = error;
+    };
+    const client = await new Promise<pg.PoolClient>((resolve, reject) => {
+      this.pool.connect((error, connected) => {
+        if (error || !connected) return reject(error ?? new Error('the pool handed over no client'));
+        connected.on('error', onError);
+        resolve(connected);
+      });
+    });
     try {
       return await work(clientQueryable(client));
     } catch (error) {
@@ -34,6 +50,7 @@ export class Database implements Queryable {
       if (isDatabaseUnavailable(error) || error instanceof RollbackFailed) suspect = error as Error;
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(suspect);
     }
   }
@@ -66,7 +83,8 @@ export class Database implements Queryable {
 class RollbackFailed extends Error {
   override name = 'RollbackFailed';
   constructor(readonly original: unknown) {
-    super('rollback failed');
+    // the cause lets a lost connection be recognised (and answered 503) through this error
+    super('rollback failed', { cause: original });
     // keep the original's code so a lost connection is still answered 503
     const code = (original as { code?: unknown })?.code;
     if (typeof code === 'string') (this as { code?: string }).code = code;

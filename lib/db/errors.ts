@@ -20,6 +20,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (NETWORK_ERRNOS.has(code) || RETRYABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
   }
   if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
+  // a wrapper (a failed rollback after the connection died) is what it wraps
+  if (error.cause !== undefined && error.cause !== error && isDatabaseUnavailable(error.cause)) return true;
   return POOL_MESSAGES.some((text) => error.message.includes(text));
 }
 

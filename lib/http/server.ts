@@ -61,21 +61,32 @@ export function listen(app: express.Express, port: number): Promise<RunningServe
 }
 
 /**
- * On SIGTERM (Knative scaling down) or SIGINT: stop accepting connections, let in-flight
- * requests finish, run `cleanup` (pool, workers), then exit 0; exit 1 if draining takes
- * longer than `timeoutMs`.
+ * On SIGTERM (Knative scaling down) or SIGINT: finish every request already sent, then stop
+ * accepting, run `cleanup` (pool, workers) and exit 0; exit 1 if draining takes longer
+ * than `timeoutMs`.
+ *
+ * The listener is not closed at once: closing it resets connections still in the accept
+ * backlog, and Node's close() also drops keep-alive connections that look idle although a
+ * request is already in their buffer, unread while the event loop is busy. Both are
+ * requests a client has sent. So, from the signal on, every answer says Connection: close,
+ * and the server closes only once nothing is in flight and nothing new has arrived for
+ * `quietMs` (the platform has stopped routing to us by then).
  */
-export function shutdownOnSignals(server: http.Server, cleanup: () => Promise<void>, log: Logger, timeoutMs = 25_000): void {
+export function shutdownOnSignals(server: http.Server, cleanup: () => Promise<void>, log: Logger, timeoutMs = 25_000, quietMs = 250): void {
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutdown', { signal });
-    const timer = setTimeout(() => {
-      log.error('shutdown_timeout', { timeout_ms: timeoutMs });
-      process.exit(1);
-    }, timeoutMs);
-    timer.unref();
+  let inFlight = 0;
+  let lastArrival = 0;
+  server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight++;
+    lastArrival = Date.now();
+    if (stopping) res.shouldKeepAlive = false;
+    res.once('close', () => inFlight--);
+  });
+  const exitWhenDrained = (): void => {
+    if (inFlight > 0 || Date.now() - lastArrival < quietMs) {
+      setTimeout(exitWhenDrained, 25);
+      return;
+    }
     server.close(() => {
       cleanup()
         .catch(() => undefined)
@@ -85,6 +96,18 @@ export function shutdownOnSignals(server: http.Server, cleanup: () => Promise<vo
         });
     });
     server.closeIdleConnections();
+  };
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    lastArrival = Date.now();
+    log.info('shutdown', { signal, in_flight: inFlight });
+    const timer = setTimeout(() => {
+      log.error('shutdown_timeout', { timeout_ms: timeoutMs, in_flight: inFlight });
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    exitWhenDrained();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { newFernetKey } from '../../lib/config.js';
 import { PROJECT_ROOT, runToExit, startProcess } from './process.js';
 import type { RunningProcess } from './process.js';
+import { rememberSecret } from './secrets.js';
 
 export type BackendKind = 'pglite' | 'postgres';
 export const BACKENDS: BackendKind[] = ['pglite', 'postgres'];
@@ -22,14 +23,27 @@ export interface SeedFixture {
 }
 
 export function seedFixture(): SeedFixture {
-  return JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-rows.json'), 'utf8')) as SeedFixture;
+  const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-rows.json'), 'utf8')) as SeedFixture;
+  rememberSecret(fixture.fernet_key, 'fernet key');
+  for (const row of fixture.rows) {
+    rememberSecret(row.password, 'password');
+    rememberSecret(row.totp_secret, 'totp secret');
+  }
+  return fixture;
 }
 
-/** A secrets directory as the seed lays it out; the Python-made test key is the second key. */
+/**
+ * A secrets directory as the seed lays it out; the Python-made test key is the second key.
+ * The database password is a random one: the test server trusts local connections and
+ * never asks for it, but the service reads it, so the run's log check can look for it.
+ */
 export function makeSecretsDir(keys: string[] = [newFernetKey(), seedFixture().fernet_key]): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cofrap-secrets-'));
+  const databasePassword = randomBytes(12).toString('base64url');
+  for (const key of keys) rememberSecret(key, 'fernet key');
+  rememberSecret(databasePassword, 'database password');
   writeFileSync(path.join(dir, 'db-credentials-username'), 'postgres\n');
-  writeFileSync(path.join(dir, 'db-credentials-password'), '\n');
+  writeFileSync(path.join(dir, 'db-credentials-password'), `${databasePassword}\n`);
   writeFileSync(path.join(dir, 'encryption-key'), keys.join('\n') + '\n');
   return dir;
 }

@@ -1,6 +1,11 @@
 // A plain HTTP client for the tests: real requests, raw control over method, headers and body,
-// and every answer checked against openapi.yaml.
+// and every answer checked against openapi.yaml and for leaked internals, and its secrets
+// remembered for the run-wide log check.
 import { checkAgainstDocument, documentedPath } from './contract.js';
+import { internalsIn } from './internals.js';
+import { decodeQrPng } from './qr.js';
+import { rememberSecret } from './secrets.js';
+
 export interface Answer {
   status: number;
   headers: Headers;
@@ -17,6 +22,14 @@ export interface RequestInit {
   documentedAs?: string;
 }
 
+/** Every secret an answer hands out: the log check of the whole run looks for each one. */
+function rememberSecretsOf(body: Answer['body']): void {
+  for (const field of ['enrollment_token', 'renewal_token', 'invitation_token'] as const) rememberSecret(body[field], 'token');
+  rememberSecret(body.manual_entry_key, 'totp secret');
+  // The password exists only inside its QR code: read it as the employee's phone would.
+  if (typeof body.qr_code_base64 === 'string') rememberSecret(decodeQrPng(body.qr_code_base64), 'password');
+}
+
 /** Sends a request and checks the answer against openapi.yaml before returning it. */
 export async function request(url: string, init: RequestInit = {}): Promise<Answer> {
   const method = init.method ?? 'GET';
@@ -28,6 +41,13 @@ export async function request(url: string, init: RequestInit = {}): Promise<Answ
     body = JSON.parse(text) as Answer['body'];
   } catch {
     // not JSON: the text is still there
+  }
+  if (response.status >= 400) {
+    const sent = [url, JSON.stringify(init.headers ?? {}), typeof init.body === 'string' ? init.body : Buffer.from(init.body ?? []).toString('latin1')].join('\n');
+    const found = internalsIn(text, sent);
+    if (found.length > 0) throw new Error(`${method} ${url} → ${response.status} carries internals (${found.join(', ')}): ${text.slice(0, 500)}`);
+  } else if (body !== null && typeof body === 'object') {
+    rememberSecretsOf(body);
   }
   return { status: response.status, headers: response.headers, body, text };
 }

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { rememberOutput, rememberSecret } from './secrets.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -32,9 +33,47 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
+/** The password inside a DATABASE_URL the tests hand to a child: it must never be printed. */
+function rememberDatabasePassword(env: Record<string, string>): void {
+  if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') return;
+  try {
+    rememberSecret(decodeURIComponent(new URL(env.DATABASE_URL).password), 'database password');
+  } catch {
+    // not a URL: the test is checking that the service refuses it
+  }
+}
+
+/** Keeps every complete line of a stream, here and in the run-wide record of output. */
+function lineCollector(source: string, into: string[]): { push(chunk: Buffer): void; flush(): void } {
+  let pending = '';
+  const keep = (line: string): void => {
+    into.push(line);
+    rememberOutput(source, line);
+  };
+  return {
+    push(chunk) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      lines.forEach(keep);
+    },
+    flush() {
+      if (pending !== '') keep(pending);
+      pending = '';
+    },
+  };
+}
+
 export function runToExit(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+  rememberDatabasePassword(env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`dist/bin/${script}.js`], { cwd: PROJECT_ROOT, env: { ...baseEnv(), ...env } });
+    // one collector per stream, so a line is never spliced from both
+    const records = [child.stdout, child.stderr].map((stream) => {
+      const record = lineCollector(`${script} (pid ${child.pid})`, []);
+      stream.on('data', (chunk: Buffer) => record.push(chunk));
+      return record;
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -42,29 +81,36 @@ export function runToExit(script: string, env: Record<string, string>, timeoutMs
       child.kill('SIGKILL');
       reject(new Error(`${script} did not exit within ${timeoutMs} ms:\n${output}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close' comes after the last output, unlike 'exit'.
+    child.on('close', (code) => {
       clearTimeout(timer);
+      records.forEach((record) => record.flush());
       resolve({ code, output });
     });
   });
 }
 
 export function startProcess(options: StartOptions): Promise<RunningProcess> {
+  rememberDatabasePassword(options.env);
   const child = spawn(process.execPath, [`dist/bin/${options.script}.js`], {
     cwd: PROJECT_ROOT,
     env: { ...baseEnv(), PORT: '0', ...options.env },
   });
   const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let pending = '';
-  const collect = (chunk: Buffer): void => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    output.push(...lines);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  const source = `${options.script}${options.env.FUNCTION_TARGET ? ` ${options.env.FUNCTION_TARGET}` : ''} (pid ${child.pid})`;
+  // one collector per stream, so a line is never spliced from both
+  const collectors = [child.stdout, child.stderr].map((stream) => {
+    const collector = lineCollector(source, output);
+    stream.on('data', (chunk: Buffer) => collector.push(chunk));
+    return collector;
+  });
+  // 'close' comes after the last output, unlike 'exit'.
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      collectors.forEach((collector) => collector.flush());
+      resolve(code);
+    }),
+  );
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -73,7 +119,7 @@ export function startProcess(options: StartOptions): Promise<RunningProcess> {
     }, options.timeoutMs ?? 60_000);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${output.join('\n')}${pending}`));
+      reject(new Error(`server exited with ${code} before listening:\n${output.join('\n')}`));
     });
     const poll = setInterval(() => {
       for (const line of output) {

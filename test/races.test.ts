@@ -1,0 +1,85 @@
+// Races on one account, over real HTTP, on both databases: concurrent enrollments with one
+// token and concurrent failed sign-ins around the throttle threshold. Each must end with
+// exactly one winner, and (on PostgreSQL, where the rows can be read) consistent rows.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import bcrypt from 'bcryptjs';
+import { BACKENDS, useServer } from './helpers/backends.js';
+import { postJson } from './helpers/http.js';
+import type { Answer } from './helpers/http.js';
+import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
+import { decodeQrPng } from './helpers/qr.js';
+import { stepWithMargin } from './helpers/totp.js';
+import { SecretBox } from '../lib/crypto/fernet.js';
+import { hashToken } from '../lib/crypto/tokens.js';
+import { THRESHOLD } from '../lib/db/throttle.js';
+
+const count = (answers: Answer[], status: number): number => answers.filter((a) => a.status === status).length;
+
+for (const kind of BACKENDS) {
+  describe(`races on ${kind}`, function () {
+    const live = useServer(kind);
+    const secretBox = (): SecretBox => new SecretBox(readFileSync(path.join(live.backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n'));
+
+    it('10 concurrent enrollments with one token: one 200, nine 409, and the stored secret is the winner\'s', async () => {
+      const base = live.url;
+      const { password, enrollmentToken } = await createAccount(base, 'twin.phones');
+      const answers = await Promise.all(Array.from({ length: 10 }, () => postJson(`${base}/generate-2fa`, { username: 'twin.phones', enrollment_token: enrollmentToken })));
+      expect(count(answers, 200), answers.map((a) => a.status).join()).to.equal(1);
+      expect(count(answers, 409)).to.equal(9);
+      for (const loser of answers.filter((a) => a.status === 409)) expect(loser.body.code).to.equal('already_enrolled');
+      const winner = answers.find((a) => a.status === 200) as Answer;
+      const qrSecret = new URL(decodeQrPng(winner.body.qr_code_2fa_base64 as string)).searchParams.get('secret');
+      expect(qrSecret).to.equal(winner.body.manual_entry_key);
+
+      if (kind === 'postgres') {
+        const [row] = await live.backend.sql<{ mfa_secret: string; last_totp_step: number | null; status: string }>("SELECT mfa_secret, last_totp_step, status FROM users WHERE username = 'twin.phones'");
+        expect(secretBox().decrypt(row?.mfa_secret as string)).to.equal(qrSecret);
+        expect(row).to.include({ last_totp_step: null, status: 'pending' });
+      }
+      // the winner's QR code signs in; a later, lone redo with the token still works
+      await new Promise((resolve) => setTimeout(resolve, 2600));
+      const step = await stepWithMargin();
+      const redo = await enroll(base, 'twin.phones', enrollmentToken);
+      expect((await signIn(base, 'twin.phones', password, qrSecret as string, step)).status).to.equal(401);
+      expect((await signIn(base, 'twin.phones', password, redo.secret, step)).status).to.equal(200);
+    });
+
+    it(`20 concurrent wrong sign-ins: at most ${THRESHOLD} are checked (401), the rest 429, and the right password is refused while locked`, async () => {
+      const base = live.url;
+      const step = await stepWithMargin();
+      const account = await createAndEnroll(base, 'under.siege');
+      for (const username of ['under.siege', 'no.such.person']) {
+        const answers = await Promise.all(Array.from({ length: 20 }, () => postJson(`${base}/authenticate`, { username, password: 'guess-guess', totp: '000000' })));
+        const refused = count(answers, 401);
+        expect(refused, `${username}: ${answers.map((a) => a.status).join()}`).to.be.within(1, THRESHOLD);
+        expect(count(answers, 429)).to.equal(20 - refused);
+        for (const locked of answers.filter((a) => a.status === 429)) expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
+        if (kind === 'postgres') {
+          const [row] = await live.backend.sql<{ failures: number; locked: boolean }>('SELECT failures, locked_until > now() AS locked FROM auth_throttle WHERE username = $1', [username]);
+          // every attempt that was checked is counted, and none other
+          expect(row).to.deep.equal({ failures: refused, locked: refused === THRESHOLD });
+        }
+      }
+      const locked = await signIn(base, 'under.siege', account.password, account.secret, step);
+      expect(locked.status, locked.text).to.equal(429);
+      expect(locked.body.code).to.equal('too_many_requests');
+    });
+
+    if (kind === 'postgres') {
+      it('50 concurrent creations leave one row: the winner\'s password hash and enrollment token', async () => {
+        const answers = await Promise.all(Array.from({ length: 50 }, () => postJson(`${live.url}/generate-password`, { username: 'race.rows' })));
+        expect(count(answers, 201)).to.equal(1);
+        expect(count(answers, 409)).to.equal(49);
+        const winner = answers.find((a) => a.status === 201) as Answer;
+        const rows = await live.backend.sql<{ password_hash: string; enrollment_token_hash: string; status: string; mfa_secret: string | null }>(
+          "SELECT password_hash, enrollment_token_hash, status, mfa_secret FROM users WHERE username = 'race.rows'",
+        );
+        expect(rows).to.have.length(1);
+        expect(rows[0]).to.include({ status: 'pending', mfa_secret: null, enrollment_token_hash: hashToken(winner.body.enrollment_token as string) });
+        expect(await bcrypt.compare(decodeQrPng(winner.body.qr_code_base64 as string), rows[0]?.password_hash as string)).to.equal(true);
+      });
+    }
+  });
+}
