@@ -266,14 +266,3 @@ describe('unit: database errors answered 503', () => {
     expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).to.equal(true);
   });
 });
-
-describe('unit: Fernet timestamps', () => {
-  it('reads when a token was sealed, ours or Python\'s', () => {
-    const sealed = new SecretBox([newFernetKey()]).encrypt('JBSWY3DPEHPK3PXP');
-    expect(Math.abs((SecretBox.sealedAt(sealed)?.getTime() ?? 0) - Date.now())).to.be.lessThan(1500);
-    const python = seedFixture().rows.find((row) => row.mfa_secret !== null)?.mfa_secret as string;
-    const pythonSealedAt = SecretBox.sealedAt(python)?.getTime() ?? 0;
-    expect(pythonSealedAt).to.be.greaterThan(Date.parse('2020-01-01')).and.lessThan(Date.now());
-    expect(SecretBox.sealedAt('not a token')).to.equal(undefined);
-  });
-});

@@ -7,29 +7,13 @@ import { enrollSecondFactor, findEnrollment, findStatus } from '../../lib/db/acc
 import { hashToken } from '../../lib/crypto/tokens.js';
 import { newTotpSecret, otpauthUri } from '../../lib/crypto/totp.js';
 import { qrPngBase64 } from '../../lib/qr.js';
-import { SecretBox } from '../../lib/crypto/fernet.js';
 import type { Logger } from '../../lib/log.js';
 import { tokenOf, usernameOf } from '../../lib/validation.js';
 import type { Generate2faRequest } from '../../lib/validation.js';
 
-/**
- * A redo of a lost scan is a person asking again, seconds or minutes later. Requests for
- * one account closer together than this are one enrollment sent several times (a double
- * submit, two tabs, a retrying client): the first stored wins, the others are refused,
- * so that exactly one caller holds a QR code that works. The time is the stored token's
- * own Fernet timestamp, in whole seconds (rounded by the package we use, truncated by
- * Python's): a burst up to 1.5 s long is always caught, a redo after 2.5 s always allowed.
- */
-export const ENROLLMENT_REDO_DELAY_SECONDS = 2;
-
-function enrolledMomentsAgo(sealedSecret: string): boolean {
-  const sealedAt = SecretBox.sealedAt(sealedSecret);
-  return sealedAt !== undefined && Date.now() - sealedAt.getTime() < ENROLLMENT_REDO_DELAY_SECONDS * 1000;
-}
-
 function concurrentEnrollment(log: Logger, username: string): HttpError {
   log.info('second_factor_not_enrolled', { username, reason: 'concurrent enrollment' });
-  return new HttpError(409, 'already_enrolled', 'A second factor was enrolled for this account a moment ago; scan the QR code that request answered, or ask again in a few seconds.');
+  return new HttpError(409, 'already_enrolled', 'Another request enrolled a second factor for this account at the same moment; scan the QR code it answered, or ask again.');
 }
 
 const alreadyActive = (): HttpError => new HttpError(409, 'already_enrolled', 'This account is already active with a second factor.');
@@ -42,10 +26,11 @@ export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Gen
 
   const refusal = async (): Promise<HttpError> => ((await findStatus(db, username)) === 'active' ? alreadyActive() : invalidToken());
 
-  // What is stored now: the update below replaces exactly this, or nothing.
+  // What is stored now: the update below replaces exactly this, or nothing. A later call
+  // with the same token (a lost scan) reads the secret stored before it and replaces it,
+  // as the contract says; of calls that read the same state, exactly one is stored.
   const current = tokenHash === undefined ? undefined : await findEnrollment(db, username, tokenHash);
   if (tokenHash === undefined || current === undefined) throw await refusal();
-  if (current.sealedSecret !== null && enrolledMomentsAgo(current.sealedSecret)) throw concurrentEnrollment(log, username);
 
   const secret = newTotpSecret();
   const uri = otpauthUri(secret, username, config.totpIssuer);

@@ -29,7 +29,6 @@ export class SecretBox {
     return undefined;
   }
 
-
   /** True when the token is sealed with the current (first) key. */
   isCurrent(token: string): boolean {
     try {
@@ -38,15 +37,5 @@ export class SecretBox {
     } catch {
       return false;
     }
-  }
-
-  /**
-   * When a token was sealed, from the timestamp every Fernet token carries (whole seconds,
-   * bytes 1–8 big-endian); undefined when it is not shaped like a Fernet token.
-   */
-  static sealedAt(token: string): Date | undefined {
-    const bytes = Buffer.from(token, 'base64url');
-    if (bytes.length < 9 || bytes[0] !== 0x80) return undefined;
-    return new Date(Number(bytes.readBigUInt64BE(1)) * 1000);
   }
 }
