@@ -23,6 +23,10 @@ RUN test -n "${FUNCTION}" && test -f "dist/functions/${FUNCTION}/index.js" \
 # for the numeric non-root user. Nothing is written outside /tmp.
 FROM ${NODE_BASE} AS runtime
 ARG FUNCTION
+# FUNCTION in a RUN before the ENV: buildah and podman build --layers (podman's default)
+# key a RUN on the build arguments but not an ENV, and would otherwise give this image
+# the FUNCTION_TARGET of a function built before it (containers/buildah#5501).
+RUN test -n "${FUNCTION}"
 ENV NODE_ENV=production \
     FUNCTION_TARGET=${FUNCTION}
 WORKDIR /app
