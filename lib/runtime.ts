@@ -40,9 +40,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function createRuntime(config: Config, log: Logger = rootLog): Promise<Runtime> {
   const db = await openDatabase(config, log);
-  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads);
+  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine);
   // Ready before the first unknown-user sign-in, which must take as long as a known one.
   hasher.warmUp().catch((error: unknown) => log.error('dummy_hash_failed', describeError(error)));
+  hasher.engine().then(
+    (engine) => log.info('bcrypt_engine', { engine, cost: config.bcryptCost }),
+    (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
+  );
   return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log };
 }
 

@@ -4,18 +4,20 @@ import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { BcryptTask } from './bcrypt-worker.js';
+import type { BcryptEnginePreference } from './bcrypt-engine.js';
 
 export class PasswordHasher {
   private readonly pool: Piscina<BcryptTask, string | boolean>;
   private dummyHash: Promise<string> | undefined;
 
-  constructor(readonly cost: number, threads = 0) {
+  constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto') {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
       minThreads: size,
       maxThreads: size,
       idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: { engine },
     });
   }
 
@@ -25,6 +27,11 @@ export class PasswordHasher {
 
   async verify(password: string, hash: string): Promise<boolean> {
     return (await this.pool.run({ op: 'verify', password, hash })) as boolean;
+  }
+
+  /** Which bcrypt implementation the workers run: `native`, or `bcryptjs` (with the reason when native failed to load). */
+  async engine(): Promise<string> {
+    return (await this.pool.run({ op: 'engine' })) as string;
   }
 
   /**
