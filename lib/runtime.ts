@@ -4,7 +4,6 @@
 import type { Config } from './config.js';
 import { loadConfig } from './config.js';
 import { Database, createPool } from './db/database.js';
-import { startEmbedded } from './db/embedded.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrate.js';
 import { PasswordHasher } from './crypto/bcrypt.js';
 import { SecretBox } from './crypto/fernet.js';
@@ -24,6 +23,8 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   if (target.kind === 'postgres') {
     return new Database(createPool({ ...target.connection, max: target.poolMax }, log));
   }
+  // Loaded only here: PGlite is tens of modules that a function on a real server never needs.
+  const { startEmbedded } = await import('./db/embedded.js');
   const embedded = await startEmbedded(target.dataDir);
   // PGlite serves one session: one connection, kept open.
   const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0 }, log);
