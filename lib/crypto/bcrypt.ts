@@ -14,7 +14,9 @@ export class PasswordHasher {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-      minThreads: size,
+      // One thread at start, the others as soon as two tasks are in flight: each thread's
+      // start-up (~40-80 ms of CPU) competed with the process's own at every cold start.
+      minThreads: 1,
       maxThreads: size,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { engine },
