@@ -723,7 +723,7 @@ async function main(): Promise<void> {
     };
     const dir = path.join(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}.json`);
+    const file = path.join(dir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}${SETTINGS.only.length > 0 ? '-partial' : ''}.json`);
     writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
     const complete = !QUICK && SETTINGS.only.length === 0;
     if (complete) {
