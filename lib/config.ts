@@ -4,6 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { parseEnginePreference } from './crypto/bcrypt-engine.js';
+import type { BcryptEnginePreference } from './crypto/bcrypt-engine.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -33,6 +35,8 @@ export interface Config {
   selfRegistration: boolean;
   corsAllowedOrigins: string[];
   bcryptThreads: number;
+  /** `auto` (native, bcryptjs where it cannot load), `native` or `bcryptjs`. */
+  bcryptEngine: BcryptEnginePreference;
 }
 
 export const SECRET_FILES = {
@@ -140,6 +144,13 @@ function parseOrigins(raw: string | undefined): string[] {
   });
 }
 
+function engineVar(env: Env): BcryptEnginePreference {
+  const raw = readVar(env, 'BCRYPT_ENGINE');
+  const preference = parseEnginePreference(raw);
+  if (preference === undefined) throw new ConfigError(`BCRYPT_ENGINE must be auto, native or bcryptjs, got "${raw ?? ''}"`);
+  return preference;
+}
+
 /** PORT alone: what a process that needs no database or secret (the portal) reads. */
 export function loadPort(env: Env = process.env): number {
   return intVar(env, 'PORT', 8080, 0, 65535);
@@ -202,5 +213,6 @@ export function loadConfig(env: Env = process.env): Config {
     selfRegistration: boolVar(env, 'SELF_REGISTRATION', true),
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),
     bcryptThreads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64),
+    bcryptEngine: engineVar(env),
   };
 }

@@ -4,7 +4,6 @@
 import type { Config } from './config.js';
 import { loadConfig } from './config.js';
 import { Database, createPool } from './db/database.js';
-import { startEmbedded } from './db/embedded.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrate.js';
 import { PasswordHasher } from './crypto/bcrypt.js';
 import { SecretBox } from './crypto/fernet.js';
@@ -24,6 +23,8 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   if (target.kind === 'postgres') {
     return new Database(createPool({ ...target.connection, max: target.poolMax }, log));
   }
+  // Loaded only here: PGlite is tens of modules that a function on a real server never needs.
+  const { startEmbedded } = await import('./db/embedded.js');
   const embedded = await startEmbedded(target.dataDir);
   // PGlite serves one session: one connection, kept open.
   const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0 }, log);
@@ -40,9 +41,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function createRuntime(config: Config, log: Logger = rootLog): Promise<Runtime> {
   const db = await openDatabase(config, log);
-  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads);
+  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine);
   // Ready before the first unknown-user sign-in, which must take as long as a known one.
   hasher.warmUp().catch((error: unknown) => log.error('dummy_hash_failed', describeError(error)));
+  hasher.engine().then(
+    (engine) => log.info('bcrypt_engine', { engine, cost: config.bcryptCost }),
+    (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
+  );
   return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log };
 }
 

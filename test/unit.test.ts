@@ -6,6 +6,7 @@ import { hashToken, issueToken } from '../lib/crypto/tokens.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { newTotpSecret, otpauthUri, verifyTotp } from '../lib/crypto/totp.js';
 import { PasswordHasher } from '../lib/crypto/bcrypt.js';
+import { loadBcryptEngine } from '../lib/crypto/bcrypt-engine.js';
 import { ConfigError, loadConfig, newFernetKey } from '../lib/config.js';
 import { decideLogin, decidePasswordChange } from '../lib/lifecycle.js';
 import type { PasswordChangeState } from '../lib/lifecycle.js';
@@ -150,6 +151,41 @@ describe('unit: bcrypt on worker threads', function () {
   });
 });
 
+describe('unit: bcrypt engines (native default, bcryptjs fallback) read each other and Python', function () {
+  this.timeout(20_000);
+  const native = loadBcryptEngine('native');
+  const portable = loadBcryptEngine('bcryptjs');
+
+  it('loads the native engine by default on this platform', () => {
+    expect(loadBcryptEngine('auto').name).to.equal('native');
+    expect(native.name).to.equal('native');
+    expect(portable.name).to.equal('bcryptjs');
+  });
+
+  for (const [writer, reader] of [[native, portable], [portable, native]] as const) {
+    it(`${reader.name} verifies a $2b$ hash written by ${writer.name}, and the Python fixture`, () => {
+      const hash = writer.hash('p@ss w0rd é', 10);
+      expect(hash).to.match(/^\$2b\$10\$/);
+      expect(reader.verify('p@ss w0rd é', hash)).to.equal(true);
+      expect(reader.verify('p@ss w0rd e', hash)).to.equal(false);
+      const row = seedFixture().rows[0];
+      expect(reader.verify(row?.password as string, row?.password_hash as string)).to.equal(true);
+    });
+  }
+
+  it('a pool forced to bcryptjs says so and still hashes $2b$', async () => {
+    const hasher = new PasswordHasher(10, 1, 'bcryptjs');
+    try {
+      expect(await hasher.engine()).to.equal('bcryptjs');
+      const hash = await hasher.hash('x');
+      expect(hash).to.match(/^\$2b\$10\$/);
+      expect(native.verify('x', hash)).to.equal(true);
+    } finally {
+      await hasher.close();
+    }
+  });
+});
+
 describe('unit: QR codes', () => {
   it('encodes text that decodes back exactly, punctuation included', async () => {
     for (let i = 0; i < 20; i++) {
@@ -209,6 +245,7 @@ describe('unit: configuration', () => {
     [{ CREDENTIAL_MAX_AGE: 'six months' }, 'CREDENTIAL_MAX_AGE'],
     [{ ENROLLMENT_TTL: '15 fortnights' }, 'ENROLLMENT_TTL'],
     [{ SELF_REGISTRATION: 'maybe' }, 'SELF_REGISTRATION'],
+    [{ BCRYPT_ENGINE: 'fastest' }, 'BCRYPT_ENGINE'],
     [{ CORS_ALLOWED_ORIGINS: 'not an origin' }, 'CORS_ALLOWED_ORIGINS'],
     [{ DATABASE_URL: 'nonsense' }, 'DATABASE_URL'],
     [{ SECRETS_DIR: '/nonexistent/cofrap' }, 'encryption-key'],
