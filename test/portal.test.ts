@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { useServer } from './helpers/backends.js';
 import { launchChromium, readQrFromScreen, readQrFromSource, snap } from './helpers/browser.js';
-import { request } from './helpers/http.js';
+import { rememberSecretsOf, request } from './helpers/http.js';
+import type { Answer } from './helpers/http.js';
 import { sendEmployeeEvent, replyEvent } from './helpers/events.js';
 import { codeAt, currentStep, stepWithMargin } from './helpers/totp.js';
 import { contentSecurityPolicy, portalConfig } from '../functions/portal/index.js';
@@ -44,6 +45,11 @@ async function openPortal(browser: Browser, base: string, viewport = DESKTOP, pa
     if (line.type() === 'error' && !/Failed to load resource/.test(line.text())) problems.push(line.text());
   });
   (page as Page & { problems?: string[] }).problems = problems;
+  // What the page receives is secret too: the run-wide log check looks for it.
+  page.on('response', (response) => {
+    if (!/\/(generate-password|generate-2fa|authenticate|employee-events)$/.test(new URL(response.url()).pathname)) return;
+    response.json().then((body: Answer['body']) => rememberSecretsOf(body), () => undefined);
+  });
   await page.goto(base + path);
   await page.locator('html[data-ready="true"]').waitFor();
   return { context, page };

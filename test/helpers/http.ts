@@ -23,7 +23,7 @@ export interface RequestInit {
 }
 
 /** Every secret an answer hands out: the log check of the whole run looks for each one. */
-function rememberSecretsOf(body: Answer['body']): void {
+export function rememberSecretsOf(body: Answer['body']): void {
   for (const field of ['enrollment_token', 'renewal_token', 'invitation_token'] as const) rememberSecret(body[field], 'token');
   rememberSecret(body.manual_entry_key, 'totp secret');
   // The password exists only inside its QR code: read it as the employee's phone would.
