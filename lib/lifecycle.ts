@@ -1,60 +1,63 @@
 // The account lifecycle of the contract (§4–6) as pure decisions over an account's state
 // as the database reports it. No I/O here: the handlers read the state (locked, inside a
 // transaction, where it matters), ask what to do, then apply it.
+//
+// Two rules close the takeover paths a security review found:
+// - a token that is given must be valid for this account, or the answer is the one
+//   401 invalid_token, whatever the account's state (no state can be probed);
+// - an account that was ever active, or that HR created, is never given a password by
+//   name alone: renewals are staged beside the credentials in use (§4), and only a
+//   self-registered account that never activated may start over once its window lapsed.
 import { HttpError, accountExists, invalidToken } from './http/errors.js';
 
 export type AccountStatus = 'invited' | 'pending' | 'active' | 'disabled';
+export type Provenance = 'seed' | 'self' | 'hr';
+export type TokenKind = 'invitation' | 'renewal';
 
 /** What generate-password needs to know about an existing account. */
 export interface PasswordChangeState {
   status: AccountStatus;
-  /** The `expired` flag is set, or the credentials are older than the maximum age. */
-  isExpired: boolean;
+  provenance: Provenance;
+  /** activated_at is set: the account has signed in with both factors at least once. */
+  everActive: boolean;
   enrollmentOpen: boolean;
-  invitationValid: boolean;
-  renewalValid: boolean;
+  /** The token given (if any) is this account's token of that kind, and still in force. */
+  tokenValid: boolean;
 }
 
-export interface PasswordChangeRequest {
-  invitationToken?: string;
-  renewalToken?: string;
+/** The token a generate-password request carries, at most one. */
+export interface PresentedToken {
+  kind: TokenKind;
+  token: string;
 }
 
-/** create: a new row (201). reset: new password on an existing row, 201, or 200 for a renewal. */
-export type PasswordChange = { kind: 'create'; status: 201 } | { kind: 'reset'; status: 200 | 201 };
+/**
+ * create: a new pending row (201). restart: a new password on a pending row that never
+ * activated, its second factor cleared (201). stage: new credentials kept beside the
+ * ones in use until the first sign-in with both (200).
+ */
+export type PasswordChange = { kind: 'create'; status: 201 } | { kind: 'restart'; status: 201 } | { kind: 'stage'; status: 200 };
 
 const CREATE: PasswordChange = { kind: 'create', status: 201 };
+const RESTART: PasswordChange = { kind: 'restart', status: 201 };
+const STAGE: PasswordChange = { kind: 'stage', status: 200 };
 
-export function decidePasswordChange(
-  account: PasswordChangeState | undefined,
-  request: PasswordChangeRequest,
-  selfRegistration: boolean,
-): PasswordChange {
-  const { invitationToken, renewalToken } = request;
+export function decidePasswordChange(account: PasswordChangeState | undefined, token: PresentedToken | undefined, selfRegistration: boolean): PasswordChange {
+  if (token !== undefined) {
+    if (account === undefined || !account.tokenValid) throw invalidToken();
+    // An invitation opens the account HR created until it is activated; using it again
+    // replaces the password the first use issued.
+    if (token.kind === 'invitation' && (account.status === 'invited' || account.status === 'pending') && !account.everActive) return RESTART;
+    if (token.kind === 'renewal' && account.status === 'active') return STAGE;
+    throw invalidToken();
+  }
   if (account === undefined) {
-    // A token for an account that does not exist is a wrong token; without one, only
-    // self-registration may create the account.
-    if (invitationToken !== undefined || renewalToken !== undefined || !selfRegistration) throw invalidToken();
+    if (!selfRegistration) throw invalidToken();
     return CREATE;
   }
-  switch (account.status) {
-    case 'invited':
-      if (account.invitationValid) return { kind: 'reset', status: 201 };
-      if (invitationToken !== undefined) throw invalidToken();
-      throw accountExists();
-    case 'pending':
-      // Someone is enrolling right now: never let a second caller replace the password.
-      // Once the window lapsed without activation, the account may start over.
-      if (account.enrollmentOpen) throw accountExists();
-      return { kind: 'reset', status: 201 };
-    case 'active':
-      if (!account.isExpired) throw accountExists();
-      if (account.renewalValid) return { kind: 'reset', status: 200 };
-      if (renewalToken !== undefined) throw invalidToken();
-      throw accountExists();
-    case 'disabled':
-      throw accountExists();
-  }
+  const startsOver = account.status === 'pending' && account.provenance !== 'hr' && !account.everActive && !account.enrollmentOpen;
+  if (startsOver) return RESTART;
+  throw accountExists();
 }
 
 /** What authenticate sees once both factors are proven. */
@@ -63,10 +66,15 @@ export interface LoginState {
   isExpired: boolean;
 }
 
-export type LoginOutcome = 'disabled' | 'expired' | 'activated' | 'signed_in';
+/** Which credentials the factors were proven against: those in use, or the staged ones. */
+export type CredentialSet = 'current' | 'staged';
 
-export function decideLogin(account: LoginState): LoginOutcome {
+export type LoginOutcome = 'disabled' | 'expired' | 'activated' | 'signed_in' | 'promoted';
+
+export function decideLogin(account: LoginState, proven: CredentialSet): LoginOutcome {
   if (account.status === 'disabled') return 'disabled';
+  // Staged credentials are new: signing in with them renews the account, expired or not.
+  if (proven === 'staged') return 'promoted';
   if (account.isExpired) return 'expired';
   if (account.status === 'pending') return 'activated';
   return 'signed_in';

@@ -1,9 +1,10 @@
-// Fernet key rotation: re-seal every stored TOTP secret with the first key of
-// encryption-key. Batches in username order; each row is swapped only if unchanged since
-// it was read, so the command is safe while the functions serve traffic, and it can be
-// stopped and run again at any time (rows already on the current key are skipped).
+// Fernet key rotation: re-seal every stored TOTP secret (those in use, then the staged
+// ones) with the first key of encryption-key. Batches in username order; each row is
+// swapped only if unchanged since it was read, so the command is safe while the functions
+// serve traffic, and it can be stopped and run again at any time (rows already on the
+// current key are skipped).
 import type { Database } from './db/database.js';
-import { resealSecret, sealedSecretsAfter } from './db/accounts.js';
+import { SEALED_COLUMNS, resealSecret, sealedSecretsAfter } from './db/accounts.js';
 import type { SecretBox } from './crypto/fernet.js';
 import type { Logger } from './log.js';
 
@@ -17,28 +18,30 @@ export interface RotationReport {
 
 export async function rotateEncryptionKey(db: Database, box: SecretBox, log: Logger, batchSize = 200): Promise<RotationReport> {
   const report: RotationReport = { examined: 0, resealed: 0, alreadyCurrent: 0, changedMeanwhile: 0, unreadable: 0 };
-  let after = '';
-  for (;;) {
-    const batch = await sealedSecretsAfter(db, after, batchSize);
-    if (batch.length === 0) break;
-    for (const { username, sealed } of batch) {
-      report.examined++;
-      if (box.isCurrent(sealed)) {
-        report.alreadyCurrent++;
-        continue;
+  for (const column of SEALED_COLUMNS) {
+    let after = '';
+    for (;;) {
+      const batch = await sealedSecretsAfter(db, column, after, batchSize);
+      if (batch.length === 0) break;
+      for (const { username, sealed } of batch) {
+        report.examined++;
+        if (box.isCurrent(sealed)) {
+          report.alreadyCurrent++;
+          continue;
+        }
+        const secret = box.decrypt(sealed);
+        if (secret === undefined) {
+          // No configured key opens it: leave it, and say so (the operator removed a key too early).
+          report.unreadable++;
+          log.warn('rotation_unreadable_secret', { username, column });
+          continue;
+        }
+        if (await resealSecret(db, column, username, sealed, box.encrypt(secret))) report.resealed++;
+        else report.changedMeanwhile++;
       }
-      const secret = box.decrypt(sealed);
-      if (secret === undefined) {
-        // No configured key opens it: leave it, and say so (the operator removed a key too early).
-        report.unreadable++;
-        log.warn('rotation_unreadable_secret', { username });
-        continue;
-      }
-      if (await resealSecret(db, username, sealed, box.encrypt(secret))) report.resealed++;
-      else report.changedMeanwhile++;
+      after = batch[batch.length - 1]?.username ?? after;
+      log.info('rotation_batch', { ...report, column, last_username: after });
     }
-    after = batch[batch.length - 1]?.username ?? after;
-    log.info('rotation_batch', { ...report, last_username: after });
   }
   return report;
 }

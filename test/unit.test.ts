@@ -9,6 +9,7 @@ import { PasswordHasher } from '../lib/crypto/bcrypt.js';
 import { loadBcryptEngine } from '../lib/crypto/bcrypt-engine.js';
 import { ConfigError, loadConfig, newFernetKey } from '../lib/config.js';
 import { decideLogin, decidePasswordChange } from '../lib/lifecycle.js';
+import type { CredentialSet, LoginState, PasswordChange, PresentedToken } from '../lib/lifecycle.js';
 import type { PasswordChangeState } from '../lib/lifecycle.js';
 import { HttpError } from '../lib/http/errors.js';
 import { normaliseUsername, usernameOf, validateBody } from '../lib/validation.js';
@@ -260,39 +261,62 @@ describe('unit: configuration', () => {
 
 describe('unit: lifecycle decisions', () => {
   const state = (over: Partial<PasswordChangeState>): PasswordChangeState => ({
-    status: 'active', isExpired: false, enrollmentOpen: false, invitationValid: false, renewalValid: false, ...over,
+    status: 'active', provenance: 'self', everActive: true, enrollmentOpen: false, tokenValid: false, ...over,
   });
-  const codeOf = (run: () => unknown): string => {
+  const outcomeOf = (run: () => PasswordChange): string => {
     try {
-      return JSON.stringify(run());
+      return run().kind;
     } catch (error) {
       return (error as HttpError).code;
     }
   };
+  const invitation: PresentedToken = { kind: 'invitation', token: 't' };
+  const renewal: PresentedToken = { kind: 'renewal', token: 't' };
+  const never = { everActive: false };
 
-  it('follows the generate-password table of the contract', () => {
-    expect(codeOf(() => decidePasswordChange(undefined, {}, true))).to.equal('{"kind":"create","status":201}');
-    expect(codeOf(() => decidePasswordChange(undefined, {}, false))).to.equal('invalid_token');
-    expect(codeOf(() => decidePasswordChange(state({ status: 'invited', invitationValid: true }), { invitationToken: 't' }, false))).to.equal('{"kind":"reset","status":201}');
-    expect(codeOf(() => decidePasswordChange(state({ status: 'invited' }), {}, true))).to.equal('account_exists');
-    expect(codeOf(() => decidePasswordChange(state({ status: 'invited' }), { invitationToken: 'bad' }, true))).to.equal('invalid_token');
-    expect(codeOf(() => decidePasswordChange(state({ status: 'pending', enrollmentOpen: true }), {}, true))).to.equal('account_exists');
-    expect(codeOf(() => decidePasswordChange(state({ status: 'pending' }), {}, true))).to.equal('{"kind":"reset","status":201}');
-    expect(codeOf(() => decidePasswordChange(state({}), {}, true))).to.equal('account_exists');
-    expect(codeOf(() => decidePasswordChange(state({}), { renewalToken: 'x' }, true))).to.equal('account_exists');
-    expect(codeOf(() => decidePasswordChange(state({ isExpired: true }), {}, true))).to.equal('account_exists');
-    expect(codeOf(() => decidePasswordChange(state({ isExpired: true }), { renewalToken: 'bad' }, true))).to.equal('invalid_token');
-    expect(codeOf(() => decidePasswordChange(state({ isExpired: true, renewalValid: true }), { renewalToken: 't' }, true))).to.equal('{"kind":"reset","status":200}');
-    expect(codeOf(() => decidePasswordChange(state({ status: 'disabled', renewalValid: true }), { renewalToken: 't' }, true))).to.equal('account_exists');
-  });
+  // [case, account, token, self-registration, outcome] — the rows of contract §4
+  const table: Array<[string, PasswordChangeState | undefined, PresentedToken | undefined, boolean, string]> = [
+    ['none, self-registration on', undefined, undefined, true, 'create'],
+    ['none, self-registration off', undefined, undefined, false, 'invalid_token'],
+    ['none, any token', undefined, renewal, true, 'invalid_token'],
+    ['invited, valid invitation', state({ status: 'invited', provenance: 'hr', ...never, tokenValid: true }), invitation, false, 'restart'],
+    ['invited, wrong invitation', state({ status: 'invited', provenance: 'hr', ...never }), invitation, true, 'invalid_token'],
+    ['invited, no token', state({ status: 'invited', provenance: 'hr', ...never }), undefined, true, 'account_exists'],
+    ['pending from an invitation, valid invitation again', state({ status: 'pending', provenance: 'hr', ...never, tokenValid: true }), invitation, true, 'restart'],
+    ['pending from an invitation, window lapsed, no token', state({ status: 'pending', provenance: 'hr', ...never }), undefined, true, 'account_exists'],
+    ['pending self-registered, window open', state({ status: 'pending', ...never, enrollmentOpen: true }), undefined, true, 'account_exists'],
+    ['pending self-registered, window lapsed', state({ status: 'pending', ...never }), undefined, true, 'restart'],
+    ['pending seed row, window lapsed', state({ status: 'pending', provenance: 'seed', ...never }), undefined, true, 'restart'],
+    ['pending once active, window lapsed', state({ status: 'pending' }), undefined, true, 'account_exists'],
+    ['active, no token', state({}), undefined, true, 'account_exists'],
+    ['active, made-up renewal token', state({}), renewal, true, 'invalid_token'],
+    ['active, valid renewal token', state({ tokenValid: true }), renewal, true, 'stage'],
+    ['active, valid invitation token of a once-active account', state({ tokenValid: true }), invitation, true, 'invalid_token'],
+    ['disabled, no token', state({ status: 'disabled' }), undefined, true, 'account_exists'],
+    ['disabled, made-up token', state({ status: 'disabled' }), renewal, true, 'invalid_token'],
+    ['disabled, a token that matched', state({ status: 'disabled', tokenValid: true }), renewal, true, 'invalid_token'],
+  ];
+  for (const [label, account, token, selfRegistration, expected] of table) {
+    it(`generate-password: ${label} → ${expected}`, () => {
+      expect(outcomeOf(() => decidePasswordChange(account, token, selfRegistration))).to.equal(expected);
+    });
+  }
 
-  it('reveals disablement before expiry, and expiry before activation', () => {
-    expect(decideLogin({ status: 'disabled', isExpired: true })).to.equal('disabled');
-    expect(decideLogin({ status: 'active', isExpired: true })).to.equal('expired');
-    expect(decideLogin({ status: 'pending', isExpired: true })).to.equal('expired');
-    expect(decideLogin({ status: 'pending', isExpired: false })).to.equal('activated');
-    expect(decideLogin({ status: 'active', isExpired: false })).to.equal('signed_in');
-  });
+  const logins: Array<[LoginState, CredentialSet, string]> = [
+    [{ status: 'disabled', isExpired: true }, 'current', 'disabled'],
+    [{ status: 'disabled', isExpired: false }, 'staged', 'disabled'],
+    [{ status: 'active', isExpired: true }, 'current', 'expired'],
+    [{ status: 'active', isExpired: true }, 'staged', 'promoted'],
+    [{ status: 'pending', isExpired: true }, 'current', 'expired'],
+    [{ status: 'pending', isExpired: false }, 'current', 'activated'],
+    [{ status: 'active', isExpired: false }, 'current', 'signed_in'],
+    [{ status: 'active', isExpired: false }, 'staged', 'promoted'],
+  ];
+  for (const [account, proven, expected] of logins) {
+    it(`authenticate: ${account.status}${account.isExpired ? ' (expired)' : ''} with the ${proven} credentials → ${expected}`, () => {
+      expect(decideLogin(account, proven)).to.equal(expected);
+    });
+  }
 });
 
 describe('unit: database errors answered 503', () => {

@@ -1,10 +1,11 @@
 // authenticate: throttle, password, TOTP, then the lifecycle: activate a pending account,
-// reveal expiry (with a renewal token) or disablement only to a caller who proved both
-// factors. Every failure is the same 401 and costs about the same time.
+// promote staged credentials (a renewal's first sign-in), reveal expiry (with a renewal
+// token) or disablement only to a caller who proved both factors. Every failure is the same 401 and costs about the same time.
 import { http } from '@google-cloud/functions-framework';
 import { jsonFunction } from '../../lib/http/function.js';
 import { invalidCredentials, tooManyRequests } from '../../lib/http/errors.js';
 import { accountDisabled, credentialsExpired, decideLogin } from '../../lib/lifecycle.js';
+import type { CredentialSet } from '../../lib/lifecycle.js';
 import * as accounts from '../../lib/db/accounts.js';
 import * as throttle from '../../lib/db/throttle.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
@@ -13,17 +14,50 @@ import { usernameOf } from '../../lib/validation.js';
 import type { AuthenticateRequest } from '../../lib/validation.js';
 import type { Runtime } from '../../lib/runtime.js';
 
-/** Both factors, checked outside any transaction; the matched TOTP step, or undefined. */
-async function checkFactors(runtime: Runtime, credentials: accounts.LoginCredentials | undefined, password: string, code: string): Promise<number | undefined> {
-  const { hasher, secrets } = runtime;
-  const passwordOk = credentials?.passwordHash ? await hasher.verify(password, credentials.passwordHash) : await hasher.verifyDummy(password);
-  if (!passwordOk || !credentials?.sealedSecret) return undefined;
-  const secret = secrets.decrypt(credentials.sealedSecret);
+/** Both factors as proven: which credential set they matched, and the TOTP step. */
+interface ProvenFactors {
+  proven: CredentialSet;
+  pair: accounts.CredentialPair;
+  step: number;
+}
+
+/** The TOTP step `code` matches for the sealed secret, or undefined. */
+async function matchCode(runtime: Runtime, sealedSecret: string | null, code: string, afterStep: number | null): Promise<number | undefined> {
+  if (sealedSecret === null) return undefined;
+  const secret = runtime.secrets.decrypt(sealedSecret);
   if (secret === undefined) {
     runtime.log.warn('second_factor_unreadable', { reason: 'no configured Fernet key opens the stored secret' });
     return undefined;
   }
-  return verifyTotp(secret, code, credentials.lastTotpStep);
+  return verifyTotp(secret, code, afterStep);
+}
+
+/**
+ * Both factors, checked outside any transaction, against the credentials in use, then
+ * against the staged ones. Every failure costs two bcrypt verifications (dummy ones
+ * where there is no hash), whatever the account's state, so that neither a right
+ * password with a wrong code nor a renewal under way can be told by the time taken.
+ */
+async function checkFactors(runtime: Runtime, credentials: accounts.LoginCredentials | undefined, password: string, code: string): Promise<ProvenFactors | undefined> {
+  const { hasher } = runtime;
+  const verify = (hash: string | null | undefined): Promise<boolean> => (hash ? hasher.verify(password, hash) : hasher.verifyDummy(password));
+
+  const current = credentials?.current;
+  const currentPasswordOk = await verify(current?.passwordHash);
+  if (current !== undefined && currentPasswordOk) {
+    const step = await matchCode(runtime, current.sealedSecret, code, credentials?.lastTotpStep ?? null);
+    if (step !== undefined) return { proven: 'current', pair: current, step };
+  }
+  // A staged set without a password of its own (a new authenticator only) shares the one in use.
+  const staged = credentials?.staged;
+  const ownStagedPassword = staged !== undefined && staged.passwordHash !== current?.passwordHash;
+  const stagedPasswordOk = await verify(ownStagedPassword ? staged.passwordHash : undefined);
+  if (staged !== undefined && (ownStagedPassword ? stagedPasswordOk : currentPasswordOk)) {
+    // The staged secret has never been used: any of its steps is new.
+    const step = await matchCode(runtime, staged.sealedSecret, code, null);
+    if (step !== undefined) return { proven: 'staged', pair: staged, step };
+  }
+  return undefined;
 }
 
 export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, { body, log }) => {
@@ -36,16 +70,17 @@ export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'A
   if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
 
   const credentials = await accounts.findLoginCredentials(db, username);
-  const step = await checkFactors(runtime, credentials, password, code);
+  const factors = await checkFactors(runtime, credentials, password, code);
 
   const outcome =
-    step === undefined || credentials === undefined
+    factors === undefined
       ? undefined
       : await db.transaction(async (tx) => {
-          const state = await accounts.lockForLogin(tx, username, credentials, step, config.credentialMaxAge);
-          if (state === undefined) return undefined; // the code was used meanwhile, or the password changed
+          const { proven, pair, step } = factors;
+          const state = await accounts.lockForLogin(tx, username, pair, proven, step, config.credentialMaxAge);
+          if (state === undefined) return undefined; // the code was used meanwhile, or the credentials changed
           await throttle.reset(tx, username);
-          const decision = decideLogin(state);
+          const decision = decideLogin(state, proven);
           switch (decision) {
             case 'disabled':
               await accounts.consumeStep(tx, username, step);
@@ -55,6 +90,8 @@ export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'A
               const expiresAt = await accounts.markExpired(tx, username, step, renewal.hash, config.renewalTtl);
               return { decision, renewalToken: renewal.token, renewalExpiresAt: expiresAt } as const;
             }
+            case 'promoted':
+              return { decision, expiresAt: await accounts.promoteStaged(tx, username, step, config.credentialMaxAge) } as const;
             case 'activated':
             case 'signed_in':
               return { decision, expiresAt: await accounts.signIn(tx, username, step, config.credentialMaxAge) } as const;

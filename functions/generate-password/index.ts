@@ -1,33 +1,60 @@
-// generate-password: creates an account, or gives an existing one a new password when the
-// lifecycle allows it (accepted invitation, lapsed enrollment, renewal). The password
+// generate-password: creates an account, or issues a new password when the lifecycle
+// allows it: an accepted invitation, a self-registration whose window lapsed (both before
+// activation), or a renewal, which is staged beside the credentials in use. The password
 // leaves only inside the QR code, once; the database keeps its bcrypt hash.
 import { http } from '@google-cloud/functions-framework';
 import { jsonFunction } from '../../lib/http/function.js';
-import { accountExists } from '../../lib/http/errors.js';
+import { accountExists, invalidRequest } from '../../lib/http/errors.js';
 import { decidePasswordChange } from '../../lib/lifecycle.js';
-import { findForPasswordChange, insertPending, resetCredentials } from '../../lib/db/accounts.js';
+import type { PasswordChange, PresentedToken } from '../../lib/lifecycle.js';
+import { findForPasswordChange, insertPending, restartEnrollment, stageCredentials } from '../../lib/db/accounts.js';
+import type { NewPassword, TokenDigest } from '../../lib/db/accounts.js';
+import type { Queryable } from '../../lib/db/database.js';
 import { generatePassword as newPassword } from '../../lib/crypto/password.js';
 import { hashToken, issueToken } from '../../lib/crypto/tokens.js';
 import { qrPngBase64 } from '../../lib/qr.js';
 import { tokenOf, usernameOf } from '../../lib/validation.js';
 import type { GeneratePasswordRequest } from '../../lib/validation.js';
 
+/** The one token the request carries, if any; two at once is a malformed request. */
+function presentedToken(body: GeneratePasswordRequest): PresentedToken | undefined {
+  const given: PresentedToken[] = [];
+  const invitation = tokenOf(body.invitation_token);
+  const renewal = tokenOf(body.renewal_token);
+  if (invitation !== undefined) given.push({ kind: 'invitation', token: invitation });
+  if (renewal !== undefined) given.push({ kind: 'renewal', token: renewal });
+  if (given.length > 1) throw invalidRequest('Send at most one of "invitation_token" and "renewal_token".');
+  return given[0];
+}
+
+async function apply(tx: Queryable, decision: PasswordChange, change: NewPassword): Promise<Date> {
+  switch (decision.kind) {
+    case 'create': {
+      const expiresAt = await insertPending(tx, change);
+      if (expiresAt === undefined) throw accountExists();
+      return expiresAt;
+    }
+    case 'restart':
+      return restartEnrollment(tx, change);
+    case 'stage':
+      return stageCredentials(tx, change);
+  }
+}
+
+const MESSAGES: Record<PasswordChange['kind'], string> = {
+  create: 'Account created; scan the QR code now, it will not be shown again.',
+  restart: 'Password issued; scan the QR code now, it will not be shown again.',
+  stage: 'New password issued; scan the QR code now, it will not be shown again. Your current password and code keep working until you sign in with the new ones.',
+};
+
 export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, { body, log }) => {
   const username = usernameOf(body.username);
-  const invitationToken = tokenOf(body.invitation_token);
-  const renewalToken = tokenOf(body.renewal_token);
-  const request = {
-    ...(invitationToken === undefined ? {} : { invitationToken }),
-    ...(renewalToken === undefined ? {} : { renewalToken }),
-  };
-  const digests = {
-    ...(request.invitationToken === undefined ? {} : { invitation: hashToken(request.invitationToken) }),
-    ...(request.renewalToken === undefined ? {} : { renewal: hashToken(request.renewalToken) }),
-  };
+  const token = presentedToken(body);
+  const digest: TokenDigest | undefined = token === undefined ? undefined : { kind: token.kind, hash: hashToken(token.token) };
   const { config, db, hasher } = runtime;
 
   // Refuse early, before spending a bcrypt hash on a request that cannot succeed.
-  decidePasswordChange(await findForPasswordChange(db, username, config.credentialMaxAge, digests, false), request, config.selfRegistration);
+  decidePasswordChange(await findForPasswordChange(db, username, digest, false), token, config.selfRegistration);
 
   const password = newPassword();
   const [passwordHash, qrCode] = await Promise.all([hasher.hash(password), qrPngBase64(password)]);
@@ -35,22 +62,16 @@ export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-
   const change = { username, passwordHash, enrollmentTokenHash: enrollment.hash, enrollmentTtl: config.enrollmentTtl };
 
   // Decide again on the locked row: the state may have changed while the hash ran.
-  const { status, enrollmentExpiresAt } = await db.transaction(async (tx) => {
-    const account = await findForPasswordChange(tx, username, config.credentialMaxAge, digests, true);
-    const decision = decidePasswordChange(account, request, config.selfRegistration);
-    if (decision.kind === 'create') {
-      const expiresAt = await insertPending(tx, change);
-      if (expiresAt === undefined) throw accountExists();
-      return { status: decision.status, enrollmentExpiresAt: expiresAt };
-    }
-    return { status: decision.status, enrollmentExpiresAt: await resetCredentials(tx, change) };
+  const { decision, enrollmentExpiresAt } = await db.transaction(async (tx) => {
+    const decision = decidePasswordChange(await findForPasswordChange(tx, username, digest, true), token, config.selfRegistration);
+    return { decision, enrollmentExpiresAt: await apply(tx, decision, change) };
   });
 
-  log.info('password_issued', { username, outcome: status === 200 ? 'renewed' : 'created' });
+  log.info('password_issued', { username, outcome: decision.kind });
   return {
-    status,
+    status: decision.status,
     body: {
-      message: status === 200 ? 'Password renewed; scan the QR code now, it will not be shown again.' : 'Account created; scan the QR code now, it will not be shown again.',
+      message: MESSAGES[decision.kind],
       username,
       qr_code_base64: qrCode,
       enrollment_token: enrollment.token,

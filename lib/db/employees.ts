@@ -29,37 +29,40 @@ export interface Invitation {
 }
 
 /**
- * Creates an invited account, or gives a still-invited one a fresh token (the old one
- * stops working). Any other account is left as it is: undefined.
+ * Creates an invited account, or gives a fresh token to one HR invited that has not
+ * activated yet (the old token stops working; an enrollment under way goes on). Any
+ * other account is left as it is: undefined.
  */
 export async function invite(db: Queryable, invitation: Invitation): Promise<Date | undefined> {
   const [row] = await db.query<{ invitation_expires_at: Date }>(
-    `INSERT INTO users AS u (username, status, password_hash, created_at, expired,
+    `INSERT INTO users AS u (username, status, provenance, password_hash, created_at, expired,
                              invitation_token_hash, invitation_expires_at, email, display_name)
-     VALUES ($1, 'invited', NULL, now(), FALSE, $2, now() + $3::interval, $4, $5)
+     VALUES ($1, 'invited', 'hr', NULL, now(), FALSE, $2, now() + $3::interval, $4, $5)
      ON CONFLICT (username) DO UPDATE
         SET invitation_token_hash = EXCLUDED.invitation_token_hash,
             invitation_expires_at = EXCLUDED.invitation_expires_at,
             email = COALESCE(EXCLUDED.email, u.email),
             display_name = COALESCE(EXCLUDED.display_name, u.display_name)
       WHERE u.status = 'invited'
+         OR (u.status = 'pending' AND u.provenance = 'hr' AND u.activated_at IS NULL)
      RETURNING invitation_expires_at`,
     [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null],
   );
   return row?.invitation_expires_at;
 }
 
-/** Disables the account (creating a disabled placeholder if there is none) and voids its tokens. */
+/** Disables the account (creating a disabled placeholder if there is none), voids its tokens and any staged credentials. */
 export async function disable(db: Queryable, username: string): Promise<void> {
   await db.query(
-    `INSERT INTO users AS u (username, status, password_hash, created_at, expired, disabled_at)
-     VALUES ($1, 'disabled', NULL, now(), FALSE, now())
+    `INSERT INTO users AS u (username, status, provenance, password_hash, created_at, expired, disabled_at)
+     VALUES ($1, 'disabled', 'hr', NULL, now(), FALSE, now())
      ON CONFLICT (username) DO UPDATE
         SET status = 'disabled',
             disabled_at = COALESCE(u.disabled_at, now()),
             enrollment_token_hash = NULL, enrollment_expires_at = NULL,
             renewal_token_hash = NULL, renewal_expires_at = NULL,
-            invitation_token_hash = NULL, invitation_expires_at = NULL`,
+            invitation_token_hash = NULL, invitation_expires_at = NULL,
+            staged_password_hash = NULL, staged_mfa_secret = NULL`,
     [username],
   );
 }
