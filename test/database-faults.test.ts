@@ -50,6 +50,8 @@ interface UserRow {
   enrollment_open: boolean;
   renewal_token_hash: string | null;
   last_totp_step: number | null;
+  staged_password_hash: string | null;
+  staged_mfa_secret: string | null;
 }
 
 /** What must hold of every row whatever was cut when: no account is half-written. */
@@ -63,6 +65,11 @@ function expectConsistent(row: UserRow, box: SecretBox): void {
   if (row.status === 'active') expect(row.mfa_secret, `${where}: active without a second factor`).to.not.equal(null);
   if (row.renewal_token_hash !== null) expect(row.expired, `${where}: a renewal token on a current account`).to.equal(true);
   if (row.mfa_secret !== null) expect(box.decrypt(row.mfa_secret), `${where}: an unreadable second factor`).to.be.a('string');
+  if (row.staged_password_hash !== null || row.staged_mfa_secret !== null) {
+    expect(row.status, `${where}: staged credentials on an account that is not active`).to.equal('active');
+    expect(row.enrollment_token_hash, `${where}: staged credentials without their enrollment token`).to.match(/^[0-9a-f]{64}$/);
+  }
+  if (row.staged_mfa_secret !== null) expect(box.decrypt(row.staged_mfa_secret), `${where}: an unreadable staged second factor`).to.be.a('string');
 }
 
 describe('database faults on postgres', function () {
@@ -75,7 +82,8 @@ describe('database faults on postgres', function () {
   const rows = async (): Promise<Map<string, UserRow>> => {
     const list = await backend.sql<UserRow>(
       `SELECT username, status, password_hash, mfa_secret, expired, enrollment_token_hash,
-              COALESCE(enrollment_expires_at > now(), FALSE) AS enrollment_open, renewal_token_hash, last_totp_step
+              COALESCE(enrollment_expires_at > now(), FALSE) AS enrollment_open, renewal_token_hash, last_totp_step,
+              staged_password_hash, staged_mfa_secret
          FROM users`,
     );
     return new Map(list.map((row) => [row.username, row]));
@@ -177,9 +185,10 @@ describe('database faults on postgres', function () {
       if (answer.status === 503) {
         expect(answer.body.code, where).to.equal('unavailable');
         if (kind === 'renew') {
-          // untouched, or wholly renewed (committed, but the answer was lost)
-          const untouched = row?.expired === true && row.renewal_token_hash === was?.renewal_token_hash && row.password_hash === was?.password_hash && row.mfa_secret === was?.mfa_secret;
-          const renewed = row?.status === 'pending' && row.expired === false && row.mfa_secret === null && row.renewal_token_hash === null && row.password_hash !== was?.password_hash;
+          // untouched, or wholly staged (committed, but the answer was lost); the credentials in use never change
+          const inUse = row?.status === 'active' && row.password_hash === was?.password_hash && row.mfa_secret === was?.mfa_secret;
+          const untouched = inUse && row?.renewal_token_hash === was?.renewal_token_hash && row?.staged_password_hash === null;
+          const renewed = inUse && row?.renewal_token_hash === null && row?.staged_password_hash !== null;
           expect(untouched || renewed, `${where}: ${JSON.stringify(row)}`).to.equal(true);
         }
         if (kind === 'enroll') expect(row?.status, where).to.equal('pending');
@@ -189,6 +198,9 @@ describe('database faults on postgres', function () {
       expect(answer.status, `${where}: ${answer.text}`).to.equal(expected);
       if (kind === 'enroll') {
         expect(secretBox.decrypt(row?.mfa_secret as string), where).to.equal(answer.body.manual_entry_key);
+      } else if (kind === 'renew') {
+        expect(row, where).to.include({ status: 'active', password_hash: was?.password_hash, mfa_secret: was?.mfa_secret, renewal_token_hash: null, staged_mfa_secret: null, enrollment_token_hash: hashToken(answer.body.enrollment_token as string) });
+        expect(await bcrypt.compare(decodeQrPng(answer.body.qr_code_base64 as string), row?.staged_password_hash as string), where).to.equal(true);
       } else {
         expect(row, where).to.include({ status: 'pending', expired: false, mfa_secret: null, renewal_token_hash: null, enrollment_token_hash: hashToken(answer.body.enrollment_token as string) });
         expect(await bcrypt.compare(decodeQrPng(answer.body.qr_code_base64 as string), row?.password_hash as string), where).to.equal(true);

@@ -58,9 +58,11 @@ for (const kind of BACKENDS) {
       expect(refused.body.code).to.equal('account_exists');
       const wrong = await postJson(`${base}/generate-password`, { username: 'omar', invitation_token: 'not-the-token' });
       expect(wrong.body.code).to.equal('invalid_token');
+      const first = await createAccount(base, 'omar', { invitation_token: invitation.token });
+      // the invitation stays valid until activation: a second use replaces the first password
       const { password, enrollmentToken } = await createAccount(base, 'omar', { invitation_token: invitation.token });
-      const reused = await postJson(`${base}/generate-password`, { username: 'omar', invitation_token: invitation.token });
-      expect(reused.status).to.equal(409); // pending with an open window: the token is spent anyway
+      expect(password).to.not.equal(first.password);
+      expect((await postJson(`${base}/generate-2fa`, { username: 'omar', enrollment_token: first.enrollmentToken })).body.code).to.equal('invalid_token');
       const { secret } = await enroll(base, 'omar', enrollmentToken);
       const step = await stepWithMargin();
       expect((await signIn(base, 'omar', password, secret, step)).status).to.equal(200);
@@ -70,6 +72,8 @@ for (const kind of BACKENDS) {
       expect(again.text).to.equal('');
       expect(again.headers.get('ce-type')).to.equal(null);
       expect((await signIn(base, 'omar', password, secret, step + 1)).status).to.equal(200);
+      // activated: the invitation is spent
+      expect((await postJson(`${base}/generate-password`, { username: 'omar', invitation_token: invitation.token })).body.code).to.equal('invalid_token');
     });
 
     it('the same event delivered 3 times leaves one account; each reply has a fresh token', async () => {
@@ -151,7 +155,8 @@ for (const kind of BACKENDS) {
       const invitation = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'ugo' }));
       await sendEmployeeEvent(url, DEPARTED, { username: 'ugo' });
       const answer = await postJson(`${base}/generate-password`, { username: 'ugo', invitation_token: invitation.token });
-      expect(answer.body.code).to.equal('account_exists');
+      expect(answer.status).to.equal(401);
+      expect(answer.body.code).to.equal('invalid_token');
     });
 
     describe('errors the broker must not retry → 400', () => {

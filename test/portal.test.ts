@@ -281,7 +281,7 @@ describe('portal', function () {
       await wrong.context.close();
     });
 
-    it('explains the creation errors: a username taken, a lapsed setup session, an account already active', async () => {
+    it('explains the creation errors: a username taken, a lapsed or finished setup session', async () => {
       const { context, page } = await openPortal(browser, server.url);
       try {
         await page.getByRole('button', { name: 'Create an account' }).click();
@@ -292,8 +292,7 @@ describe('portal', function () {
 
         // The enrollment step fails in ways a live server gives only after minutes: a stand-in answers.
         for (const [username, code, text] of [
-          ['erin', 'invalid_token', 'This setup session has expired. Start again: create the account again, or sign in to renew.'],
-          ['fred', 'already_enrolled', 'This account is already active. Sign in with your password and code.'],
+          ['erin', 'invalid_token', 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.'],
         ] as const) {
           await page.goto(server.url + '/');
           await page.locator('html[data-ready="true"]').waitFor();

@@ -8,7 +8,6 @@ export type ErrorCode =
   | 'account_disabled'
   | 'method_not_allowed'
   | 'account_exists'
-  | 'already_enrolled'
   | 'not_found'
   | 'payload_too_large'
   | 'unsupported_media_type'

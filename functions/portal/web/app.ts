@@ -89,7 +89,7 @@ function describeFailure(answer: ApiAnswer, step: 'signin' | 'create' | 'enroll'
     case 'invalid_token':
       if (state.purpose === 'invitation' && step === 'create') return 'This invitation link is no longer valid (already used or expired). Ask HR for a new invitation.';
       if (state.purpose === 'renewal' && step === 'create') return 'The renewal time ran out. Sign in again with your old password and code to start the renewal over.';
-      if (step === 'enroll') return 'This setup session has expired. Start again: create the account again, or sign in to renew.';
+      if (step === 'enroll') return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
       return 'New accounts need an invitation here. Use the link HR sent you, or contact the IT service desk.';
     case 'credentials_expired':
       return 'Your credentials have expired and must be renewed.';
@@ -99,8 +99,6 @@ function describeFailure(answer: ApiAnswer, step: 'signin' | 'create' | 'enroll'
       return state.purpose === 'invitation'
         ? 'The account for this invitation already exists: the invitation was already used. Sign in with your password and code, or ask HR for a new invitation.'
         : 'An account with this username already exists. Sign in instead, or use the invitation link HR sent you.';
-    case 'already_enrolled':
-      return 'This account is already active. Sign in with your password and code.';
     case 'too_many_requests': {
       const wait = answer.retryAfter ?? 30;
       const at = new Date(Date.now() + wait * 1000).toLocaleTimeString();

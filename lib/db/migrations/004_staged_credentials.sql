@@ -30,4 +30,4 @@ ALTER TABLE users
 
 -- Before this version a renewal put an active account back to 'pending' and cleared its
 -- activated_at: a row caught in the middle of one at upgrade time looks like a
--- self-registration that never finished (README "Upgrading" says how to check for them).
+-- self-registration that never finished (SECURITY.md, "Upgrading", says how to list them).
