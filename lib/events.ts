@@ -1,7 +1,11 @@
-// HR's CloudEvents in, our reply event out, with the cloudevents SDK. Anything the broker
-// should not retry (not a CloudEvent 1.0, an unknown type, bad data) is a 400.
-import { CloudEvent, HTTP } from 'cloudevents';
+// HR's CloudEvents in, our reply event out, with the cloudevents SDK; the `ce-` headers
+// are percent-encoded and decoded in cloudevents-http.ts, which the SDK does not do.
+// Anything the broker should not retry (not a CloudEvent 1.0, a header that is not
+// valid percent-encoding, an unknown type, bad data) is a 400.
+import { CloudEvent } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
+import { HeaderEncodingError, binaryMessage, eventFromMessage } from './cloudevents-http.js';
+import type { BinaryMessage } from './cloudevents-http.js';
 import { invalidRequest } from './http/errors.js';
 import { usernameOf, validateBody } from './validation.js';
 import type { EmployeeEventData } from './validation.js';
@@ -27,12 +31,13 @@ export interface EmployeeEvent {
 export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): EmployeeEvent {
   let event: CloudEvent<unknown>;
   try {
-    const parsed = HTTP.toEvent<unknown>({ headers, body: body.toString('utf8') });
+    const parsed = eventFromMessage(headers, body.toString('utf8'));
     if (Array.isArray(parsed)) throw invalidRequest('Batched CloudEvents are not accepted; send one event per request.');
     event = parsed as CloudEvent<unknown>;
     // toEvent reads leniently; the attributes the spec requires are checked here.
     event.validate();
   } catch (error) {
+    if (error instanceof HeaderEncodingError) throw invalidRequest(error.message);
     if (error instanceof SyntaxError) throw invalidRequest('The event data is not valid JSON.');
     if (error instanceof Error && error.name === 'HttpError') throw error;
     throw invalidRequest('The request is not a valid CloudEvent (binary or structured mode, with specversion, id, source and type).');
@@ -59,12 +64,13 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
   };
 }
 
-export interface InvitationReply {
-  headers: Record<string, string>;
-  body: string;
-}
+export type InvitationReply = BinaryMessage;
 
-/** The account.invited event, in binary mode, for the broker to pass to the mailer. */
+/**
+ * The account.invited event, in binary mode, for the broker to pass to the mailer. Its
+ * `ce-` headers are percent-encoded here; the caller builds it inside the transaction, so
+ * that a failure here rolls the invitation back instead of answering 500 after a commit.
+ */
 export function invitationReply(username: string, invitationToken: string, expiresAt: Date): InvitationReply {
   const reply = new CloudEvent({
     specversion: '1.0',
@@ -74,8 +80,5 @@ export function invitationReply(username: string, invitationToken: string, expir
     datacontenttype: 'application/json',
     data: { username, invitation_token: invitationToken, invitation_expires_at: expiresAt.toISOString() },
   });
-  const message = HTTP.binary(reply);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) if (typeof value === 'string') headers[name] = value;
-  return { headers, body: String(message.body) };
+  return binaryMessage(reply);
 }

@@ -112,6 +112,52 @@ for (const kind of BACKENDS) {
       expect(accepted).to.equal(1);
     });
 
+    it('finding 3: created for paweł, иван, 李雷, zoë → 200, ce-subject decodes to the exact username, one invitation each', async () => {
+      const usernames = ['paweł', 'иван', '李雷', 'zoë'];
+      const tokens = new Map<string, string>();
+      for (const username of usernames) {
+        const answer = await sendEmployeeEvent(url, CREATED, { username });
+        expect(answer.status, `${username}: ${answer.text}`).to.equal(200);
+        // On the wire only printable ASCII; decoded here with the platform's own
+        // percent-decoder, independently of the code under test.
+        const subject = answer.headers.get('ce-subject');
+        expect(subject, username).to.match(/^[\x21-\x7E]+$/);
+        expect(decodeURIComponent(subject as string)).to.equal(username);
+        expect(answer.body.username).to.equal(username);
+        // and as a receiver reads the reply event
+        const event = replyEvent(answer);
+        expect(event.subject).to.equal(username);
+        expect(event.data?.username).to.equal(username);
+        tokens.set(username, event.data?.invitation_token as string);
+      }
+      if (kind === 'postgres') {
+        for (const username of usernames) {
+          const rows = await live.backend.sql<{ status: string; invitation_token_hash: string | null }>('SELECT status, invitation_token_hash FROM users WHERE username = $1', [username]);
+          expect(rows, username).to.have.length(1);
+          expect(rows[0]?.status).to.equal('invited');
+          expect(rows[0]?.invitation_token_hash, username).to.equal(hashToken(tokens.get(username) as string));
+        }
+      }
+    });
+
+    it('binary-mode ce- headers are percent-decoded: three spellings of one ce-id are one event', async () => {
+      const id = `hr/évènement ${randomUUID()}`;
+      const spellings = [
+        encodeURIComponent(id), // upper-case hex, "/" encoded needlessly (accepted)
+        encodeURIComponent(id).toLowerCase().replace(/%2f/, '/'), // lower-case hex (accepted)
+        Buffer.from(id, 'utf8').toString('latin1'), // raw UTF-8 bytes, as SDKs that do not encode send them
+      ];
+      for (const spelling of spellings) {
+        const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': spelling, 'ce-source': HR_SOURCE, 'ce-type': CREATED };
+        const answer = await request(url, { method: 'POST', headers, body: '{"username":"émile"}' });
+        expect(answer.status, answer.text).to.equal(200);
+      }
+      if (kind === 'postgres') {
+        const rows = await live.backend.sql<{ deliveries: number }>('SELECT deliveries FROM processed_events WHERE source = $1 AND id = $2', [HR_SOURCE, id]);
+        expect(rows).to.deep.equal([{ deliveries: 3 }]);
+      }
+    });
+
     it('a created event never resets an active account', async () => {
       const step = await stepWithMargin();
       const rita = await createAndEnroll(base, 'rita');
@@ -183,6 +229,8 @@ for (const kind of BACKENDS) {
       it('data without a username', async () => expect400(await post(ce(), '{"email":"x@cofrap.fr"}'), /username/));
       it('an invalid username', async () => expect400(await post(ce(), '{"username":"no spaces allowed"}'), /username/));
       it('a display_name that is not a string', async () => expect400(await post(ce(), '{"username":"x","display_name":7}'), /display_name/));
+      it('a ce- header with an overlong UTF-8 percent-encoding', async () => expect400(await post(ce({ 'ce-id': 'a%C0%A0b' }), '{"username":"x"}'), /ce-id/));
+      it('a ce- header with a bare %', async () => expect400(await post(ce({ 'ce-subject': '50%' }), '{"username":"x"}'), /ce-subject/));
       it('a batch', async () => {
         const body = JSON.stringify([{ specversion: '1.0', id: '1', source: HR_SOURCE, type: CREATED, data: { username: 'x' } }]);
         expect400(await post({ 'content-type': 'application/cloudevents-batch+json' }, body), /[Bb]atch/);

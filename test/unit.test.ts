@@ -18,6 +18,9 @@ import type { GeneratePasswordRequest } from '../lib/validation.js';
 /** As generate-password reads a username: the body's schema, then normalisation and the Username schema. */
 const requireUsername = (body: Record<string, unknown>): string => usernameOf(validateBody<GeneratePasswordRequest>('GeneratePasswordRequest', body).username);
 import { qrPngBase64 } from '../lib/qr.js';
+import { CloudEvent, HTTP } from 'cloudevents';
+import fc from 'fast-check';
+import { HeaderEncodingError, binaryMessage, decodeHeaderValue, encodeHeaderValue, eventFromMessage } from '../lib/cloudevents-http.js';
 import { decodeQrPng } from './helpers/qr.js';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';
 import { makeSecretsDir, seedFixture } from './helpers/backends.js';
@@ -325,5 +328,90 @@ describe('unit: database errors answered 503', () => {
     expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('Connection terminated unexpectedly') }))).to.equal(true);
     expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('boom') }))).to.equal(false);
     expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).to.equal(true);
+  });
+});
+
+describe('unit: CloudEvents HTTP header values (binding 1.0.2 §3.1.3.2)', () => {
+  // Expected forms worked out by hand from the UTF-8 bytes; the binding's own example first.
+  const VECTORS: Array<[string, string]> = [
+    ['Euro € 😀', 'Euro%20%E2%82%AC%20%F0%9F%98%80'],
+    ['paweł', 'pawe%C5%82'],
+    ['иван', '%D0%B8%D0%B2%D0%B0%D0%BD'],
+    ['李雷', '%E6%9D%8E%E9%9B%B7'],
+    ['zoë', 'zo%C3%AB'],
+    ['a b', 'a%20b'],
+    ['50%', '50%25'],
+    ['"q"', '%22q%22'],
+    ['🎉', '%F0%9F%8E%89'],
+    ['/hr/workday?x=1&y=~', '/hr/workday?x=1&y=~'], // printable ASCII other than " and % stays readable
+  ];
+  const PRINTABLE_ASCII = /^[\x21-\x7E]*$/;
+
+  it('encodes each character outside U+0021–U+007E, and space, " and %, from its UTF-8 bytes in upper-case hex', () => {
+    for (const [value, encoded] of VECTORS) expect(encodeHeaderValue(value), value).to.equal(encoded);
+  });
+
+  it('round-trips paweł, иван, 李雷, zoë, a b, 50%, "q" and emoji; the platform\'s decoder agrees', () => {
+    for (const [value] of VECTORS) {
+      const encoded = encodeHeaderValue(value);
+      expect(encoded, value).to.match(PRINTABLE_ASCII);
+      expect(decodeHeaderValue(encoded), value).to.equal(value);
+      expect(decodeURIComponent(encoded), value).to.equal(value);
+    }
+  });
+
+  it('round-trips any well-formed string (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (value) => {
+        const encoded = encodeHeaderValue(value);
+        return PRINTABLE_ASCII.test(encoded) && !/["\s]/.test(encoded) && decodeHeaderValue(encoded) === value;
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('decodes lower-case hex, needless escapes, legacy quoted strings and raw UTF-8 bytes; keeps a leading BOM', () => {
+    expect(decodeHeaderValue('pawe%c5%82')).to.equal('paweł');
+    expect(decodeHeaderValue('%2Fhr%2F%77orkday')).to.equal('/hr/workday');
+    expect(decodeHeaderValue('"a \\"b\\" c"')).to.equal('a "b" c');
+    expect(decodeHeaderValue('a b')).to.equal('a b');
+    expect(decodeHeaderValue(Buffer.from('zoë 李雷', 'utf8').toString('latin1'))).to.equal('zoë 李雷');
+    expect(decodeHeaderValue('%EF%BB%BFx')).to.equal('\uFEFFx');
+  });
+
+  it('refuses invalid UTF-8, malformed escapes, control characters and unterminated quotes, naming the header', () => {
+    const refused = ['a%C0%A0b', '%E2%82', '%ED%A0%80', '%FF', '50%', '%zz', '%4', 'a\tb', 'a\u0000b', '"open', 'li\u96f7'];
+    for (const value of refused) {
+      expect(() => decodeHeaderValue(value, 'ce-subject'), JSON.stringify(value))
+        .to.throw(HeaderEncodingError, /^Header ce-subject /);
+    }
+    // the raw Latin-1 reading of bytes that are not UTF-8 is refused too, not guessed at
+    expect(() => decodeHeaderValue('zo\u00eb')).to.throw(HeaderEncodingError);
+  });
+
+  it('refuses to encode a lone surrogate rather than send U+FFFD', () => {
+    expect(() => encodeHeaderValue('a\uD800b', 'ce-subject')).to.throw(HeaderEncodingError, /ce-subject/);
+  });
+
+  it('binaryMessage encodes every ce- header and nothing else; eventFromMessage reads the event back exactly', () => {
+    const event = new CloudEvent({ type: 'fr.cofrap.test', source: '/test/caf%C3%A9', subject: '李雷 "50%"', datacontenttype: 'application/json', data: { username: '李雷' }, cofrapnote: 'zoë' });
+    const message = binaryMessage(event);
+    for (const [name, value] of Object.entries(message.headers)) expect(value, name).to.match(PRINTABLE_ASCII);
+    expect(message.headers['ce-subject']).to.equal('%E6%9D%8E%E9%9B%B7%20%2250%25%22');
+    expect(message.headers['ce-source']).to.equal('/test/caf%25C3%25A9'); // a URI's own escapes are data too
+    expect(message.headers['ce-cofrapnote']).to.equal('zo%C3%AB');
+    expect(message.headers['content-type']).to.equal('application/json');
+    const back = eventFromMessage(message.headers, message.body) as CloudEvent<Record<string, unknown>>;
+    expect([back.id, back.type, back.source, back.subject, back['cofrapnote']]).to.deep.equal([event.id, event.type, event.source, event.subject, 'zoë']);
+    expect(back.data).to.deep.equal({ username: '李雷' });
+  });
+
+  // If an SDK release starts encoding or decoding by itself, these fail: then ours must go,
+  // or every value would be encoded or decoded twice.
+  it('the cloudevents SDK (v10) itself neither encodes nor decodes ce- header values', () => {
+    const event = new CloudEvent({ type: 'fr.cofrap.test', source: '/test', subject: 'paweł 50%' });
+    expect(HTTP.binary(event).headers['ce-subject']).to.equal('paweł 50%');
+    const read = HTTP.toEvent({ headers: { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/test', 'ce-type': 'fr.cofrap.test', 'ce-subject': 'pawe%C5%82' }, body: '' }) as CloudEvent<unknown>;
+    expect(read.subject).to.equal('pawe%C5%82');
   });
 });

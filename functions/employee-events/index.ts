@@ -23,12 +23,15 @@ export const employeeEvents = postFunction('employee-events', async (runtime, { 
         ...(event.email === undefined ? {} : { email: event.email }),
         ...(event.displayName === undefined ? {} : { displayName: event.displayName }),
       });
-      return { deliveries, expiresAt };
+      // The reply is built (and its headers encoded) before COMMIT: should that throw, the
+      // invitation rolls back and the broker's retry finds nothing half done, rather than
+      // a committed token nobody received behind a 500.
+      const reply = expiresAt === undefined ? undefined : invitationReply(event.username, invitation.token, expiresAt);
+      return { deliveries, reply };
     });
-    log.info('employee_created', { username: event.username, event_id: event.id, deliveries: result.deliveries, invited: result.expiresAt !== undefined });
-    if (result.expiresAt === undefined) return { status: 200 }; // the account exists already: nothing to send
-    const reply = invitationReply(event.username, invitation.token, result.expiresAt);
-    return { status: 200, headers: reply.headers, body: reply.body };
+    log.info('employee_created', { username: event.username, event_id: event.id, deliveries: result.deliveries, invited: result.reply !== undefined });
+    if (result.reply === undefined) return { status: 200 }; // the account exists already: nothing to send
+    return { status: 200, headers: result.reply.headers, body: result.reply.body };
   }
 
   const deliveries = await db.transaction(async (tx) => {

@@ -1,5 +1,8 @@
-// Real CloudEvents, built with the SDK, sent over HTTP the way a Knative broker delivers them.
+// Real CloudEvents, built with the SDK, sent over HTTP the way a Knative broker delivers them,
+// with the `ce-` headers percent-encoded and decoded as the HTTP binding requires (the
+// SDK does neither; lib/cloudevents-http.ts does both).
 import { CloudEvent, HTTP } from 'cloudevents';
+import { binaryMessage, eventFromMessage } from '../../lib/cloudevents-http.js';
 import { request } from './http.js';
 import type { Answer } from './http.js';
 
@@ -19,13 +22,20 @@ export function sendEmployeeEvent(url: string, type: string, data: unknown, opti
     datacontenttype: 'application/json',
     data,
   });
-  const message = options.mode === 'structured' ? HTTP.structured(event) : HTTP.binary(event);
-  return request(url, { method: 'POST', headers: message.headers as Record<string, string>, body: String(message.body) });
+  if (options.mode === 'structured') {
+    const message = HTTP.structured(event);
+    return request(url, { method: 'POST', headers: message.headers as Record<string, string>, body: String(message.body) });
+  }
+  const message = binaryMessage(event);
+  return request(url, { method: 'POST', headers: message.headers, body: message.body });
 }
 
-/** The reply as a CloudEvent, read back with the SDK from the answer's headers and body. */
+/**
+ * The reply as a CloudEvent, read back from the answer's headers and body as a receiver
+ * that follows the binding does: `ce-` headers percent-decoded, then the SDK's toEvent.
+ */
 export function replyEvent(answer: Answer): CloudEvent<Record<string, unknown>> {
   const headers: Record<string, string> = {};
   answer.headers.forEach((value, name) => (headers[name] = value));
-  return HTTP.toEvent({ headers, body: answer.text }) as CloudEvent<Record<string, unknown>>;
+  return eventFromMessage(headers, answer.text) as CloudEvent<Record<string, unknown>>;
 }
