@@ -31,6 +31,8 @@ export interface Config {
   enrollmentTtl: string;
   renewalTtl: string;
   invitationTtl: string;
+  /** How long a helpdesk reset token is valid (contract §7). */
+  resetTtl: string;
   totpIssuer: string;
   selfRegistration: boolean;
   corsAllowedOrigins: string[];
@@ -209,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     enrollmentTtl: intervalVar(env, 'ENROLLMENT_TTL', '15 minutes'),
     renewalTtl: intervalVar(env, 'RENEWAL_TTL', '15 minutes'),
     invitationTtl: intervalVar(env, 'INVITATION_TTL', '7 days'),
+    resetTtl: intervalVar(env, 'RESET_TTL', '24 hours'),
     totpIssuer: readVar(env, 'TOTP_ISSUER') ?? 'COFRAP Secure',
     selfRegistration: boolVar(env, 'SELF_REGISTRATION', true),
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),

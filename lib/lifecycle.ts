@@ -12,7 +12,7 @@ import { HttpError, accountExists, invalidToken } from './http/errors.js';
 
 export type AccountStatus = 'invited' | 'pending' | 'active' | 'disabled';
 export type Provenance = 'seed' | 'self' | 'hr';
-export type TokenKind = 'invitation' | 'renewal';
+export type TokenKind = 'invitation' | 'renewal' | 'reset';
 
 /** What generate-password needs to know about an existing account. */
 export interface PasswordChangeState {
@@ -48,7 +48,8 @@ export function decidePasswordChange(account: PasswordChangeState | undefined, t
     // An invitation opens the account HR created until it is activated; using it again
     // replaces the password the first use issued.
     if (token.kind === 'invitation' && (account.status === 'invited' || account.status === 'pending') && !account.everActive) return RESTART;
-    if (token.kind === 'renewal' && account.status === 'active') return STAGE;
+    // A renewal, or the helpdesk's reset: staged beside the credentials in use.
+    if ((token.kind === 'renewal' || token.kind === 'reset') && account.status === 'active') return STAGE;
     throw invalidToken();
   }
   if (account === undefined) {

@@ -10,6 +10,7 @@ export interface GeneratePasswordRequest {
   username: string;
   renewal_token?: string | null;
   invitation_token?: string | null;
+  reset_token?: string | null;
 }
 
 export interface Generate2faRequest {
@@ -27,6 +28,12 @@ export interface EmployeeEventData {
   username: string;
   email?: string | null;
   display_name?: string | null;
+}
+
+export interface ResetRequestedData {
+  username: string;
+  requested_by: string;
+  reason?: string | null;
 }
 
 /** Checks a body against a schema of components/schemas and returns it typed. */

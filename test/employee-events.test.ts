@@ -12,6 +12,9 @@ import { hashToken } from '../lib/crypto/tokens.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
 const DEPARTED = 'fr.cofrap.hr.employee.departed';
+const REHIRED = 'fr.cofrap.hr.employee.rehired';
+const RESET = 'fr.cofrap.it.credentials.reset-requested';
+const HELPDESK_SOURCE = '/it/helpdesk';
 
 function expect400(answer: Answer, message?: RegExp): void {
   expect(answer.status, answer.text).to.equal(400);
@@ -44,7 +47,8 @@ for (const kind of BACKENDS) {
       expect(answer.headers.get('ce-id')).to.be.a('string').and.not.equal('');
       expect(answer.headers.get('ce-source')).to.be.a('string').and.not.equal('');
       expect(answer.headers.get('content-type')).to.match(/^application\/json/);
-      expect(Object.keys(answer.body).sort()).to.deep.equal(['invitation_expires_at', 'invitation_token', 'username']);
+      expect(Object.keys(answer.body).sort()).to.deep.equal(['email', 'invitation_expires_at', 'invitation_token', 'username']);
+      expect(answer.body.email).to.equal('nora.petit@cofrap.fr');
       expect(answer.body.username).to.equal('nora.petit');
       expect(answer.body.invitation_token).to.match(/^[A-Za-z0-9_-]{43}$/);
       const days = (new Date(answer.body.invitation_expires_at as string).getTime() - Date.now()) / 86_400_000;
@@ -158,16 +162,94 @@ for (const kind of BACKENDS) {
       }
     });
 
-    it('a created event never resets an active account', async () => {
+    it('created for a self-registered account → account.conflict reply for IT, nothing changes', async () => {
       const step = await stepWithMargin();
       const rita = await createAndEnroll(base, 'rita');
       expect((await signIn(base, 'rita', rita.password, rita.secret, step - 1)).status).to.equal(200);
       for (let i = 0; i < 2; i++) {
-        const answer = await sendEmployeeEvent(url, CREATED, { username: 'rita' });
+        const answer = await sendEmployeeEvent(url, CREATED, { username: 'rita', email: 'rita@cofrap.fr' });
         expect(answer.status).to.equal(200);
-        expect(answer.text).to.equal('');
+        const event = replyEvent(answer);
+        expect(event.type).to.equal('fr.cofrap.identity.account.conflict');
+        expect(event.data).to.deep.equal({ username: 'rita', provenance: 'self' });
       }
       expect((await signIn(base, 'rita', rita.password, rita.secret, step)).status).to.equal(200);
+    });
+
+    it('rehired: a disabled account is invited again, its old credentials gone; the journey ends in a sign-in', async () => {
+      const step = await stepWithMargin(8);
+      const invited = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'vera', email: 'vera@cofrap.fr' }));
+      const first = await createAccount(base, 'vera', { invitation_token: invited.token });
+      const old = await enroll(base, 'vera', first.enrollmentToken);
+      expect((await signIn(base, 'vera', first.password, old.secret, step - 1)).status).to.equal(200);
+      // rehired while active: nothing changes
+      const early = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
+      expect(early.status).to.equal(200);
+      expect(early.text).to.equal('');
+      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'vera' })).status).to.equal(200);
+
+      const back = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
+      const invitation = invitationOf(back);
+      expect(replyEvent(back).data?.email).to.equal('vera@cofrap.fr');
+      expect(invitation.token).to.not.equal(invited.token);
+      // the old credentials are gone (not "disabled": there is nothing to prove any more)
+      expect((await signIn(base, 'vera', first.password, old.secret, step)).body.code).to.equal('invalid_credentials');
+      expect((await postJson(`${base}/generate-password`, { username: 'vera', invitation_token: invited.token })).body.code).to.equal('invalid_token');
+      const again = await createAccount(base, 'vera', { invitation_token: invitation.token });
+      const { secret } = await enroll(base, 'vera', again.enrollmentToken);
+      expect((await signIn(base, 'vera', again.password, secret, step)).status).to.equal(200);
+    });
+
+    it('departed before any account leaves a placeholder that rehired turns into an invitation', async () => {
+      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'wes' })).status).to.equal(200);
+      const created = await sendEmployeeEvent(url, CREATED, { username: 'wes' });
+      expect(created.text).to.equal('');
+      const invitation = invitationOf(await sendEmployeeEvent(url, REHIRED, { username: 'wes' }));
+      const account = await createAccount(base, 'wes', { invitation_token: invitation.token });
+      const step = await stepWithMargin();
+      const { secret } = await enroll(base, 'wes', account.enrollmentToken);
+      expect((await signIn(base, 'wes', account.password, secret, step)).status).to.equal(200);
+    });
+
+    it('reset-requested: a reset token for the mailer; the old credentials work until the reset is used; the journey ends in a sign-in', async () => {
+      const step = await stepWithMargin(8);
+      const invited = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'xavier', email: 'xavier@cofrap.fr' }));
+      const account = await createAccount(base, 'xavier', { invitation_token: invited.token });
+      const old = await enroll(base, 'xavier', account.enrollmentToken);
+      expect((await signIn(base, 'xavier', account.password, old.secret, step - 1)).status).to.equal(200);
+
+      const answer = await sendEmployeeEvent(url, RESET, { username: 'Xavier', requested_by: 'helpdesk.agent', reason: 'lost phone and codes' }, { source: HELPDESK_SOURCE });
+      expect(answer.status, answer.text).to.equal(200);
+      const event = replyEvent(answer);
+      expect(event.type).to.equal('fr.cofrap.identity.account.reset');
+      expect(event.subject).to.equal('xavier');
+      expect(Object.keys(event.data ?? {}).sort()).to.deep.equal(['email', 'reset_expires_at', 'reset_token', 'username']);
+      expect(event.data?.email).to.equal('xavier@cofrap.fr');
+      const hours = (new Date(event.data?.reset_expires_at as string).getTime() - Date.now()) / 3_600_000;
+      expect(hours).to.be.within(23.9, 24.1);
+      const resetToken = event.data?.reset_token as string;
+
+      // the credentials in use keep working while the reset is only requested, and while it is staged
+      expect((await signIn(base, 'xavier', account.password, old.secret, step)).status).to.equal(200);
+      const staged = await createAccount(base, 'xavier', { reset_token: resetToken }, 200);
+      expect((await postJson(`${base}/generate-password`, { username: 'xavier', reset_token: resetToken })).body.code).to.equal('invalid_token');
+      expect((await signIn(base, 'xavier', account.password, old.secret, step + 1)).status).to.equal(200);
+      const { secret } = await enroll(base, 'xavier', staged.enrollmentToken);
+      expect((await signIn(base, 'xavier', staged.password, secret, step + 1)).status).to.equal(200);
+      // promoted: the old ones are gone
+      expect((await signIn(base, 'xavier', account.password, old.secret, step + 2)).body.code).to.equal('invalid_credentials');
+    });
+
+    it('reset-requested for an account that is not active: 200, no reply; without requested_by: 400', async () => {
+      expect((await sendEmployeeEvent(url, CREATED, { username: 'yann' })).status).to.equal(200);
+      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'zed' })).status).to.equal(200);
+      for (const username of ['nobody.here', 'yann', 'zed']) {
+        const answer = await sendEmployeeEvent(url, RESET, { username, requested_by: 'helpdesk.agent' }, { source: HELPDESK_SOURCE });
+        expect(answer.status, answer.text).to.equal(200);
+        expect(answer.text).to.equal('');
+      }
+      expect400(await sendEmployeeEvent(url, RESET, { username: 'yann' }, { source: HELPDESK_SOURCE }), /requested_by/);
+      expect400(await sendEmployeeEvent(url, RESET, { username: 'yann', requested_by: '   ' }, { source: HELPDESK_SOURCE }), /requested_by/);
     });
 
     it('departed disables: both factors proven → 403 account_disabled; no recreation', async () => {
@@ -186,10 +268,10 @@ for (const kind of BACKENDS) {
       expect((await postJson(`${base}/generate-password`, { username: 'sam' })).body.code).to.equal('account_exists');
       // redelivery is harmless
       expect((await sendEmployeeEvent(url, DEPARTED, { username: 'sam' })).status).to.equal(200);
-      // a later created event does not bring the account back
-      const rehire = await sendEmployeeEvent(url, CREATED, { username: 'sam' });
-      expect(rehire.status).to.equal(200);
-      expect(rehire.text).to.equal('');
+      // a later created event does not bring the account back (rehired does)
+      const recreated = await sendEmployeeEvent(url, CREATED, { username: 'sam' });
+      expect(recreated.status).to.equal(200);
+      expect(recreated.text).to.equal('');
     });
 
     it('departed before any account blocks self-registration of that username', async () => {

@@ -41,7 +41,7 @@ describe('openapi.yaml', () => {
     expect(refusal('AuthenticateRequest', { username: 'a', totp: '123456' })).to.equal('Field "password" is required.');
     expect(refusal('AuthenticateRequest', { username: 'a', password: '', totp: '123456' })).to.contain('"password"');
     expect(refusal('GeneratePasswordRequest', { username: 1 })).to.equal('Field "username" must be a string.');
-    expect(refusal('GeneratePasswordRequest', { username: 'a', renewalToken: 'x' })).to.equal('Unknown field "renewalToken"; expected only username, renewal_token, invitation_token.');
+    expect(refusal('GeneratePasswordRequest', { username: 'a', renewalToken: 'x' })).to.equal('Unknown field "renewalToken"; expected only username, renewal_token, invitation_token, reset_token.');
     expect(refusal('Generate2faRequest', { username: 'a', enrollment_token: 5 })).to.equal('Field "enrollment_token" must be a string.');
     expect(refusal('Generate2faRequest', { username: 'a', enrollment_token: null })).to.equal('accepted');
   });

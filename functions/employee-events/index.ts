@@ -1,46 +1,88 @@
-// employee-events: HR's onboarding and offboarding events, delivered by a Knative Trigger.
+// employee-events: HR's and the IT helpdesk's events, delivered by a Knative Trigger.
 // `created` invites the employee (the reply event carries the invitation token for the
-// mailer); `departed` disables the account. Each delivery is applied in one transaction
-// together with the record of its (source, id), so redeliveries never duplicate anything.
+// mailer), or tells IT that someone else holds the name; `departed` disables the account;
+// `rehired` invites a disabled account again; `reset-requested` gives an active account a
+// single-use reset token (reply for the mailer). Each delivery is applied in one
+// transaction together with the record of its (source, id), so redeliveries never
+// duplicate anything, and its reply is built before that transaction commits.
 import { http } from '@google-cloud/functions-framework';
 import { postFunction } from '../../lib/http/function.js';
-import { EMPLOYEE_CREATED, invitationReply, parseEmployeeEvent } from '../../lib/events.js';
-import { disable, invite, recordDelivery } from '../../lib/db/employees.js';
+import type { Reply } from '../../lib/http/function.js';
+import { EMPLOYEE_CREATED, EMPLOYEE_DEPARTED, EMPLOYEE_REHIRED, conflictReply, invitationReply, parseEmployeeEvent, resetReply } from '../../lib/events.js';
+import type { EmployeeEvent, HrEvent, ReplyMessage } from '../../lib/events.js';
+import { disable, invite, provenanceOf, recordDelivery, rehire, requestReset } from '../../lib/db/employees.js';
+import type { Invitation } from '../../lib/db/employees.js';
+import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
+import type { Runtime } from '../../lib/runtime.js';
 
-export const employeeEvents = postFunction('employee-events', async (runtime, { headers, body, log }) => {
-  const event = parseEmployeeEvent(headers, body);
-  const { db, config } = runtime;
+interface Applied {
+  /** What happened, for the log: never a token. */
+  outcome: string;
+  reply?: ReplyMessage;
+}
 
-  if (event.type === EMPLOYEE_CREATED) {
-    const invitation = issueToken();
-    const result = await db.transaction(async (tx) => {
-      const deliveries = await recordDelivery(tx, event);
-      const expiresAt = await invite(tx, {
-        username: event.username,
-        invitationTokenHash: invitation.hash,
-        invitationTtl: config.invitationTtl,
-        ...(event.email === undefined ? {} : { email: event.email }),
-        ...(event.displayName === undefined ? {} : { displayName: event.displayName }),
-      });
-      // The reply is built (and its headers encoded) before COMMIT: should that throw, the
-      // invitation rolls back and the broker's retry finds nothing half done, rather than
-      // a committed token nobody received behind a 500.
-      const reply = expiresAt === undefined ? undefined : invitationReply(event.username, invitation.token, expiresAt);
-      return { deliveries, reply };
-    });
-    log.info('employee_created', { username: event.username, event_id: event.id, deliveries: result.deliveries, invited: result.reply !== undefined });
-    if (result.reply === undefined) return { status: 200 }; // the account exists already: nothing to send
-    return { status: 200, headers: result.reply.headers, body: result.reply.body };
+function invitationOf(event: HrEvent, tokenHash: string, runtime: Runtime): Invitation {
+  return {
+    username: event.username,
+    invitationTokenHash: tokenHash,
+    invitationTtl: runtime.config.invitationTtl,
+    ...(event.email === undefined ? {} : { email: event.email }),
+    ...(event.displayName === undefined ? {} : { displayName: event.displayName }),
+  };
+}
+
+/** Applies one event inside the delivery's transaction. */
+async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Promise<Applied> {
+  const { username } = event;
+  switch (event.type) {
+    case EMPLOYEE_CREATED: {
+      const token = issueToken();
+      const issued = await invite(tx, invitationOf(event, token.hash, runtime));
+      if (issued !== undefined) return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email) };
+      // Someone registered the name before HR's event arrived: IT must look, nothing changes.
+      // (A disabled account comes back only by `rehired`.)
+      const holder = await provenanceOf(tx, username);
+      if (holder !== undefined && holder.provenance !== 'hr' && holder.status !== 'disabled') {
+        return { outcome: 'conflict', reply: conflictReply(username, holder.provenance) };
+      }
+      return { outcome: 'exists' };
+    }
+    case EMPLOYEE_DEPARTED:
+      await disable(tx, username);
+      return { outcome: 'disabled' };
+    case EMPLOYEE_REHIRED: {
+      const token = issueToken();
+      const issued = await rehire(tx, invitationOf(event, token.hash, runtime));
+      if (issued === undefined) return { outcome: 'not_disabled' };
+      return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email) };
+    }
+    default: {
+      const token = issueToken();
+      const issued = await requestReset(tx, username, token.hash, runtime.config.resetTtl);
+      if (issued === undefined) return { outcome: 'not_active' };
+      return { outcome: 'reset_issued', reply: resetReply(username, token.token, issued.expiresAt, issued.email) };
+    }
   }
+}
 
-  const deliveries = await db.transaction(async (tx) => {
-    const count = await recordDelivery(tx, event);
-    await disable(tx, event.username);
-    return count;
+export const employeeEvents = postFunction('employee-events', async (runtime, { headers, body, log }): Promise<Reply> => {
+  const event = parseEmployeeEvent(headers, body);
+  const { deliveries, applied } = await runtime.db.transaction(async (tx) => ({
+    deliveries: await recordDelivery(tx, event),
+    applied: await apply(tx, event, runtime),
+  }));
+  log.info('employee_event', {
+    type: event.type,
+    username: event.username,
+    source: event.source,
+    event_id: event.id,
+    deliveries,
+    outcome: applied.outcome,
+    ...('requestedBy' in event ? { requested_by: event.requestedBy } : {}),
   });
-  log.info('employee_departed', { username: event.username, event_id: event.id, deliveries });
-  return { status: 200 };
+  if (applied.reply === undefined) return { status: 200 };
+  return { status: 200, headers: applied.reply.headers, body: applied.reply.body };
 });
 
 http('employee-events', employeeEvents);

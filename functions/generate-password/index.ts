@@ -1,6 +1,6 @@
 // generate-password: creates an account, or issues a new password when the lifecycle
 // allows it: an accepted invitation, a self-registration whose window lapsed (both before
-// activation), or a renewal, which is staged beside the credentials in use. The password
+// activation), or a renewal or helpdesk reset, staged beside the credentials in use. The password
 // leaves only inside the QR code, once; the database keeps its bcrypt hash.
 import { http } from '@google-cloud/functions-framework';
 import { jsonFunction } from '../../lib/http/function.js';
@@ -21,9 +21,11 @@ function presentedToken(body: GeneratePasswordRequest): PresentedToken | undefin
   const given: PresentedToken[] = [];
   const invitation = tokenOf(body.invitation_token);
   const renewal = tokenOf(body.renewal_token);
+  const reset = tokenOf(body.reset_token);
   if (invitation !== undefined) given.push({ kind: 'invitation', token: invitation });
   if (renewal !== undefined) given.push({ kind: 'renewal', token: renewal });
-  if (given.length > 1) throw invalidRequest('Send at most one of "invitation_token" and "renewal_token".');
+  if (reset !== undefined) given.push({ kind: 'reset', token: reset });
+  if (given.length > 1) throw invalidRequest('Send at most one of "invitation_token", "renewal_token" and "reset_token".');
   return given[0];
 }
 

@@ -23,6 +23,7 @@ export async function findForPasswordChange(db: Queryable, username: string, tok
             CASE $2::text
               WHEN 'invitation' THEN COALESCE(invitation_token_hash = $3 AND invitation_expires_at > now(), FALSE)
               WHEN 'renewal' THEN COALESCE(renewal_token_hash = $3 AND renewal_expires_at > now(), FALSE)
+              WHEN 'reset' THEN COALESCE(reset_token_hash = $3 AND reset_expires_at > now(), FALSE)
               ELSE FALSE
             END AS token_valid
        FROM users
@@ -80,16 +81,17 @@ export async function restartEnrollment(db: Queryable, p: NewPassword): Promise<
 }
 
 /**
- * Stages a new password beside the credentials in use (a renewal): the renewal token is
- * used up, any earlier staged set is replaced, and nothing the account signs in with
- * today changes.
+ * Stages a new password beside the credentials in use (a renewal or a helpdesk reset):
+ * the renewal and reset tokens are used up, any earlier staged set is replaced, and
+ * nothing the account signs in with today changes.
  */
 export async function stageCredentials(db: Queryable, p: NewPassword): Promise<Date> {
   const [row] = await db.query<{ enrollment_expires_at: Date }>(
     `UPDATE users
         SET staged_password_hash = $2, staged_mfa_secret = NULL,
             enrollment_token_hash = $3, enrollment_expires_at = now() + $4::interval,
-            renewal_token_hash = NULL, renewal_expires_at = NULL
+            renewal_token_hash = NULL, renewal_expires_at = NULL,
+            reset_token_hash = NULL, reset_expires_at = NULL
       WHERE username = $1 AND status = 'active'
       RETURNING enrollment_expires_at`,
     [p.username, p.passwordHash, p.enrollmentTokenHash, p.enrollmentTtl],
@@ -235,7 +237,8 @@ export async function promoteStaged(db: Queryable, username: string, step: numbe
             staged_password_hash = NULL, staged_mfa_secret = NULL,
             last_totp_step = $2,
             enrollment_token_hash = NULL, enrollment_expires_at = NULL,
-            renewal_token_hash = NULL, renewal_expires_at = NULL
+            renewal_token_hash = NULL, renewal_expires_at = NULL,
+            reset_token_hash = NULL, reset_expires_at = NULL
       WHERE username = $1
       RETURNING created_at + $3::interval AS expires_at`,
     [username, step, maxAge],

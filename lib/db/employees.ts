@@ -1,5 +1,7 @@
-// SQL of the HR events: invitations, disablement, and the record of processed deliveries.
+// SQL of the HR and helpdesk events: invitations, disablement, re-hire, reset tokens, and
+// the record of processed deliveries.
 import type { Queryable } from './database.js';
+import type { AccountStatus, Provenance } from '../lifecycle.js';
 
 export interface EventKey {
   source: string;
@@ -33,8 +35,8 @@ export interface Invitation {
  * activated yet (the old token stops working; an enrollment under way goes on). Any
  * other account is left as it is: undefined.
  */
-export async function invite(db: Queryable, invitation: Invitation): Promise<Date | undefined> {
-  const [row] = await db.query<{ invitation_expires_at: Date }>(
+export async function invite(db: Queryable, invitation: Invitation): Promise<InvitationIssued | undefined> {
+  const [row] = await db.query<{ invitation_expires_at: Date; email: string | null }>(
     `INSERT INTO users AS u (username, status, provenance, password_hash, created_at, expired,
                              invitation_token_hash, invitation_expires_at, email, display_name)
      VALUES ($1, 'invited', 'hr', NULL, now(), FALSE, $2, now() + $3::interval, $4, $5)
@@ -45,10 +47,67 @@ export async function invite(db: Queryable, invitation: Invitation): Promise<Dat
             display_name = COALESCE(EXCLUDED.display_name, u.display_name)
       WHERE u.status = 'invited'
          OR (u.status = 'pending' AND u.provenance = 'hr' AND u.activated_at IS NULL)
-     RETURNING invitation_expires_at`,
+     RETURNING invitation_expires_at, email`,
     [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null],
   );
-  return row?.invitation_expires_at;
+  return row === undefined ? undefined : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
+}
+
+export interface InvitationIssued {
+  expiresAt: Date;
+  email?: string;
+}
+
+/** Who created an existing account, and its state (for the conflict reply when HR arrives second). */
+export async function provenanceOf(db: Queryable, username: string): Promise<{ provenance: Provenance; status: AccountStatus } | undefined> {
+  const [row] = await db.query<{ provenance: Provenance; status: AccountStatus }>('SELECT provenance, status FROM users WHERE username = $1', [username]);
+  return row;
+}
+
+/**
+ * Re-hire: a disabled account becomes invited again, as if new — its old credentials,
+ * staged ones, tokens and activation are gone, and a fresh invitation is issued.
+ * undefined when the account is not disabled (nothing changes).
+ */
+export async function rehire(db: Queryable, invitation: Invitation): Promise<InvitationIssued | undefined> {
+  const [row] = await db.query<{ invitation_expires_at: Date; email: string | null }>(
+    `UPDATE users AS u
+        SET status = 'invited', provenance = 'hr', created_at = now(), expired = FALSE,
+            password_hash = NULL, mfa_secret = NULL, last_totp_step = NULL,
+            staged_password_hash = NULL, staged_mfa_secret = NULL,
+            activated_at = NULL, disabled_at = NULL,
+            enrollment_token_hash = NULL, enrollment_expires_at = NULL,
+            renewal_token_hash = NULL, renewal_expires_at = NULL,
+            reset_token_hash = NULL, reset_expires_at = NULL,
+            invitation_token_hash = $2, invitation_expires_at = now() + $3::interval,
+            email = COALESCE($4, u.email),
+            display_name = COALESCE($5, u.display_name)
+      WHERE username = $1 AND status = 'disabled'
+      RETURNING invitation_expires_at, email`,
+    [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null],
+  );
+  return row === undefined ? undefined : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
+}
+
+export interface ResetIssued {
+  expiresAt: Date;
+  email?: string;
+}
+
+/**
+ * The helpdesk's reset: a single-use reset token (replacing any earlier one) on an active
+ * account, expired or not. The credentials in use keep working until the reset is used
+ * and its staged credentials are promoted. undefined for any other state.
+ */
+export async function requestReset(db: Queryable, username: string, resetTokenHash: string, resetTtl: string): Promise<ResetIssued | undefined> {
+  const [row] = await db.query<{ reset_expires_at: Date; email: string | null }>(
+    `UPDATE users
+        SET reset_token_hash = $2, reset_expires_at = now() + $3::interval
+      WHERE username = $1 AND status = 'active'
+      RETURNING reset_expires_at, email`,
+    [username, resetTokenHash, resetTtl],
+  );
+  return row === undefined ? undefined : { expiresAt: row.reset_expires_at, ...(row.email === null ? {} : { email: row.email }) };
 }
 
 /** Disables the account (creating a disabled placeholder if there is none), voids its tokens and any staged credentials. */
@@ -62,6 +121,7 @@ export async function disable(db: Queryable, username: string): Promise<void> {
             enrollment_token_hash = NULL, enrollment_expires_at = NULL,
             renewal_token_hash = NULL, renewal_expires_at = NULL,
             invitation_token_hash = NULL, invitation_expires_at = NULL,
+            reset_token_hash = NULL, reset_expires_at = NULL,
             staged_password_hash = NULL, staged_mfa_secret = NULL`,
     [username],
   );

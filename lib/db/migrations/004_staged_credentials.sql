@@ -1,4 +1,4 @@
--- Staged renewal and provenance (contract §4, §8).
+-- Staged renewal, helpdesk reset and provenance (contract §4, §7, §8).
 --
 -- A renewal (or, later, a helpdesk reset or a recovery-code re-enrollment) no longer
 -- clears the credentials in use: the new password hash and the new second factor wait
@@ -7,7 +7,11 @@
 ALTER TABLE users
   ADD COLUMN staged_password_hash TEXT,
   ADD COLUMN staged_mfa_secret    TEXT,
-  ADD COLUMN provenance           TEXT;
+  ADD COLUMN provenance           TEXT,
+  -- A single-use token the IT helpdesk issues (employee-events, reset-requested) to an
+  -- employee who lost both the phone and the recovery codes: a renewal by another door.
+  ADD COLUMN reset_token_hash     TEXT,
+  ADD COLUMN reset_expires_at     TIMESTAMPTZ;
 
 -- Who created the account: the seed's own functions, self-registration, or HR. Only a
 -- self-registered (or seed) account that never became active may start over by name.
