@@ -3,7 +3,8 @@
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
 import { invalidRequest } from './http/errors.js';
-import { usernameOf, validateBody } from './validation.js';
+import { validateBody } from './validation.js';
+import { usernameOf } from './usernames.js';
 import type { EmployeeEventData } from './validation.js';
 
 export const EMPLOYEE_CREATED = 'fr.cofrap.hr.employee.created';

@@ -8,7 +8,8 @@ import { hashToken } from '../../lib/crypto/tokens.js';
 import { newTotpSecret, otpauthUri } from '../../lib/crypto/totp.js';
 import { qrPngBase64 } from '../../lib/qr.js';
 import type { Logger } from '../../lib/log.js';
-import { tokenOf, usernameOf } from '../../lib/validation.js';
+import { tokenOf } from '../../lib/validation.js';
+import { usernameOf } from '../../lib/usernames.js';
 import type { Generate2faRequest } from '../../lib/validation.js';
 
 function concurrentEnrollment(log: Logger, username: string): HttpError {

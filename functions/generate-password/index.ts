@@ -9,7 +9,8 @@ import { findForPasswordChange, insertPending, resetCredentials } from '../../li
 import { generatePassword as newPassword } from '../../lib/crypto/password.js';
 import { hashToken, issueToken } from '../../lib/crypto/tokens.js';
 import { qrPngBase64 } from '../../lib/qr.js';
-import { tokenOf, usernameOf } from '../../lib/validation.js';
+import { tokenOf } from '../../lib/validation.js';
+import { usernameOf } from '../../lib/usernames.js';
 import type { GeneratePasswordRequest } from '../../lib/validation.js';
 
 export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, { body, log }) => {
