@@ -7,7 +7,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { HeaderEncodingError, binaryMessage, eventFromMessage } from './cloudevents-http.js';
 import type { BinaryMessage } from './cloudevents-http.js';
 import { invalidRequest } from './http/errors.js';
-import { usernameOf, validateBody } from './validation.js';
+import { validateBody } from './validation.js';
+import { usernameOf } from './usernames.js';
 import type { EmployeeEventData, ResetRequestedData } from './validation.js';
 
 export const EMPLOYEE_CREATED = 'fr.cofrap.hr.employee.created';
@@ -108,9 +109,12 @@ export function invitationReply(username: string, invitationToken: string, expir
   return reply(ACCOUNT_INVITED, username, { username, ...withEmail(email), invitation_token: invitationToken, invitation_expires_at: expiresAt.toISOString() });
 }
 
-/** account.conflict: HR's employee arrived after someone else took the username; nothing changed. */
-export function conflictReply(username: string, provenance: string): ReplyMessage {
-  return reply(ACCOUNT_CONFLICT, username, { username, provenance });
+/**
+ * account.conflict: HR's employee arrived after someone else took the username (or one
+ * that looks like it, `similarTo`); nothing changed, IT must look.
+ */
+export function conflictReply(username: string, provenance: string, similarTo?: string): ReplyMessage {
+  return reply(ACCOUNT_CONFLICT, username, { username, provenance, ...(similarTo === undefined ? {} : { similar_to: similarTo }) });
 }
 
 /** account.reset: the helpdesk's reset token for the mailer. */

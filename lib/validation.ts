@@ -1,6 +1,7 @@
 // Request checks, driven by the schemas of openapi.yaml. Every refusal is a 400 whose
 // message names the field; tokens are the exception the contract makes: a missing token
-// is 401 invalid_token, decided by the handler.
+// is 401 invalid_token, decided by the handler. Usernames have their own module
+// (lib/usernames.ts): their rules need more than a schema can say.
 import { invalidRequest } from './http/errors.js';
 import { componentSchema, describeFailure } from './openapi.js';
 
@@ -44,23 +45,6 @@ export function validateBody<T>(schemaName: string, body: unknown, subject = 'Fi
     throw invalidRequest(first === undefined ? 'The request body is not valid.' : describeFailure(first, subject));
   }
   return body as T;
-}
-
-/** Trimmed, NFC, lower case: "Alice " and "alice" are one account. */
-export function normaliseUsername(raw: string): string {
-  return raw.trim().normalize('NFC').toLowerCase();
-}
-
-/** The normalised username, which must then match the Username schema. */
-export function usernameOf(raw: string, subject = 'Field'): string {
-  const username = normaliseUsername(raw);
-  const validate = componentSchema('Username');
-  if (!validate(username)) {
-    const [first] = validate.errors ?? [];
-    const rule = (first?.parentSchema as { 'x-error-message'?: string } | undefined)?.['x-error-message'] ?? 'is not valid';
-    throw invalidRequest(`${subject} "username" ${rule}.`);
-  }
-  return username;
 }
 
 /** A token field: absent, null and "" all mean "not given". */

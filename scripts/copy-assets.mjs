@@ -1,10 +1,19 @@
 // tsc compiles TypeScript only; the versioned SQL migrations, the OpenAPI document (as JSON) and
 // the portal's page and style sheet travel beside the compiled code so that dist/ is
 // self-contained (the images run it).
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
-cpSync('lib/db/migrations', 'dist/lib/db/migrations', { recursive: true });
+// Migrations: the .sql scripts are copied; the .ts ones are compiled there by tsc (.js and
+// .js.map), and their sources stay out. A compiled migration whose source is gone (renamed
+// or renumbered on a branch) is removed, or the migration runner would apply it.
+const MIGRATIONS = 'lib/db/migrations';
+const DIST_MIGRATIONS = `dist/${MIGRATIONS}`;
+cpSync(MIGRATIONS, DIST_MIGRATIONS, { recursive: true, filter: (source) => source === MIGRATIONS || source.endsWith('.sql') });
+for (const file of readdirSync(DIST_MIGRATIONS)) {
+  const source = file.replace(/\.js(\.map)?$/, '.ts');
+  if (file.endsWith('.ts') || !existsSync(`${MIGRATIONS}/${source}`)) rmSync(`${DIST_MIGRATIONS}/${file}`);
+}
 // The document as JSON, which the functions read at start: parsing the YAML took ~60 ms
 // of every cold start (and loading the yaml package ~30 ms more).
 writeFileSync('dist/openapi.json', JSON.stringify(parse(readFileSync('openapi.yaml', 'utf8'))));

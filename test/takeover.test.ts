@@ -178,6 +178,25 @@ describe('takeover regressions on postgres (issue 13)', function () {
       // nothing was changed by the probes: the expired account still answers 403 with its old factors
       expectError(await signIn(base, 'st.aged', aged.password, aged.secret, step + 1), 403, 'credentials_expired');
     });
+
+    it('finding 5: look-alike usernames are refused beside jose.fino, over HTTP and from HR', async () => {
+      const base = live.url;
+      await createAccount(base, 'jose.fino');
+      for (const lookAlike of ['ｊose.fino', 'jose.ﬁno', 'jose.fıno', 'JOSE.FINO ']) {
+        expectError(await postJson(`${base}/generate-password`, { username: lookAlike }), 409, 'account_exists');
+      }
+      const cyrillic = await postJson(`${base}/generate-password`, { username: 'jоse.fino' });
+      expectError(cyrillic, 400, 'invalid_request');
+      expect(cyrillic.body.error).to.match(/username/);
+      // HR's event for a look-alike creates nothing and tells IT which account it resembles
+      const answer = await sendEmployeeEvent(`${base}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'jose.fıno' });
+      expect(answer.status, answer.text).to.equal(200);
+      const event = replyEvent(answer);
+      expect(event.type).to.equal('fr.cofrap.identity.account.conflict');
+      expect(event.data).to.deep.equal({ username: 'jose.fıno', provenance: 'self', similar_to: 'jose.fino' });
+      const rows = await live.backend.sql<{ username: string }>("SELECT username FROM users WHERE username LIKE 'jos%' ORDER BY username");
+      expect(rows.map((r) => r.username)).to.deep.equal(['jose.fino']);
+    });
   });
 
   describe('self-registration off', function () {

@@ -12,7 +12,8 @@ import { decideLogin, decidePasswordChange } from '../lib/lifecycle.js';
 import type { CredentialSet, LoginState, PasswordChange, PresentedToken } from '../lib/lifecycle.js';
 import type { PasswordChangeState } from '../lib/lifecycle.js';
 import { HttpError } from '../lib/http/errors.js';
-import { normaliseUsername, usernameOf, validateBody } from '../lib/validation.js';
+import { validateBody } from '../lib/validation.js';
+import { normaliseUsername, usernameOf } from '../lib/usernames.js';
 import type { GeneratePasswordRequest } from '../lib/validation.js';
 
 /** As generate-password reads a username: the body's schema, then normalisation and the Username schema. */

@@ -10,7 +10,7 @@ import * as accounts from '../../lib/db/accounts.js';
 import * as throttle from '../../lib/db/throttle.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
 import { verifyTotp } from '../../lib/crypto/totp.js';
-import { usernameOf } from '../../lib/validation.js';
+import { usernameOf } from '../../lib/usernames.js';
 import type { AuthenticateRequest } from '../../lib/validation.js';
 import type { Runtime } from '../../lib/runtime.js';
 

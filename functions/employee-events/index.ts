@@ -14,6 +14,8 @@ import { disable, invite, provenanceOf, recordDelivery, rehire, requestReset } f
 import type { Invitation } from '../../lib/db/employees.js';
 import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
+import { claimSkeleton, skeletonHolder } from '../../lib/db/usernames.js';
+import { skeletonOf } from '../../lib/usernames.js';
 import type { Runtime } from '../../lib/runtime.js';
 
 interface Applied {
@@ -22,9 +24,10 @@ interface Applied {
   reply?: ReplyMessage;
 }
 
-function invitationOf(event: HrEvent, tokenHash: string, runtime: Runtime): Invitation {
+function invitationOf(event: HrEvent, usernameSkeleton: string, tokenHash: string, runtime: Runtime): Invitation {
   return {
     username: event.username,
+    usernameSkeleton,
     invitationTokenHash: tokenHash,
     invitationTtl: runtime.config.invitationTtl,
     ...(event.email === undefined ? {} : { email: event.email }),
@@ -37,8 +40,15 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
   const { username } = event;
   switch (event.type) {
     case EMPLOYEE_CREATED: {
+      // A name that looks like another account's (jose.fıno beside jose.fino) is never
+      // created: IT is told which account it resembles.
+      const claim = await claimSkeleton(tx, username);
+      if (claim.taken) {
+        const similar = await skeletonHolder(tx, claim.skeleton, username);
+        return { outcome: 'conflict', reply: conflictReply(username, similar?.provenance ?? 'self', similar?.username) };
+      }
       const token = issueToken();
-      const issued = await invite(tx, invitationOf(event, token.hash, runtime));
+      const issued = await invite(tx, invitationOf(event, claim.skeleton, token.hash, runtime));
       if (issued !== undefined) return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email) };
       // Someone registered the name before HR's event arrived: IT must look, nothing changes.
       // (A disabled account comes back only by `rehired`.)
@@ -53,7 +63,7 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
       return { outcome: 'disabled' };
     case EMPLOYEE_REHIRED: {
       const token = issueToken();
-      const issued = await rehire(tx, invitationOf(event, token.hash, runtime));
+      const issued = await rehire(tx, invitationOf(event, skeletonOf(username), token.hash, runtime));
       if (issued === undefined) return { outcome: 'not_disabled' };
       return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email) };
     }

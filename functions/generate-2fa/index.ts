@@ -10,7 +10,8 @@ import { enrollSecondFactor } from '../../lib/db/accounts.js';
 import { hashToken } from '../../lib/crypto/tokens.js';
 import { newTotpSecret, otpauthUri } from '../../lib/crypto/totp.js';
 import { qrPngBase64 } from '../../lib/qr.js';
-import { tokenOf, usernameOf } from '../../lib/validation.js';
+import { tokenOf } from '../../lib/validation.js';
+import { usernameOf } from '../../lib/usernames.js';
 import type { Generate2faRequest } from '../../lib/validation.js';
 
 export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Generate2faRequest', async (runtime, { body, log }) => {

@@ -13,7 +13,10 @@ import type { Queryable } from '../../lib/db/database.js';
 import { generatePassword as newPassword } from '../../lib/crypto/password.js';
 import { hashToken, issueToken } from '../../lib/crypto/tokens.js';
 import { qrPngBase64 } from '../../lib/qr.js';
-import { tokenOf, usernameOf } from '../../lib/validation.js';
+import { claimSkeleton, skeletonTaken } from '../../lib/db/usernames.js';
+import { skeletonOf } from '../../lib/usernames.js';
+import { tokenOf } from '../../lib/validation.js';
+import { usernameOf } from '../../lib/usernames.js';
 import type { GeneratePasswordRequest } from '../../lib/validation.js';
 
 /** The one token the request carries, if any; two at once is a malformed request. */
@@ -32,7 +35,10 @@ function presentedToken(body: GeneratePasswordRequest): PresentedToken | undefin
 async function apply(tx: Queryable, decision: PasswordChange, change: NewPassword): Promise<Date> {
   switch (decision.kind) {
     case 'create': {
-      const expiresAt = await insertPending(tx, change);
+      // Never an account that looks like another one (jose.fıno beside jose.fino).
+      const claim = await claimSkeleton(tx, change.username);
+      if (claim.taken) throw accountExists();
+      const expiresAt = await insertPending(tx, { ...change, usernameSkeleton: claim.skeleton });
       if (expiresAt === undefined) throw accountExists();
       return expiresAt;
     }
@@ -56,7 +62,8 @@ export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-
   const { config, db, hasher } = runtime;
 
   // Refuse early, before spending a bcrypt hash on a request that cannot succeed.
-  decidePasswordChange(await findForPasswordChange(db, username, digest, false), token, config.selfRegistration);
+  const early = decidePasswordChange(await findForPasswordChange(db, username, digest, false), token, config.selfRegistration);
+  if (early.kind === 'create' && (await skeletonTaken(db, skeletonOf(username), username))) throw accountExists();
 
   const password = newPassword();
   const [passwordHash, qrCode] = await Promise.all([hasher.hash(password), qrPngBase64(password)]);

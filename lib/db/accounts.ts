@@ -43,6 +43,8 @@ export async function findForPasswordChange(db: Queryable, username: string, tok
 
 export interface NewPassword {
   username: string;
+  /** skeletonOf(username), from claimSkeleton() in the same transaction (read by insertPending only). */
+  usernameSkeleton?: string;
   passwordHash: string;
   enrollmentTokenHash: string;
   enrollmentTtl: string;
@@ -51,11 +53,11 @@ export interface NewPassword {
 /** Inserts a self-registered pending account; undefined when the username was taken meanwhile. */
 export async function insertPending(db: Queryable, p: NewPassword): Promise<Date | undefined> {
   const [row] = await db.query<{ enrollment_expires_at: Date }>(
-    `INSERT INTO users (username, password_hash, status, provenance, created_at, expired, enrollment_token_hash, enrollment_expires_at)
-     VALUES ($1, $2, 'pending', 'self', now(), FALSE, $3, now() + $4::interval)
+    `INSERT INTO users (username, username_skeleton, password_hash, status, provenance, created_at, expired, enrollment_token_hash, enrollment_expires_at)
+     VALUES ($1, $5, $2, 'pending', 'self', now(), FALSE, $3, now() + $4::interval)
      ON CONFLICT (username) DO NOTHING
      RETURNING enrollment_expires_at`,
-    [p.username, p.passwordHash, p.enrollmentTokenHash, p.enrollmentTtl],
+    [p.username, p.passwordHash, p.enrollmentTokenHash, p.enrollmentTtl, p.usernameSkeleton],
   );
   return row?.enrollment_expires_at;
 }

@@ -2,6 +2,7 @@
 // the record of processed deliveries.
 import type { Queryable } from './database.js';
 import type { AccountStatus, Provenance } from '../lifecycle.js';
+import { skeletonOf } from '../usernames.js';
 
 export interface EventKey {
   source: string;
@@ -24,6 +25,8 @@ export async function recordDelivery(db: Queryable, event: EventKey): Promise<nu
 
 export interface Invitation {
   username: string;
+  /** skeletonOf(username), from claimSkeleton() in the same transaction (read when the row is new). */
+  usernameSkeleton: string;
   invitationTokenHash: string;
   invitationTtl: string;
   email?: string;
@@ -37,9 +40,9 @@ export interface Invitation {
  */
 export async function invite(db: Queryable, invitation: Invitation): Promise<InvitationIssued | undefined> {
   const [row] = await db.query<{ invitation_expires_at: Date; email: string | null }>(
-    `INSERT INTO users AS u (username, status, provenance, password_hash, created_at, expired,
+    `INSERT INTO users AS u (username, username_skeleton, status, provenance, password_hash, created_at, expired,
                              invitation_token_hash, invitation_expires_at, email, display_name)
-     VALUES ($1, 'invited', 'hr', NULL, now(), FALSE, $2, now() + $3::interval, $4, $5)
+     VALUES ($1, $6, 'invited', 'hr', NULL, now(), FALSE, $2, now() + $3::interval, $4, $5)
      ON CONFLICT (username) DO UPDATE
         SET invitation_token_hash = EXCLUDED.invitation_token_hash,
             invitation_expires_at = EXCLUDED.invitation_expires_at,
@@ -48,7 +51,7 @@ export async function invite(db: Queryable, invitation: Invitation): Promise<Inv
       WHERE u.status = 'invited'
          OR (u.status = 'pending' AND u.provenance = 'hr' AND u.activated_at IS NULL)
      RETURNING invitation_expires_at, email`,
-    [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null],
+    [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null, invitation.usernameSkeleton],
   );
   return row === undefined ? undefined : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
 }
@@ -113,8 +116,8 @@ export async function requestReset(db: Queryable, username: string, resetTokenHa
 /** Disables the account (creating a disabled placeholder if there is none), voids its tokens and any staged credentials. */
 export async function disable(db: Queryable, username: string): Promise<void> {
   await db.query(
-    `INSERT INTO users AS u (username, status, provenance, password_hash, created_at, expired, disabled_at)
-     VALUES ($1, 'disabled', 'hr', NULL, now(), FALSE, now())
+    `INSERT INTO users AS u (username, username_skeleton, status, provenance, password_hash, created_at, expired, disabled_at)
+     VALUES ($1, $2, 'disabled', 'hr', NULL, now(), FALSE, now())
      ON CONFLICT (username) DO UPDATE
         SET status = 'disabled',
             disabled_at = COALESCE(u.disabled_at, now()),
@@ -123,6 +126,6 @@ export async function disable(db: Queryable, username: string): Promise<void> {
             invitation_token_hash = NULL, invitation_expires_at = NULL,
             reset_token_hash = NULL, reset_expires_at = NULL,
             staged_password_hash = NULL, staged_mfa_secret = NULL`,
-    [username],
+    [username, skeletonOf(username)],
   );
 }
