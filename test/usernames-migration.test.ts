@@ -176,7 +176,7 @@ describe('finding 5: skeleton claims of new accounts (lib/db/usernames.ts), on p
   const backend = new Backend('postgres');
   let db: Database | undefined;
   const insert = (tx: Queryable, username: string, skeleton: string): Promise<unknown> =>
-    tx.query("INSERT INTO users (username, username_skeleton, password_hash, status) VALUES ($1, $2, 'not-a-hash', 'pending')", [username, skeleton]);
+    tx.query("INSERT INTO users (username, username_skeleton, password_hash, status, provenance) VALUES ($1, $2, 'not-a-hash', 'pending', 'self')", [username, skeleton]);
 
   before(async function () {
     await requireBackend(this, 'postgres');
