@@ -33,6 +33,8 @@ export interface Config {
   invitationTtl: string;
   /** How long a helpdesk reset token is valid (contract §7). */
   resetTtl: string;
+  /** How long before expiry a sign-in offers a renewal token (contract §6). */
+  renewalWindow: string;
   totpIssuer: string;
   selfRegistration: boolean;
   corsAllowedOrigins: string[];
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env): Config {
     renewalTtl: intervalVar(env, 'RENEWAL_TTL', '15 minutes'),
     invitationTtl: intervalVar(env, 'INVITATION_TTL', '7 days'),
     resetTtl: intervalVar(env, 'RESET_TTL', '24 hours'),
+    renewalWindow: intervalVar(env, 'RENEWAL_WINDOW', '30 days'),
     totpIssuer: readVar(env, 'TOTP_ISSUER') ?? 'COFRAP Secure',
     selfRegistration: boolVar(env, 'SELF_REGISTRATION', true),
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),

@@ -22,7 +22,9 @@ export interface Generate2faRequest {
 export interface AuthenticateRequest {
   username: string;
   password: string;
-  totp: string;
+  /** Exactly one of totp and recovery_code (checked by the handler). */
+  totp?: string;
+  recovery_code?: string;
 }
 
 export interface EmployeeEventData {

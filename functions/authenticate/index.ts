@@ -1,24 +1,31 @@
-// authenticate: throttle, password, TOTP, then the lifecycle: activate a pending account,
-// promote staged credentials (a renewal's first sign-in), reveal expiry (with a renewal
-// token) or disablement only to a caller who proved both factors. Every failure is the same 401 and costs about the same time.
+// authenticate: throttle, password, second factor (a TOTP code, or a recovery code when
+// the phone is lost), then the lifecycle: activate a pending account, promote staged
+// credentials (a renewal's first sign-in), reveal expiry (with a renewal token) or
+// disablement only to a caller who proved both factors. Every failure is the same 401
+// and costs about the same time.
 import { http } from '@google-cloud/functions-framework';
 import { jsonFunction } from '../../lib/http/function.js';
-import { invalidCredentials, tooManyRequests } from '../../lib/http/errors.js';
+import { invalidCredentials, invalidRequest, tooManyRequests } from '../../lib/http/errors.js';
 import { accountDisabled, credentialsExpired, decideLogin } from '../../lib/lifecycle.js';
-import type { CredentialSet } from '../../lib/lifecycle.js';
-import * as accounts from '../../lib/db/accounts.js';
+import type { LoginState } from '../../lib/lifecycle.js';
+import * as signin from '../../lib/db/sign-in.js';
+import type { CredentialPair, LoginCredentials, SecondFactor, SignedIn } from '../../lib/db/sign-in.js';
 import * as throttle from '../../lib/db/throttle.js';
+import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
+import { recoveryCodeDigest } from '../../lib/crypto/recovery-codes.js';
 import { verifyTotp } from '../../lib/crypto/totp.js';
 import { usernameOf } from '../../lib/usernames.js';
 import type { AuthenticateRequest } from '../../lib/validation.js';
 import type { Runtime } from '../../lib/runtime.js';
 
-/** Both factors as proven: which credential set they matched, and the TOTP step. */
-interface ProvenFactors {
-  proven: CredentialSet;
-  pair: accounts.CredentialPair;
-  step: number;
+/** What the caller offers as the second factor. */
+type Offered = { kind: 'totp'; code: string } | { kind: 'recovery'; code: string };
+
+function offeredFactor(body: AuthenticateRequest): Offered {
+  const { totp, recovery_code: recovery } = body;
+  if ((totp === undefined) === (recovery === undefined)) throw invalidRequest('Send exactly one of "totp" and "recovery_code".');
+  return totp !== undefined ? { kind: 'totp', code: totp } : { kind: 'recovery', code: recovery as string };
 }
 
 /** The TOTP step `code` matches for the sealed secret, or undefined. */
@@ -32,84 +39,125 @@ async function matchCode(runtime: Runtime, sealedSecret: string | null, code: st
   return verifyTotp(secret, code, afterStep);
 }
 
+/** The second factor offered, checked against the pair whose password matched. */
+async function matchFactor(runtime: Runtime, offered: Offered, credentials: LoginCredentials, set: 'current' | 'staged'): Promise<SecondFactor | undefined> {
+  if (offered.kind === 'recovery') {
+    if (set !== 'current') return undefined;
+    const digest = recoveryCodeDigest(offered.code);
+    return credentials.recoveryCodeDigests.includes(digest) ? { kind: 'recovery', digest } : undefined;
+  }
+  const pair = set === 'current' ? credentials.current : credentials.staged;
+  // The staged secret has never been used: any of its steps is new.
+  const step = await matchCode(runtime, pair?.sealedSecret ?? null, offered.code, set === 'current' ? credentials.lastTotpStep : null);
+  return step === undefined ? undefined : { kind: 'totp', set, step };
+}
+
 /**
  * Both factors, checked outside any transaction, against the credentials in use, then
  * against the staged ones. Every failure costs two bcrypt verifications (dummy ones
  * where there is no hash), whatever the account's state, so that neither a right
  * password with a wrong code nor a renewal under way can be told by the time taken.
  */
-async function checkFactors(runtime: Runtime, credentials: accounts.LoginCredentials | undefined, password: string, code: string): Promise<ProvenFactors | undefined> {
+async function checkFactors(runtime: Runtime, credentials: LoginCredentials | undefined, password: string, offered: Offered): Promise<{ pair: CredentialPair; factor: SecondFactor } | undefined> {
   const { hasher } = runtime;
   const verify = (hash: string | null | undefined): Promise<boolean> => (hash ? hasher.verify(password, hash) : hasher.verifyDummy(password));
 
   const current = credentials?.current;
   const currentPasswordOk = await verify(current?.passwordHash);
-  if (current !== undefined && currentPasswordOk) {
-    const step = await matchCode(runtime, current.sealedSecret, code, credentials?.lastTotpStep ?? null);
-    if (step !== undefined) return { proven: 'current', pair: current, step };
+  if (credentials !== undefined && currentPasswordOk) {
+    const factor = await matchFactor(runtime, offered, credentials, 'current');
+    if (factor !== undefined) return { pair: credentials.current, factor };
   }
   // A staged set without a password of its own (a new authenticator only) shares the one in use.
   const staged = credentials?.staged;
   const ownStagedPassword = staged !== undefined && staged.passwordHash !== current?.passwordHash;
   const stagedPasswordOk = await verify(ownStagedPassword ? staged.passwordHash : undefined);
-  if (staged !== undefined && (ownStagedPassword ? stagedPasswordOk : currentPasswordOk)) {
-    // The staged secret has never been used: any of its steps is new.
-    const step = await matchCode(runtime, staged.sealedSecret, code, null);
-    if (step !== undefined) return { proven: 'staged', pair: staged, step };
+  if (credentials !== undefined && staged !== undefined && (ownStagedPassword ? stagedPasswordOk : currentPasswordOk)) {
+    const factor = await matchFactor(runtime, offered, credentials, 'staged');
+    if (factor !== undefined) return { pair: staged, factor };
   }
   return undefined;
 }
 
+type Outcome =
+  | { decision: 'disabled' }
+  | { decision: 'expired'; renewalToken: string; renewalExpiresAt: Date }
+  | { decision: 'signed_in' | 'activated' | 'promoted' | 'recovered'; signedIn: SignedIn; renewal?: { token: string; expiresAt: Date }; enrollment?: { token: string; expiresAt: Date } };
+
+/** On the locked row, once both factors are proven: what the sign-in does. */
+async function conclude(tx: Queryable, runtime: Runtime, username: string, factor: SecondFactor, state: LoginState): Promise<Outcome> {
+  const { config } = runtime;
+  const decision = decideLogin(state, factor.kind === 'totp' ? factor.set : 'current');
+  if (decision === 'disabled') {
+    await signin.consumeFactor(tx, username, factor);
+    return { decision };
+  }
+  if (decision === 'expired') {
+    await signin.consumeFactor(tx, username, factor);
+    const renewal = issueToken();
+    return { decision, renewalToken: renewal.token, renewalExpiresAt: await signin.markExpired(tx, username, renewal.hash, config.renewalTtl) };
+  }
+  let outcome: Outcome;
+  if (factor.kind === 'recovery') {
+    const enrollment = issueToken();
+    const used = await signin.useRecoveryCode(tx, username, factor.digest, { tokenHash: enrollment.hash, ttl: config.enrollmentTtl }, config.credentialMaxAge);
+    outcome = { decision: 'recovered', signedIn: used, enrollment: { token: enrollment.token, expiresAt: used.enrollmentExpiresAt } };
+  } else if (decision === 'promoted') {
+    outcome = { decision, signedIn: await signin.promoteStaged(tx, username, factor.step, config.credentialMaxAge) };
+  } else {
+    outcome = { decision, signedIn: await signin.signIn(tx, username, factor.step, config.credentialMaxAge) };
+  }
+  const renewal = issueToken();
+  const renewalExpiresAt = await signin.offerRenewal(tx, username, { tokenHash: renewal.hash, ttl: config.renewalTtl }, config.credentialMaxAge, config.renewalWindow);
+  return renewalExpiresAt === undefined ? outcome : { ...outcome, renewal: { token: renewal.token, expiresAt: renewalExpiresAt } };
+}
+
 export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, { body, log }) => {
   const username = usernameOf(body.username);
-  const { password, totp: code } = body;
+  const offered = offeredFactor(body);
   const { db, config } = runtime;
 
   // Counted as a failure from here until a success resets it (see lib/db/throttle.ts).
   const retryAfter = await throttle.claimAttempt(db, username);
   if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
 
-  const credentials = await accounts.findLoginCredentials(db, username);
-  const factors = await checkFactors(runtime, credentials, password, code);
+  const credentials = await signin.findLoginCredentials(db, username);
+  const proven = await checkFactors(runtime, credentials, body.password, offered);
 
   const outcome =
-    factors === undefined
+    proven === undefined
       ? undefined
       : await db.transaction(async (tx) => {
-          const { proven, pair, step } = factors;
-          const state = await accounts.lockForLogin(tx, username, pair, proven, step, config.credentialMaxAge);
-          if (state === undefined) return undefined; // the code was used meanwhile, or the credentials changed
+          const state = await signin.lockForLogin(tx, username, proven.pair, proven.factor, config.credentialMaxAge);
+          if (state === undefined) return undefined; // the factor was used meanwhile, or the credentials changed
           await throttle.reset(tx, username);
-          const decision = decideLogin(state, proven);
-          switch (decision) {
-            case 'disabled':
-              await accounts.consumeStep(tx, username, step);
-              return { decision } as const;
-            case 'expired': {
-              const renewal = issueToken();
-              const expiresAt = await accounts.markExpired(tx, username, step, renewal.hash, config.renewalTtl);
-              return { decision, renewalToken: renewal.token, renewalExpiresAt: expiresAt } as const;
-            }
-            case 'promoted':
-              return { decision, expiresAt: await accounts.promoteStaged(tx, username, step, config.credentialMaxAge) } as const;
-            case 'activated':
-            case 'signed_in':
-              return { decision, expiresAt: await accounts.signIn(tx, username, step, config.credentialMaxAge) } as const;
-          }
+          return conclude(tx, runtime, username, proven.factor, state);
         });
 
   if (outcome === undefined) {
     log.info('sign_in_refused', { username });
     throw invalidCredentials();
   }
-  log.info('sign_in', { username, outcome: outcome.decision });
+  log.info('sign_in', { username, outcome: outcome.decision, second_factor: offered.kind });
   switch (outcome.decision) {
     case 'disabled':
       throw accountDisabled();
     case 'expired':
       throw credentialsExpired(outcome.renewalToken, outcome.renewalExpiresAt);
-    default:
-      return { status: 200, body: { authenticated: true, username, expires_at: outcome.expiresAt.toISOString() } };
+    default: {
+      const { signedIn, renewal, enrollment } = outcome;
+      return {
+        status: 200,
+        body: {
+          authenticated: true,
+          username,
+          expires_at: signedIn.expiresAt.toISOString(),
+          recovery_codes_left: signedIn.recoveryCodesLeft,
+          ...(renewal === undefined ? {} : { renewal_token: renewal.token, renewal_expires_at: renewal.expiresAt.toISOString() }),
+          ...(enrollment === undefined ? {} : { enrollment_token: enrollment.token, enrollment_expires_at: enrollment.expiresAt.toISOString() }),
+        },
+      };
+    }
   }
 });
 

@@ -1,13 +1,16 @@
 // generate-2fa: enrolls the TOTP second factor that an enrollment token opens — the
-// account's own while it is pending, the staged one during a renewal. Idempotent per
-// token: the first call stores a secret, every call (concurrent ones included) answers
-// the stored one, so a lost scan or a double click never shows a dead QR code. The
-// secret is stored Fernet-encrypted.
+// account's own while it is pending, the staged one during a renewal or after a
+// recovery-code sign-in — with ten recovery codes. Idempotent per token: the first call
+// stores a secret and codes, every call (concurrent ones included) answers the stored
+// ones, so a lost scan or a double click never shows a dead QR code. The secret is
+// stored Fernet-encrypted; the codes as digests (and, while the token is valid, sealed
+// so they can be shown again).
 import { http } from '@google-cloud/functions-framework';
 import { jsonFunction } from '../../lib/http/function.js';
 import { internal, invalidToken } from '../../lib/http/errors.js';
 import { enrollSecondFactor } from '../../lib/db/accounts.js';
 import { hashToken } from '../../lib/crypto/tokens.js';
+import { newRecoveryCodes } from '../../lib/crypto/recovery-codes.js';
 import { newTotpSecret, otpauthUri } from '../../lib/crypto/totp.js';
 import { qrPngBase64 } from '../../lib/qr.js';
 import { tokenOf } from '../../lib/validation.js';
@@ -21,10 +24,16 @@ export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Gen
   // One answer for a missing, wrong, used or lapsed token, whatever the account's state.
   if (token === undefined) throw invalidToken();
 
-  const sealed = await enrollSecondFactor(db, username, hashToken(token), secrets.encrypt(newTotpSecret()));
-  if (sealed === undefined) throw invalidToken();
-  const secret = secrets.decrypt(sealed);
-  if (secret === undefined) {
+  const codes = newRecoveryCodes();
+  const stored = await enrollSecondFactor(db, username, hashToken(token), {
+    sealedSecret: secrets.encrypt(newTotpSecret()),
+    sealedCodes: secrets.encrypt(JSON.stringify(codes.codes)),
+    codeDigests: codes.digests,
+  });
+  if (stored === undefined) throw invalidToken();
+  const secret = secrets.decrypt(stored.sealedSecret);
+  const sealedCodes = secrets.decrypt(stored.sealedCodes);
+  if (secret === undefined || sealedCodes === undefined) {
     log.error('second_factor_unreadable', { username, reason: 'no configured Fernet key opens the stored secret' });
     throw internal();
   }
@@ -35,11 +44,12 @@ export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Gen
   return {
     status: 200,
     body: {
-      message: 'Scan the QR code with your authenticator app, then sign in with its first code.',
+      message: 'Scan the QR code with your authenticator app, keep the recovery codes somewhere safe, then sign in with the first code.',
       username,
       qr_code_2fa_base64: qrCode,
       manual_entry_key: secret,
       otpauth_uri: uri,
+      recovery_codes: JSON.parse(sealedCodes) as string[],
     },
   };
 });

@@ -1,13 +1,13 @@
-// Every SQL statement on the users table. Time comparisons use the database's clock
-// (now()) and PostgreSQL intervals, so "6 months" means calendar months and replicas
-// with skewed clocks agree.
+// The SQL of generate-password and generate-2fa on the users table (sign-in's is in
+// sign-in.ts). Time comparisons use the database's clock (now()) and PostgreSQL
+// intervals, so "6 months" means calendar months and replicas with skewed clocks agree.
 //
 // Credentials come in two sets: those in use (password_hash, mfa_secret) and, while a
 // renewal is under way, the staged ones (staged_password_hash, staged_mfa_secret) that
 // the first sign-in with both promotes (contract §4). A staged set without a password
 // keeps the password in use (a new authenticator only).
 import type { Queryable } from './database.js';
-import type { AccountStatus, CredentialSet, LoginState, PasswordChangeState, Provenance, TokenKind } from '../lifecycle.js';
+import type { AccountStatus, PasswordChangeState, Provenance, TokenKind } from '../lifecycle.js';
 
 /** A token as the database knows it: its kind and SHA-256 digest. */
 export interface TokenDigest {
@@ -71,9 +71,9 @@ export async function restartEnrollment(db: Queryable, p: NewPassword): Promise<
   const [row] = await db.query<{ enrollment_expires_at: Date }>(
     `UPDATE users
         SET password_hash = $2, status = 'pending', created_at = now(), expired = FALSE,
-            mfa_secret = NULL, last_totp_step = NULL,
-            staged_password_hash = NULL, staged_mfa_secret = NULL,
-            enrollment_token_hash = $3, enrollment_expires_at = now() + $4::interval
+            mfa_secret = NULL, last_totp_step = NULL, recovery_code_digests = '{}',
+            staged_password_hash = NULL, staged_mfa_secret = NULL, staged_recovery_code_digests = NULL,
+            enrollment_token_hash = $3, enrollment_expires_at = now() + $4::interval, enrollment_recovery_codes = NULL
       WHERE username = $1 AND activated_at IS NULL
       RETURNING enrollment_expires_at`,
     [p.username, p.passwordHash, p.enrollmentTokenHash, p.enrollmentTtl],
@@ -90,8 +90,8 @@ export async function restartEnrollment(db: Queryable, p: NewPassword): Promise<
 export async function stageCredentials(db: Queryable, p: NewPassword): Promise<Date> {
   const [row] = await db.query<{ enrollment_expires_at: Date }>(
     `UPDATE users
-        SET staged_password_hash = $2, staged_mfa_secret = NULL,
-            enrollment_token_hash = $3, enrollment_expires_at = now() + $4::interval,
+        SET staged_password_hash = $2, staged_mfa_secret = NULL, staged_recovery_code_digests = NULL,
+            enrollment_token_hash = $3, enrollment_expires_at = now() + $4::interval, enrollment_recovery_codes = NULL,
             renewal_token_hash = NULL, renewal_expires_at = NULL,
             reset_token_hash = NULL, reset_expires_at = NULL
       WHERE username = $1 AND status = 'active'
@@ -102,158 +102,43 @@ export async function stageCredentials(db: Queryable, p: NewPassword): Promise<D
   return row.enrollment_expires_at;
 }
 
+/** A second factor as generate-2fa stores it: the sealed TOTP secret and its recovery codes. */
+export interface Enrollment {
+  sealedSecret: string;
+  /** The codes as shown, sealed (JSON array), kept while the enrollment token is valid. */
+  sealedCodes: string;
+  codeDigests: string[];
+}
+
 /**
- * Stores `sealedSecret` as the second factor that the enrollment token opens — the
- * account's own while it is pending, the staged one while it is active — unless one is
- * stored already, and returns the one stored: every call with one token, concurrent
- * ones included, gets the same secret back (the row lock orders them, and each UPDATE
- * re-reads the row the previous one committed). undefined when the token opens nothing.
+ * Stores `fresh` as the second factor that the enrollment token opens — the account's own
+ * while it is pending, the staged one while it is active — unless one is stored already,
+ * and returns the one stored: every call with one token, concurrent ones included, gets
+ * the same secret and codes back (the row lock orders them, and each UPDATE re-reads the
+ * row the previous one committed). undefined when the token opens nothing.
  */
-export async function enrollSecondFactor(db: Queryable, username: string, enrollmentTokenHash: string, sealedSecret: string): Promise<string | undefined> {
-  const [row] = await db.query<{ sealed: string }>(
+export async function enrollSecondFactor(db: Queryable, username: string, enrollmentTokenHash: string, fresh: Enrollment): Promise<Omit<Enrollment, 'codeDigests'> | undefined> {
+  const [row] = await db.query<{ sealed_secret: string; sealed_codes: string }>(
     `UPDATE users
         SET mfa_secret = CASE WHEN status = 'pending' THEN COALESCE(mfa_secret, $3) ELSE mfa_secret END,
-            staged_mfa_secret = CASE WHEN status = 'active' THEN COALESCE(staged_mfa_secret, $3) ELSE staged_mfa_secret END
+            staged_mfa_secret = CASE WHEN status = 'active' THEN COALESCE(staged_mfa_secret, $3) ELSE staged_mfa_secret END,
+            recovery_code_digests = CASE WHEN status = 'pending' AND enrollment_recovery_codes IS NULL THEN $5::text[] ELSE recovery_code_digests END,
+            staged_recovery_code_digests = CASE WHEN status = 'active' AND enrollment_recovery_codes IS NULL THEN $5::text[] ELSE staged_recovery_code_digests END,
+            enrollment_recovery_codes = COALESCE(enrollment_recovery_codes, $4)
       WHERE username = $1 AND status IN ('pending', 'active')
         AND enrollment_token_hash = $2 AND enrollment_expires_at > now()
-      RETURNING CASE WHEN status = 'pending' THEN mfa_secret ELSE staged_mfa_secret END AS sealed`,
-    [username, enrollmentTokenHash, sealedSecret],
+      RETURNING CASE WHEN status = 'pending' THEN mfa_secret ELSE staged_mfa_secret END AS sealed_secret,
+                enrollment_recovery_codes AS sealed_codes`,
+    [username, enrollmentTokenHash, fresh.sealedSecret, fresh.sealedCodes, fresh.codeDigests],
   );
-  return row?.sealed;
+  return row === undefined ? undefined : { sealedSecret: row.sealed_secret, sealedCodes: row.sealed_codes };
 }
 
-export interface CredentialPair {
-  passwordHash: string | null;
-  sealedSecret: string | null;
-}
-
-export interface LoginCredentials {
-  current: CredentialPair;
-  /** The staged set, complete with its second factor; undefined when there is none. */
-  staged: CredentialPair | undefined;
-  lastTotpStep: number | null;
-}
-
-export async function findLoginCredentials(db: Queryable, username: string): Promise<LoginCredentials | undefined> {
-  const [row] = await db.query<{
-    password_hash: string | null;
-    mfa_secret: string | null;
-    staged_password_hash: string | null;
-    staged_mfa_secret: string | null;
-    last_totp_step: number | null;
-  }>('SELECT password_hash, mfa_secret, staged_password_hash, staged_mfa_secret, last_totp_step FROM users WHERE username = $1', [username]);
-  if (row === undefined) return undefined;
-  return {
-    current: { passwordHash: row.password_hash, sealedSecret: row.mfa_secret },
-    staged:
-      row.staged_mfa_secret === null
-        ? undefined
-        : { passwordHash: row.staged_password_hash ?? row.password_hash, sealedSecret: row.staged_mfa_secret },
-    lastTotpStep: row.last_totp_step,
-  };
-}
-
-/**
- * Locks the row and returns its state only if the credentials that were checked are still
- * stored as they were and, for those in use, the TOTP step is later than the last
- * accepted: of two concurrent sign-ins with one code, exactly one gets a state back.
- * (A staged secret has never been used, so any step of it is new; promoting it records
- * the step, and a second promotion finds nothing staged.)
- */
-export async function lockForLogin(db: Queryable, username: string, checked: CredentialPair, proven: CredentialSet, step: number, maxAge: string): Promise<LoginState | undefined> {
-  const usable =
-    proven === 'current'
-      ? 'password_hash = $2 AND mfa_secret = $3 AND (last_totp_step IS NULL OR last_totp_step < $5::integer)'
-      : "status = 'active' AND COALESCE(staged_password_hash, password_hash) = $2 AND staged_mfa_secret = $3";
-  const params = [username, checked.passwordHash, checked.sealedSecret, maxAge, ...(proven === 'current' ? [step] : [])];
-  const [row] = await db.query<{ status: AccountStatus; is_expired: boolean; usable: boolean }>(
-    `SELECT status,
-            (expired OR created_at + $4::interval <= now()) AS is_expired,
-            COALESCE(${usable}, FALSE) AS usable
-       FROM users
-      WHERE username = $1
-        FOR UPDATE`,
-    params,
-  );
-  if (row === undefined || !row.usable) return undefined;
-  return { status: row.status, isExpired: row.is_expired };
-}
-
-/** Uses up the TOTP step without changing anything else (a disabled account). */
-export async function consumeStep(db: Queryable, username: string, step: number): Promise<void> {
-  await db.query('UPDATE users SET last_totp_step = $2 WHERE username = $1', [username, step]);
-}
-
-/**
- * Both factors proven, but the credentials are too old: flagged expired, with a fresh
- * renewal token. A pending account proved its factors too, so it becomes active (a
- * renewal is staged only on an active account).
- */
-export async function markExpired(db: Queryable, username: string, step: number, renewalTokenHash: string, renewalTtl: string): Promise<Date> {
-  const [row] = await db.query<{ renewal_expires_at: Date }>(
-    `UPDATE users
-        SET last_totp_step = $2, expired = TRUE,
-            renewal_token_hash = $3, renewal_expires_at = now() + $4::interval,
-            status = 'active', activated_at = COALESCE(activated_at, now()),
-            enrollment_token_hash = CASE WHEN status = 'pending' THEN NULL ELSE enrollment_token_hash END,
-            enrollment_expires_at = CASE WHEN status = 'pending' THEN NULL ELSE enrollment_expires_at END,
-            invitation_token_hash = NULL, invitation_expires_at = NULL
-      WHERE username = $1
-      RETURNING renewal_expires_at`,
-    [username, step, renewalTokenHash, renewalTtl],
-  );
-  if (row === undefined) throw new Error('markExpired: the locked row disappeared');
-  return row.renewal_expires_at;
-}
-
-/** A successful sign-in with the credentials in use; a pending account becomes active. Returns when they expire. */
-export async function signIn(db: Queryable, username: string, step: number, maxAge: string): Promise<Date> {
-  const [row] = await db.query<{ expires_at: Date }>(
-    `UPDATE users
-        SET last_totp_step = $2,
-            status = 'active',
-            activated_at = COALESCE(activated_at, now()),
-            enrollment_token_hash = CASE WHEN status = 'pending' THEN NULL ELSE enrollment_token_hash END,
-            enrollment_expires_at = CASE WHEN status = 'pending' THEN NULL ELSE enrollment_expires_at END,
-            invitation_token_hash = NULL, invitation_expires_at = NULL
-      WHERE username = $1
-      RETURNING created_at + $3::interval AS expires_at`,
-    [username, step, maxAge],
-  );
-  if (row === undefined) throw new Error('signIn: the locked row disappeared');
-  return row.expires_at;
-}
-
-/**
- * The first sign-in with the staged credentials makes them the account's: a staged
- * password restarts the credential age (created_at = now, not expired); the old
- * password, secret and every token of the renewal are gone. Returns when they expire.
- */
-export async function promoteStaged(db: Queryable, username: string, step: number, maxAge: string): Promise<Date> {
-  const [row] = await db.query<{ expires_at: Date }>(
-    `UPDATE users
-        SET password_hash = COALESCE(staged_password_hash, password_hash),
-            mfa_secret = staged_mfa_secret,
-            created_at = CASE WHEN staged_password_hash IS NULL THEN created_at ELSE now() END,
-            expired = CASE WHEN staged_password_hash IS NULL THEN expired ELSE FALSE END,
-            staged_password_hash = NULL, staged_mfa_secret = NULL,
-            last_totp_step = $2,
-            enrollment_token_hash = NULL, enrollment_expires_at = NULL,
-            renewal_token_hash = NULL, renewal_expires_at = NULL,
-            reset_token_hash = NULL, reset_expires_at = NULL
-      WHERE username = $1
-      RETURNING created_at + $3::interval AS expires_at`,
-    [username, step, maxAge],
-  );
-  if (row === undefined) throw new Error('promoteStaged: the locked row disappeared');
-  return row.expires_at;
-}
-
-/** The columns that hold a Fernet-sealed TOTP secret. */
-export const SEALED_COLUMNS = ['mfa_secret', 'staged_mfa_secret'] as const;
+/** The columns that hold Fernet-sealed secrets (TOTP secrets, and recovery codes while enrolling). */
+export const SEALED_COLUMNS = ['mfa_secret', 'staged_mfa_secret', 'enrollment_recovery_codes'] as const;
 export type SealedColumn = (typeof SEALED_COLUMNS)[number];
 
-/** One batch of sealed secrets of one column, in username order after `after` (for key rotation). */
+/** One batch of sealed values of one column, in username order after `after` (for key rotation). */
 export async function sealedSecretsAfter(db: Queryable, column: SealedColumn, after: string, limit: number): Promise<Array<{ username: string; sealed: string }>> {
   return db.query<{ username: string; sealed: string }>(
     `SELECT username, ${column} AS sealed FROM users
@@ -264,7 +149,7 @@ export async function sealedSecretsAfter(db: Queryable, column: SealedColumn, af
 }
 
 /**
- * Replaces a sealed secret only if it is still the one that was read: a concurrent
+ * Replaces a sealed value only if it is still the one that was read: a concurrent
  * re-enrollment or renewal wins, and the rotation simply skips that row.
  */
 export async function resealSecret(db: Queryable, column: SealedColumn, username: string, previous: string, next: string): Promise<boolean> {

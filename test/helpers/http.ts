@@ -26,6 +26,8 @@ export interface RequestInit {
 export function rememberSecretsOf(body: Answer['body']): void {
   for (const field of ['enrollment_token', 'renewal_token', 'invitation_token'] as const) rememberSecret(body[field], 'token');
   rememberSecret(body.manual_entry_key, 'totp secret');
+  for (const field of ['reset_token'] as const) rememberSecret(body[field], 'token');
+  if (Array.isArray(body.recovery_codes)) for (const code of body.recovery_codes) rememberSecret(code, 'recovery code');
   // The password exists only inside its QR code: read it as the employee's phone would.
   if (typeof body.qr_code_base64 === 'string') rememberSecret(decodeQrPng(body.qr_code_base64), 'password');
 }

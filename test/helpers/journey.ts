@@ -10,6 +10,7 @@ export interface Enrolled {
   username: string;
   password: string;
   secret: string;
+  recoveryCodes: string[];
   enrollmentToken: string;
 }
 
@@ -20,14 +21,14 @@ export async function createAccount(base: string, username: string, tokens: Reco
   return { password, enrollmentToken: answer.body.enrollment_token as string, answer };
 }
 
-export async function enroll(base: string, username: string, enrollmentToken: string): Promise<{ secret: string; answer: Answer }> {
+export async function enroll(base: string, username: string, enrollmentToken: string): Promise<{ secret: string; recoveryCodes: string[]; answer: Answer }> {
   const answer = await postJson(`${base}/generate-2fa`, { username, enrollment_token: enrollmentToken });
   expect(answer.status, answer.text).to.equal(200);
   const uri = new URL(decodeQrPng(answer.body.qr_code_2fa_base64 as string));
   expect(uri.toString()).to.equal(answer.body.otpauth_uri);
   const secret = uri.searchParams.get('secret') as string;
   expect(secret).to.equal(answer.body.manual_entry_key);
-  return { secret, answer };
+  return { secret, recoveryCodes: answer.body.recovery_codes as string[], answer };
 }
 
 export function signIn(base: string, username: string, password: string, secret: string, step: number): Promise<Answer> {
@@ -36,6 +37,6 @@ export function signIn(base: string, username: string, password: string, secret:
 
 export async function createAndEnroll(base: string, username: string): Promise<Enrolled> {
   const { password, enrollmentToken } = await createAccount(base, username);
-  const { secret } = await enroll(base, username, enrollmentToken);
-  return { username, password, secret, enrollmentToken };
+  const { secret, recoveryCodes } = await enroll(base, username, enrollmentToken);
+  return { username, password, secret, recoveryCodes, enrollmentToken };
 }

@@ -4,7 +4,7 @@
 // secrets here as they meet them and every line our child processes print; the root hook
 // (test/hooks/no-secrets-in-logs.ts) looks for one in the other at the end of the run.
 
-export type SecretKind = 'password' | 'totp secret' | 'token' | 'fernet key' | 'database password';
+export type SecretKind = 'password' | 'totp secret' | 'token' | 'recovery code' | 'fernet key' | 'database password';
 
 /**
  * Shorter values are not recorded: a 6-digit TOTP code (or a short test password such as

@@ -1,4 +1,4 @@
--- Staged renewal, helpdesk reset and provenance (contract §4, §7, §8).
+-- Staged renewal, helpdesk reset, recovery codes and provenance (contract §4–§8).
 --
 -- A renewal (or, later, a helpdesk reset or a recovery-code re-enrollment) no longer
 -- clears the credentials in use: the new password hash and the new second factor wait
@@ -11,7 +11,14 @@ ALTER TABLE users
   -- A single-use token the IT helpdesk issues (employee-events, reset-requested) to an
   -- employee who lost both the phone and the recovery codes: a renewal by another door.
   ADD COLUMN reset_token_hash     TEXT,
-  ADD COLUMN reset_expires_at     TIMESTAMPTZ;
+  ADD COLUMN reset_expires_at     TIMESTAMPTZ,
+  -- Recovery codes (§5): SHA-256 digests of the unused codes in force; those enrolled
+  -- with a staged second factor, promoted with it; and, while an enrollment token is
+  -- valid, the codes it showed, Fernet-sealed like the TOTP secret, so that calling
+  -- generate-2fa again with that token shows the same ones (dropped at activation).
+  ADD COLUMN recovery_code_digests        TEXT[] NOT NULL DEFAULT '{}',
+  ADD COLUMN staged_recovery_code_digests TEXT[],
+  ADD COLUMN enrollment_recovery_codes    TEXT;
 
 -- Who created the account: the seed's own functions, self-registration, or HR. Only a
 -- self-registered (or seed) account that never became active may start over by name.
