@@ -16,6 +16,9 @@ export const ACCOUNT_INVITED = 'fr.cofrap.identity.account.invited';
 /** The source of the events we emit. */
 export const IDENTITY_SOURCE = '/cofrap/identity/employee-events';
 
+/** The longest `id` and `source` accepted, in characters. */
+export const MAX_ATTRIBUTE_LENGTH = 256;
+
 export type EmployeeEventType = typeof EMPLOYEE_CREATED | typeof EMPLOYEE_DEPARTED;
 
 export interface EmployeeEvent {
@@ -43,6 +46,9 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
     throw invalidRequest('The request is not a valid CloudEvent (binary or structured mode, with specversion, id, source and type).');
   }
   if (event.specversion !== '1.0') throw invalidRequest(`CloudEvents specversion ${event.specversion} is not supported; send 1.0.`);
+  // (source, id) is the key of a processed event and is logged: bounded, as §7 requires.
+  if ([...event.id].length > MAX_ATTRIBUTE_LENGTH) throw invalidRequest(`The event id is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
+  if ([...event.source].length > MAX_ATTRIBUTE_LENGTH) throw invalidRequest(`The event source is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
   if (event.type !== EMPLOYEE_CREATED && event.type !== EMPLOYEE_DEPARTED) {
     throw invalidRequest(`Event type "${event.type}" is not handled; expected ${EMPLOYEE_CREATED} or ${EMPLOYEE_DEPARTED}.`);
   }

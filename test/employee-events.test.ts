@@ -231,6 +231,17 @@ for (const kind of BACKENDS) {
       it('a display_name that is not a string', async () => expect400(await post(ce(), '{"username":"x","display_name":7}'), /display_name/));
       it('a ce- header with an overlong UTF-8 percent-encoding', async () => expect400(await post(ce({ 'ce-id': 'a%C0%A0b' }), '{"username":"x"}'), /ce-id/));
       it('a ce- header with a bare %', async () => expect400(await post(ce({ 'ce-subject': '50%' }), '{"username":"x"}'), /ce-subject/));
+      it('a ce-id of 257 characters (256 are accepted)', async () => {
+        expect400(await post(ce({ 'ce-id': 'i'.repeat(257) }), '{"username":"x"}'), /id is longer than 256/);
+        // counted in characters, not bytes: 256 × "é" (512 bytes of UTF-8) is accepted
+        expect((await post(ce({ 'ce-id': encodeURIComponent('é'.repeat(256)), 'ce-type': DEPARTED }), '{"username":"long.id"}')).status).to.equal(200);
+      });
+      it('a source of 257 characters, binary or structured', async () => {
+        const source = `${HR_SOURCE}/${'s'.repeat(256 - HR_SOURCE.length)}`;
+        expect400(await post(ce({ 'ce-source': source }), '{"username":"x"}'), /source is longer than 256/);
+        const body = JSON.stringify({ specversion: '1.0', id: '1', source, type: CREATED, datacontenttype: 'application/json', data: { username: 'x' } });
+        expect400(await post({ 'content-type': 'application/cloudevents+json' }, body), /source is longer than 256/);
+      });
       it('a batch', async () => {
         const body = JSON.stringify([{ specversion: '1.0', id: '1', source: HR_SOURCE, type: CREATED, data: { username: 'x' } }]);
         expect400(await post({ 'content-type': 'application/cloudevents-batch+json' }, body), /[Bb]atch/);
