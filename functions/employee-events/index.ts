@@ -7,9 +7,11 @@ import { postFunction } from '../../lib/http/function.js';
 import { EMPLOYEE_CREATED, invitationReply, parseEmployeeEvent } from '../../lib/events.js';
 import { disable, invite, recordDelivery } from '../../lib/db/employees.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
+import { requireAllowedSource, verifiedSender } from '../../lib/events-auth.js';
 
 export const employeeEvents = postFunction('employee-events', async (runtime, { headers, body, log }) => {
   const event = parseEmployeeEvent(headers, body);
+  requireAllowedSource(runtime.config, event.source, log);
   const { db, config } = runtime;
 
   if (event.type === EMPLOYEE_CREATED) {
@@ -41,6 +43,6 @@ export const employeeEvents = postFunction('employee-events', async (runtime, { 
   });
   log.info('employee_departed', { username: event.username, event_id: event.id, deliveries });
   return { status: 200 };
-});
+}, { beforeBody: verifiedSender() }); // the broker's token, checked before the body is read (§7)
 
 http('employee-events', employeeEvents);
