@@ -8,6 +8,7 @@ import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { stepWithMargin } from './helpers/totp.js';
 import { HR_SOURCE, replyEvent, sendEmployeeEvent } from './helpers/events.js';
+import { brokerAuthorization } from './helpers/oidc.js';
 import { hashToken } from '../lib/crypto/tokens.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
@@ -148,7 +149,7 @@ for (const kind of BACKENDS) {
         Buffer.from(id, 'utf8').toString('latin1'), // raw UTF-8 bytes, as SDKs that do not encode send them
       ];
       for (const spelling of spellings) {
-        const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': spelling, 'ce-source': HR_SOURCE, 'ce-type': CREATED };
+        const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': spelling, 'ce-source': HR_SOURCE, 'ce-type': CREATED, ...(await brokerAuthorization()) };
         const answer = await request(url, { method: 'POST', headers, body: '{"username":"émile"}' });
         expect(answer.status, answer.text).to.equal(200);
       }
@@ -217,9 +218,11 @@ for (const kind of BACKENDS) {
         };
         return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
       };
-      const post = (headers: Record<string, string>, body: string): Promise<Answer> => request(url, { method: 'POST', headers, body });
+      // signed by the broker: these reach the event parser on both databases
+      const post = async (headers: Record<string, string>, body: string): Promise<Answer> =>
+        request(url, { method: 'POST', headers: { ...headers, ...(await brokerAuthorization()) }, body });
 
-      it('plain JSON that is not a CloudEvent', async () => expect400(await postJson(url, { username: 'x' }), /CloudEvent/));
+      it('plain JSON that is not a CloudEvent', async () => expect400(await postJson(url, { username: 'x' }, await brokerAuthorization()), /CloudEvent/));
       it('binary mode without ce-id', async () => expect400(await post(ce({ 'ce-id': undefined }), '{"username":"x"}'), /CloudEvent/));
       it('binary mode without ce-source', async () => expect400(await post(ce({ 'ce-source': undefined }), '{"username":"x"}'), /CloudEvent/));
       it('an unsupported type', async () => expect400(await post(ce({ 'ce-type': 'fr.cofrap.hr.employee.promoted' }), '{"username":"x"}'), /type/));
