@@ -6,12 +6,11 @@
 // and should one get this far unconfigured, every event is refused.
 import type { Config, EventsOidcConfig } from './config.js';
 import { forbidden, unauthenticated, unavailable } from './http/errors.js';
-import type { RequestHead } from './http/function.js';
+import type { BeforeBody } from './http/function.js';
 import { describeError } from './log.js';
 import type { LogFields, Logger } from './log.js';
 import { KeysUnavailable, TokenRefused, createOidcVerifier } from './oidc-verifier.js';
 import type { OidcVerifier } from './oidc-verifier.js';
-import type { Runtime } from './runtime.js';
 
 // One verifier per configuration and audience, so the JWKS cache lives as long as the process.
 const verifiers = new WeakMap<EventsOidcConfig, Map<string, OidcVerifier>>();
@@ -54,8 +53,6 @@ function rootCode(error: unknown): LogFields {
   }
   return {};
 }
-
-export type BeforeBody = (runtime: Runtime, head: RequestHead) => Promise<void>;
 
 /**
  * The check a function runs before reading the body: the request must carry a token from

@@ -55,13 +55,15 @@ export interface RequestHead {
   log: Logger;
 }
 
+/**
+ * Runs after the method check and before a byte of the body is read; throwing an
+ * HttpError answers it. Who may call (employee-events: the broker's token) is settled
+ * here, so an unauthenticated sender costs no body read, no parse and no query.
+ */
+export type BeforeBody = (runtime: Runtime, head: RequestHead) => Promise<void>;
+
 export interface PostFunctionOptions {
-  /**
-   * Runs after the method check and before a byte of the body is read; throwing an
-   * HttpError answers it. Who may call (employee-events: the broker's token) is settled
-   * here, so an unauthenticated sender costs no body read, no parse and no query.
-   */
-  beforeBody?: (runtime: Runtime, head: RequestHead) => Promise<void>;
+  beforeBody?: BeforeBody;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
