@@ -5,9 +5,9 @@ import { FUNCTION_NAMES, PORTAL, loadFunction } from '../lib/functions.js';
 import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
 import { closeProcessRuntime } from '../lib/runtime.js';
 import { OPENAPI_DOCUMENT } from '../lib/openapi.js';
-import { startRuntime } from './start.js';
+import { startRuntime, uncheckedEventSenders } from './start.js';
 
-const runtime = await startRuntime();
+const runtime = await startRuntime(FUNCTION_NAMES);
 const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
 // Last, at "/": the portal answers its own paths and 404 (the contract's body) for the rest.
 mounts.push({ path: '/', handler: await loadFunction(PORTAL) });
@@ -16,6 +16,7 @@ const { server, port } = await listen(app, runtime.config.port);
 shutdownOnSignals(server, closeProcessRuntime, runtime.log);
 
 const base = `http://localhost:${port}`;
+const unchecked = uncheckedEventSenders(runtime.config);
 runtime.log.info('listening', { port, functions: [...FUNCTION_NAMES.map((name) => `POST ${base}/${name}`), `GET ${base}/ (${PORTAL})`] });
 process.stdout.write(
   `\nCOFRAP credential functions on ${base}\n` +
@@ -23,5 +24,6 @@ process.stdout.write(
     FUNCTION_NAMES.map((name) => `  POST ${base}/${name}\n`).join('') +
     `  GET  ${base}/healthz   GET ${base}/readyz   GET ${base}/openapi.json\n` +
     (runtime.config.database.kind === 'embedded' ? `Embedded PostgreSQL (PGlite) in ${runtime.config.database.dataDir}\n` : '') +
+    (unchecked.length > 0 ? `WARNING: employee-events skips these sender checks: ${unchecked.join(', ')} (embedded development mode only)\n` : '') +
     '\n',
 );

@@ -30,7 +30,7 @@ if (target === PORTAL) {
   log.info('listening', { function: target, port: running.port });
   shutdownOnSignals(running.server, async () => undefined, log);
 } else {
-  const runtime = await startRuntime();
+  const runtime = await startRuntime([target]);
   const handler = await loadFunction(target);
   const { server, port } = await listen(createApp([{ path: '/', handler }], { notFound: false }), runtime.config.port);
   runtime.log.info('listening', { function: target, port });

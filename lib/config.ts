@@ -41,6 +41,24 @@ export interface Config {
   bcryptThreads: number;
   /** `auto` (native, bcryptjs where it cannot load), `native` or `bcryptjs`. */
   bcryptEngine: BcryptEnginePreference;
+  /** How employee-events verifies the broker's token (§7); undefined: not configured. */
+  eventsOidc: EventsOidcConfig | undefined;
+  /** CloudEvent `source` values employee-events accepts; undefined: not configured. */
+  hrEventSources: string[] | undefined;
+}
+
+/** Knative Eventing's OIDC sender authentication, as the receiving function checks it. */
+export interface EventsOidcConfig {
+  issuer: string;
+  /** This function's own audience (the Trigger's `subscriber.audience`). */
+  audience: string;
+  jwksUrl: string;
+  /** The broker's identities (`system:serviceaccount:<ns>:<name>`); undefined: any subject (development only). */
+  subjects: string[] | undefined;
+  /** A bearer token for the JWKS request (the pod's service-account token for the API server), re-read at each fetch. */
+  jwksTokenFile: string | undefined;
+  /** The least time between two JWKS fetches caused by an unknown key id. */
+  jwksCooldownSeconds: number;
 }
 
 export const SECRET_FILES = {
@@ -155,6 +173,83 @@ function engineVar(env: Env): BcryptEnginePreference {
   return preference;
 }
 
+function listVar(env: Env, name: string, what: string): string[] | undefined {
+  const raw = readVar(env, name);
+  if (raw === undefined) return undefined;
+  const items = raw.split(',').map((item) => item.trim());
+  if (items.some((item) => item === '')) throw new ConfigError(`${name} holds an empty entry; give comma-separated ${what}`);
+  const tooLong = items.find((item) => [...item].length > 256);
+  if (tooLong !== undefined) throw new ConfigError(`${name} holds an entry longer than 256 characters`);
+  return items;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function jwksUrlVar(env: Env): string | undefined {
+  const raw = readVar(env, 'EVENTS_OIDC_JWKS_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`EVENTS_OIDC_JWKS_URL is not a URL, got "${raw}"`);
+  }
+  // Keys fetched over plain HTTP could be swapped by anyone on the path, and with them
+  // every token accepted; plain HTTP is for a JWKS on this machine (development, tests).
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    throw new ConfigError(`EVENTS_OIDC_JWKS_URL must be an https:// URL (http:// only on localhost), got "${raw}"`);
+  }
+  return url.href;
+}
+
+const OIDC_REQUIRED = ['EVENTS_OIDC_ISSUER', 'EVENTS_OIDC_AUDIENCE', 'EVENTS_OIDC_JWKS_URL'] as const;
+const OIDC_OPTIONAL = ['EVENTS_OIDC_SUBJECTS', 'EVENTS_OIDC_JWKS_TOKEN_FILE', 'EVENTS_OIDC_JWKS_COOLDOWN_SECONDS'] as const;
+
+/** All three of issuer, audience and JWKS URL, or none (and then none of the others either). */
+function eventsOidcVars(env: Env): EventsOidcConfig | undefined {
+  const jwksUrl = jwksUrlVar(env);
+  const given = { EVENTS_OIDC_ISSUER: readVar(env, 'EVENTS_OIDC_ISSUER'), EVENTS_OIDC_AUDIENCE: readVar(env, 'EVENTS_OIDC_AUDIENCE'), EVENTS_OIDC_JWKS_URL: jwksUrl };
+  const present = OIDC_REQUIRED.filter((name) => given[name] !== undefined);
+  if (present.length === 0) {
+    const stray = OIDC_OPTIONAL.find((name) => readVar(env, name) !== undefined);
+    if (stray !== undefined) throw new ConfigError(`${stray} is set but EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL are not`);
+    return undefined;
+  }
+  const missing = OIDC_REQUIRED.find((name) => given[name] === undefined);
+  if (missing !== undefined) throw new ConfigError(`${missing} must be set together with ${present.join(' and ')}`);
+  const jwksTokenFile = readVar(env, 'EVENTS_OIDC_JWKS_TOKEN_FILE');
+  // Checked now so a missing mount stops the start, not the first event; read again at
+  // each fetch, because the kubelet replaces a projected token before it expires.
+  if (jwksTokenFile !== undefined) {
+    try {
+      readFileSync(jwksTokenFile, 'utf8');
+    } catch {
+      throw new ConfigError(`EVENTS_OIDC_JWKS_TOKEN_FILE names ${jwksTokenFile}, which cannot be read`);
+    }
+  }
+  return {
+    issuer: given.EVENTS_OIDC_ISSUER as string,
+    audience: given.EVENTS_OIDC_AUDIENCE as string,
+    jwksUrl: jwksUrl as string,
+    subjects: listVar(env, 'EVENTS_OIDC_SUBJECTS', 'subjects such as system:serviceaccount:<namespace>:<name>'),
+    jwksTokenFile,
+    jwksCooldownSeconds: intVar(env, 'EVENTS_OIDC_JWKS_COOLDOWN_SECONDS', 30, 0, 3600),
+  };
+}
+
+/**
+ * The rule of §7: employee-events accepts unauthenticated events, from any source, only in
+ * the embedded development mode. Served against a PostgreSQL server, it needs the whole
+ * sender check; the processes that serve it call this at start.
+ */
+export function requireEventSenderChecks(config: Config): void {
+  if (config.database.kind === 'embedded') return;
+  const why = 'to serve employee-events on a PostgreSQL server (only the embedded development mode accepts unauthenticated events)';
+  if (config.eventsOidc === undefined) throw new ConfigError(`EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL must be set ${why}`);
+  if (config.eventsOidc.subjects === undefined) throw new ConfigError(`EVENTS_OIDC_SUBJECTS must be set ${why}`);
+  if (config.hrEventSources === undefined) throw new ConfigError(`HR_EVENT_SOURCES must be set ${why}`);
+}
+
 /** PORT alone: what a process that needs no database or secret (the portal) reads. */
 export function loadPort(env: Env = process.env): number {
   return intVar(env, 'PORT', 8080, 0, 65535);
@@ -220,5 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),
     bcryptThreads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64),
     bcryptEngine: engineVar(env),
+    eventsOidc: eventsOidcVars(env),
+    hrEventSources: listVar(env, 'HR_EVENT_SOURCES', 'CloudEvent source values'),
   };
 }

@@ -21,6 +21,9 @@ export const ACCOUNT_RESET = 'fr.cofrap.identity.account.reset';
 /** The source of the events we emit. */
 export const IDENTITY_SOURCE = '/cofrap/identity/employee-events';
 
+/** The longest `id` and `source` accepted, in characters. */
+export const MAX_ATTRIBUTE_LENGTH = 256;
+
 const HANDLED_TYPES = [EMPLOYEE_CREATED, EMPLOYEE_DEPARTED, EMPLOYEE_REHIRED, RESET_REQUESTED] as const;
 export type EmployeeEventType = (typeof HANDLED_TYPES)[number];
 
@@ -64,6 +67,9 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
     throw invalidRequest('The request is not a valid CloudEvent (binary or structured mode, with specversion, id, source and type).');
   }
   if (event.specversion !== '1.0') throw invalidRequest(`CloudEvents specversion ${event.specversion} is not supported; send 1.0.`);
+  // (source, id) is the key of a processed event and is logged: bounded, as §7 requires.
+  if ([...event.id].length > MAX_ATTRIBUTE_LENGTH) throw invalidRequest(`The event id is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
+  if ([...event.source].length > MAX_ATTRIBUTE_LENGTH) throw invalidRequest(`The event source is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
   const type = event.type;
   if (!isHandled(type)) throw invalidRequest(`Event type "${type}" is not handled; expected one of ${HANDLED_TYPES.join(', ')}.`);
   const data = event.data;

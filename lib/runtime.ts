@@ -70,9 +70,13 @@ export async function readiness(runtime: Runtime): Promise<{ ready: boolean; rea
 
 let processRuntime: Promise<Runtime> | undefined;
 
-/** The process-wide runtime, created on first use from the environment. */
-export function getRuntime(): Promise<Runtime> {
-  processRuntime ??= createRuntime(loadConfig());
+/**
+ * The process-wide runtime, created on first use from the environment. A start-up script
+ * passes `load` to check more of the configuration (what the functions it serves need)
+ * before anything is opened.
+ */
+export function getRuntime(load: () => Config = loadConfig): Promise<Runtime> {
+  processRuntime ??= createRuntime(load());
   return processRuntime;
 }
 

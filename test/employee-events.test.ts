@@ -8,6 +8,7 @@ import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { stepWithMargin } from './helpers/totp.js';
 import { HR_SOURCE, replyEvent, sendEmployeeEvent } from './helpers/events.js';
+import { brokerAuthorization } from './helpers/oidc.js';
 import { hashToken } from '../lib/crypto/tokens.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
@@ -152,7 +153,7 @@ for (const kind of BACKENDS) {
         Buffer.from(id, 'utf8').toString('latin1'), // raw UTF-8 bytes, as SDKs that do not encode send them
       ];
       for (const spelling of spellings) {
-        const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': spelling, 'ce-source': HR_SOURCE, 'ce-type': CREATED };
+        const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': spelling, 'ce-source': HR_SOURCE, 'ce-type': CREATED, ...(await brokerAuthorization()) };
         const answer = await request(url, { method: 'POST', headers, body: '{"username":"émile"}' });
         expect(answer.status, answer.text).to.equal(200);
       }
@@ -299,9 +300,11 @@ for (const kind of BACKENDS) {
         };
         return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
       };
-      const post = (headers: Record<string, string>, body: string): Promise<Answer> => request(url, { method: 'POST', headers, body });
+      // signed by the broker: these reach the event parser on both databases
+      const post = async (headers: Record<string, string>, body: string): Promise<Answer> =>
+        request(url, { method: 'POST', headers: { ...headers, ...(await brokerAuthorization()) }, body });
 
-      it('plain JSON that is not a CloudEvent', async () => expect400(await postJson(url, { username: 'x' }), /CloudEvent/));
+      it('plain JSON that is not a CloudEvent', async () => expect400(await postJson(url, { username: 'x' }, await brokerAuthorization()), /CloudEvent/));
       it('binary mode without ce-id', async () => expect400(await post(ce({ 'ce-id': undefined }), '{"username":"x"}'), /CloudEvent/));
       it('binary mode without ce-source', async () => expect400(await post(ce({ 'ce-source': undefined }), '{"username":"x"}'), /CloudEvent/));
       it('an unsupported type', async () => expect400(await post(ce({ 'ce-type': 'fr.cofrap.hr.employee.promoted' }), '{"username":"x"}'), /type/));
@@ -313,6 +316,17 @@ for (const kind of BACKENDS) {
       it('a display_name that is not a string', async () => expect400(await post(ce(), '{"username":"x","display_name":7}'), /display_name/));
       it('a ce- header with an overlong UTF-8 percent-encoding', async () => expect400(await post(ce({ 'ce-id': 'a%C0%A0b' }), '{"username":"x"}'), /ce-id/));
       it('a ce- header with a bare %', async () => expect400(await post(ce({ 'ce-subject': '50%' }), '{"username":"x"}'), /ce-subject/));
+      it('a ce-id of 257 characters (256 are accepted)', async () => {
+        expect400(await post(ce({ 'ce-id': 'i'.repeat(257) }), '{"username":"x"}'), /id is longer than 256/);
+        // counted in characters, not bytes: 256 × "é" (512 bytes of UTF-8) is accepted
+        expect((await post(ce({ 'ce-id': encodeURIComponent('é'.repeat(256)), 'ce-type': DEPARTED }), '{"username":"long.id"}')).status).to.equal(200);
+      });
+      it('a source of 257 characters, binary or structured', async () => {
+        const source = `${HR_SOURCE}/${'s'.repeat(256 - HR_SOURCE.length)}`;
+        expect400(await post(ce({ 'ce-source': source }), '{"username":"x"}'), /source is longer than 256/);
+        const body = JSON.stringify({ specversion: '1.0', id: '1', source, type: CREATED, datacontenttype: 'application/json', data: { username: 'x' } });
+        expect400(await post({ 'content-type': 'application/cloudevents+json' }, body), /source is longer than 256/);
+      });
       it('a batch', async () => {
         const body = JSON.stringify([{ specversion: '1.0', id: '1', source: HR_SOURCE, type: CREATED, data: { username: 'x' } }]);
         expect400(await post({ 'content-type': 'application/cloudevents-batch+json' }, body), /[Bb]atch/);

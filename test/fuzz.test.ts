@@ -1,13 +1,14 @@
 // Hostile input, generated: 10 000 requests of random shapes across every function —
 // wrong methods and media types, random and truncated JSON, invalid UTF-8, Unicode tricks,
-// SQL and header injection strings, random CloudEvent headers. Each answer must be the
-// contract's (openapi.yaml, checked by the request helper), never a 5xx, and a refused
-// request must leave the accounts untouched.
+// SQL and header injection strings, random CloudEvent headers (with or without the
+// broker's token). Each answer must be the contract's (openapi.yaml, checked by the
+// request helper), never a 5xx, and a refused request must leave the accounts untouched.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import pg from 'pg';
 import { useServer } from './helpers/backends.js';
 import { request } from './helpers/http.js';
+import { brokerAuthorization } from './helpers/oidc.js';
 
 const FUNCTIONS = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events'] as const;
 const FIELDS = ['username', 'password', 'totp', 'renewal_token', 'invitation_token', 'enrollment_token', 'email', 'display_name'];
@@ -51,11 +52,13 @@ const fuzzRequest = fc.record({
   contentType: fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'application/cloudevents+json', 'multipart/form-data'), { nil: undefined }),
   body,
   ce: ceHeaders,
+  // mostly signed by the broker, so that the event parser behind the token check is fuzzed too
+  signed: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
 });
 
 describe('fuzz: hostile input on postgres', function () {
   this.timeout(600_000);
-  const live = useServer('postgres', { BCRYPT_COST: '10' });
+  const live = useServer('postgres', { BCRYPT_COST: '10', HR_EVENT_SOURCES: '/hr/fuzz' });
 
   it('10 000 generated requests: no 5xx, contract answers only, refused requests change nothing', async () => {
     // One connection for the 10 000 checks: a new one per check would cost more than the request.
@@ -73,7 +76,7 @@ describe('fuzz: hostile input on postgres', function () {
     try {
       await fc.assert(
         fc.asyncProperty(fuzzRequest, async (r) => {
-          const headers: Record<string, string> = r.fn === 'employee-events' ? { ...r.ce } : {};
+          const headers: Record<string, string> = r.fn === 'employee-events' ? { ...r.ce, ...(r.signed ? await brokerAuthorization() : {}) } : {};
           if (r.contentType !== undefined) headers['content-type'] = r.contentType;
           const sendsBody = r.method !== 'GET';
           const answer = await request(`${live.url}/${r.fn}`, { method: r.method, headers, ...(sendsBody ? { body: r.body } : {}) });

@@ -9,6 +9,8 @@ import { newTotpSecret } from '../lib/crypto/totp.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { newFernetKey } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
+import { UnsecuredJWT } from 'jose';
+import { TestIssuer } from './helpers/oidc.js';
 
 const line = (text: string): { source: string; line: string } => ({ source: 'planted', line: text });
 
@@ -45,6 +47,19 @@ describe('unit: the secret matchers can fail', () => {
     const leaks = findLeaks([line('{"hash":"$2b$12$abcdefghijklmnopqrstuuL5qT6YJx0fJ0jQm0lJ0wq9Oq2h7dC5e"}'), line(`sealed ${sealed}`)], new Map());
     expect(leaks.map((l) => l.kind)).to.deep.equal(['bcrypt hash', 'Fernet token']);
     expect(leaks[1]?.line).to.not.contain(sealed);
+  });
+
+  it('finds a JWT (the broker\'s OIDC token, alg none included) by its shape alone', async () => {
+    const issuer = await TestIssuer.start();
+    try {
+      const signed = await issuer.token();
+      const unsigned = new UnsecuredJWT({ sub: 'system:serviceaccount:cofrap:x' }).encode();
+      const leaks = findLeaks([line(`{"authorization":"Bearer ${signed}"}`), line(`token=${unsigned} end`)], new Map());
+      expect(leaks.map((l) => l.kind)).to.deep.equal(['JWT', 'JWT']);
+      expect(leaks[0]?.line).to.not.contain(signed.split('.')[1]);
+    } finally {
+      await issuer.stop();
+    }
   });
 
   it('reports nothing for clean output, and does not record short values such as TOTP codes', () => {

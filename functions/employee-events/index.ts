@@ -1,4 +1,5 @@
-// employee-events: HR's and the IT helpdesk's events, delivered by a Knative Trigger.
+// employee-events: HR's and the IT helpdesk's events, delivered by a Knative Trigger and
+// accepted only with the broker's verified OIDC token and from an allowed source.
 // `created` invites the employee (the reply event carries the invitation token for the
 // mailer), or tells IT that someone else holds the name; `departed` disables the account;
 // `rehired` invites a disabled account again; `reset-requested` gives an active account a
@@ -17,6 +18,7 @@ import { issueToken } from '../../lib/crypto/tokens.js';
 import { claimSkeleton, skeletonHolder } from '../../lib/db/usernames.js';
 import { skeletonOf } from '../../lib/usernames.js';
 import type { Runtime } from '../../lib/runtime.js';
+import { requireAllowedSource, verifiedSender } from '../../lib/events-auth.js';
 
 interface Applied {
   /** What happened, for the log: never a token. */
@@ -78,6 +80,7 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
 
 export const employeeEvents = postFunction('employee-events', async (runtime, { headers, body, log }): Promise<Reply> => {
   const event = parseEmployeeEvent(headers, body);
+  requireAllowedSource(runtime.config, event.source, log);
   const { deliveries, applied } = await runtime.db.transaction(async (tx) => ({
     deliveries: await recordDelivery(tx, event),
     applied: await apply(tx, event, runtime),
@@ -93,6 +96,6 @@ export const employeeEvents = postFunction('employee-events', async (runtime, { 
   });
   if (applied.reply === undefined) return { status: 200 };
   return { status: 200, headers: applied.reply.headers, body: applied.reply.body };
-});
+}, { beforeBody: verifiedSender() }); // the broker's token, checked before the body is read (§7)
 
 http('employee-events', employeeEvents);

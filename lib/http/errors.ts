@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'invalid_request'
   | 'invalid_credentials'
   | 'invalid_token'
+  | 'unauthenticated'
+  | 'forbidden'
   | 'credentials_expired'
   | 'account_disabled'
   | 'method_not_allowed'
@@ -40,6 +42,20 @@ export const invalidCredentials = (): HttpError =>
 
 export const invalidToken = (): HttpError =>
   new HttpError(401, 'invalid_token', 'The token is missing, wrong, already used or no longer valid.');
+
+/**
+ * employee-events: the request does not prove it comes from the broker. One body whatever
+ * the reason (no token, bad signature, wrong audience…): the reason is for the log only,
+ * so a forger learns nothing from the answer. The challenge header is RFC 6750's.
+ */
+export const unauthenticated = (): HttpError =>
+  new HttpError(401, 'unauthenticated', 'The request does not prove that it comes from the event broker.', {
+    'WWW-Authenticate': 'Bearer',
+  });
+
+/** employee-events: an authenticated delivery of an event from a source that may not change accounts. */
+export const forbidden = (): HttpError =>
+  new HttpError(403, 'forbidden', 'Events from this source are not accepted.');
 
 export const accountExists = (): HttpError =>
   new HttpError(409, 'account_exists', 'This account already exists; it cannot be created again without a valid token.');

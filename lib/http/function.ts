@@ -48,6 +48,24 @@ export interface Reply {
 
 export type PostHandler = (runtime: Runtime, request: PostRequest) => Promise<Reply>;
 
+/** What a check may see before the body is read: the headers and the request's ids. */
+export interface RequestHead {
+  header(name: string): string | undefined;
+  requestId: string;
+  log: Logger;
+}
+
+/**
+ * Runs after the method check and before a byte of the body is read; throwing an
+ * HttpError answers it. Who may call (employee-events: the broker's token) is settled
+ * here, so an unauthenticated sender costs no body read, no parse and no query.
+ */
+export type BeforeBody = (runtime: Runtime, head: RequestHead) => Promise<void>;
+
+export interface PostFunctionOptions {
+  beforeBody?: BeforeBody;
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function requestIdOf(req: Request): string {
@@ -137,7 +155,7 @@ export async function answerProbe(req: Request, res: Response): Promise<void> {
 }
 
 /** The envelope for a POST function whose handler reads the body's bytes itself. */
-export function postFunction(name: string, handler: PostHandler): HttpFunction {
+export function postFunction(name: string, handler: PostHandler, options: PostFunctionOptions = {}): HttpFunction {
   return async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(req);
@@ -154,8 +172,10 @@ export function postFunction(name: string, handler: PostHandler): HttpFunction {
       if (req.method !== 'POST') {
         throw new HttpError(405, 'method_not_allowed', `Method ${req.method} is not allowed; use POST.`, { Allow: 'POST' });
       }
+      const header = (name: string): string | undefined => req.get(name);
+      await options.beforeBody?.(runtime, { header, requestId, log });
       const body = await readBody(req);
-      const reply = await handler(runtime, { headers: req.headers, header: (name) => req.get(name), body, requestId, log });
+      const reply = await handler(runtime, { headers: req.headers, header, body, requestId, log });
       send(res, reply.status, reply.body, reply.headers);
     } catch (error) {
       let failure: HttpError;

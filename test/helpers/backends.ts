@@ -11,6 +11,7 @@ import { newFernetKey } from '../../lib/config.js';
 import { PROJECT_ROOT, runToExit, startProcess } from './process.js';
 import type { RunningProcess } from './process.js';
 import { rememberSecret } from './secrets.js';
+import { BROKER } from './oidc.js';
 
 export type BackendKind = 'pglite' | 'postgres';
 export const BACKENDS: BackendKind[] = ['pglite', 'postgres'];
@@ -98,10 +99,15 @@ export class Backend {
     this.dataDir = kind === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'cofrap-pglite-test-')) : undefined;
   }
 
+  /**
+   * On PostgreSQL the server trusts the run's broker issuer (BROKER) for employee-events,
+   * as it must outside the embedded mode (contract §7); PGlite runs as `npm start` does,
+   * without sender checks. `extra` wins over both.
+   */
   env(extra: Record<string, string> = {}): Record<string, string> {
-    const common = { SECRETS_DIR: this.secretsDir, BCRYPT_COST: '10', ...extra };
-    if (this.kind === 'pglite') return { PGLITE_DATA_DIR: this.dataDir as string, ...common };
-    return { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: this.name, ...common };
+    const common = { SECRETS_DIR: this.secretsDir, BCRYPT_COST: '10' };
+    if (this.kind === 'pglite') return { PGLITE_DATA_DIR: this.dataDir as string, ...common, ...extra };
+    return { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: this.name, ...common, ...BROKER.env(), ...extra };
   }
 
   get databaseUrl(): string {
@@ -148,15 +154,17 @@ export interface LiveServer {
 
 /**
  * Registers the hooks of a suite that runs the development server on a scratch database of
- * `kind`, with `env` added to its configuration. Read `url` inside tests and hooks.
+ * `kind`, with `env` added to its configuration (or what `env()` returns when the server
+ * starts). Read `url` inside tests and hooks.
  */
-export function useServer(kind: BackendKind, env: Record<string, string> = {}): LiveServer {
+export function useServer(kind: BackendKind, env: Record<string, string> | (() => Record<string, string>) = {}): LiveServer {
   const backend = new Backend(kind);
   let running: RunningProcess | undefined;
   before(async function () {
     await requireBackend(this, kind);
     await backend.prepare();
-    running = await backend.start(env);
+    // A function is read here, after the suite's earlier hooks (e.g. one that starts an issuer).
+    running = await backend.start(typeof env === 'function' ? env() : env);
   });
   after(async () => {
     await running?.stop();

@@ -1,8 +1,9 @@
 // What the whole run must never print: every secret the tests saw (passwords read from QR
-// codes, TOTP secrets, enrollment/renewal/invitation tokens, Fernet keys, database
-// passwords) and anything shaped like a bcrypt hash or a Fernet token. The helpers record
-// secrets here as they meet them and every line our child processes print; the root hook
-// (test/hooks/no-secrets-in-logs.ts) looks for one in the other at the end of the run.
+// codes, TOTP secrets, enrollment/renewal/invitation tokens, OIDC tokens, Fernet keys,
+// database passwords) and anything shaped like a bcrypt hash, a Fernet token or a JWT.
+// The helpers record secrets here as they meet them and every line our child processes
+// print; the root hook (test/hooks/no-secrets-in-logs.ts) looks for one in the other at
+// the end of the run.
 
 export type SecretKind = 'password' | 'totp secret' | 'token' | 'recovery code' | 'fernet key' | 'database password';
 
@@ -18,6 +19,8 @@ export const MIN_SECRET_LENGTH = 8;
 export const SECRET_SHAPES: ReadonlyArray<{ kind: string; pattern: RegExp }> = [
   { kind: 'bcrypt hash', pattern: /\$2[aby]\$\d\d\$[./A-Za-z0-9]*/g },
   { kind: 'Fernet token', pattern: /gAAAAA[A-Za-z0-9_=-]*/g },
+  // A JWT (the broker's OIDC token): base64url of '{"' opens its header and its payload.
+  { kind: 'JWT', pattern: /eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g },
 ];
 
 const secrets = new Map<string, SecretKind>();

@@ -1,7 +1,7 @@
 // Root hooks (a mocha plugin, loaded by .mocharc.json "require"): at the end of the run,
 // every line every child process printed is searched for every secret the tests saw. One
 // leak anywhere in the run fails it, naming the process and the line (secret masked).
-import { findLeaks, rememberOutput, rememberedOutput, rememberedSecrets } from '../helpers/secrets.js';
+import { SECRET_SHAPES, findLeaks, rememberOutput, rememberedOutput, rememberedSecrets } from '../helpers/secrets.js';
 
 const MAX_REPORTED = 20;
 let restoreStdout: (() => void) | undefined;
@@ -25,7 +25,7 @@ export const mochaHooks = {
     const started = Date.now();
     const leaks = findLeaks(output, secrets);
     const sources = new Set(output.map((o) => o.source)).size;
-    console.log(`\n  log check: ${output.length} lines from ${sources} processes searched for ${secrets.size} secrets and 2 secret shapes in ${Date.now() - started} ms: ${leaks.length} leaks`);
+    console.log(`\n  log check: ${output.length} lines from ${sources} processes searched for ${secrets.size} secrets and ${SECRET_SHAPES.length} secret shapes in ${Date.now() - started} ms: ${leaks.length} leaks`);
     if (leaks.length > 0) {
       const shown = leaks.slice(0, MAX_REPORTED).map((leak) => `  ${leak.kind} in ${leak.source}: ${leak.line.slice(0, 300)}`);
       throw new Error(`secrets appeared in the output of the run (${leaks.length}):\n${shown.join('\n')}`);
