@@ -35,7 +35,7 @@ for (const kind of BACKENDS) {
         expectError(await postJson(`${base}/generate-password`, { username: 'ALICE.martin' }), 409, 'account_exists');
 
         const { secret, answer } = await enroll(base, 'alice.martin', created.body.enrollment_token as string);
-        expect(answer.body).to.have.keys('message', 'username', 'qr_code_2fa_base64', 'manual_entry_key', 'otpauth_uri');
+        expect(answer.body).to.have.keys('message', 'username', 'qr_code_2fa_base64', 'manual_entry_key', 'otpauth_uri', 'recovery_codes');
         expect(answer.body.manual_entry_key).to.match(/^[A-Z2-7]{32}$/);
         const uri = new URL(answer.body.otpauth_uri as string);
         expect(uri.searchParams.get('issuer')).to.equal('COFRAP Secure');

@@ -238,7 +238,7 @@ describe('portal', function () {
       }
     });
 
-    it('accepts an invitation link: the token goes with the creation, and works once', async () => {
+    it('accepts an invitation link: the token goes with the creation, and works until the account is activated', async () => {
       const invited = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'nora.petit', email: 'nora.petit@cofrap.fr' });
       expect(invited.status, invited.text).to.equal(200);
       const token = replyEvent(invited).data?.invitation_token as string;
@@ -265,10 +265,10 @@ describe('portal', function () {
       await finishEnrollment(page, 'nora.petit', 'invitation');
       await context.close();
 
-      // The same link again: used up.
+      // The same link again: used up by the activation.
       const again = await openPortal(browser, server.url, DESKTOP, link);
       await again.page.getByRole('button', { name: 'Create my account' }).click();
-      await message(again.page).getByText(/invitation was already used.*Sign in/).waitFor();
+      await message(again.page).getByText(/already used to set up the account \(sign in with your password and code\)/).waitFor();
       await snap(again.page, 'invitation-1-used');
       await again.context.close();
 
@@ -277,7 +277,7 @@ describe('portal', function () {
       expect(olga.status).to.equal(200);
       const wrong = await openPortal(browser, server.url, DESKTOP, '/?username=olga&invitation=not-the-token');
       await wrong.page.getByRole('button', { name: 'Create my account' }).click();
-      await message(wrong.page).getByText(/This invitation link is no longer valid \(already used or expired\)\. Ask HR for a new invitation\./).waitFor();
+      await message(wrong.page).getByText(/This invitation link is no longer valid: .* or it expired \(ask HR for a new invitation\)\./).waitFor();
       await wrong.context.close();
     });
 

@@ -87,7 +87,7 @@ function describeFailure(answer: ApiAnswer, step: 'signin' | 'create' | 'enroll'
         ? 'The password or the code is not correct. Type the password from the first QR code and the current code from your app (codes change every 30 seconds).'
         : 'The username, password or code is not correct. Check them and try again (codes change every 30 seconds).';
     case 'invalid_token':
-      if (state.purpose === 'invitation' && step === 'create') return 'This invitation link is no longer valid (already used or expired). Ask HR for a new invitation.';
+      if (state.purpose === 'invitation' && step === 'create') return 'This invitation link is no longer valid: it was already used to set up the account (sign in with your password and code), or it expired (ask HR for a new invitation).';
       if (state.purpose === 'renewal' && step === 'create') return 'The renewal time ran out. Sign in again with your old password and code to start the renewal over.';
       if (step === 'enroll') return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
       return 'New accounts need an invitation here. Use the link HR sent you, or contact the IT service desk.';
