@@ -30,8 +30,13 @@ export const SECRET_NAMES = ['db-credentials-username', 'db-credentials-password
 export const ADMIN_SECRET_NAMES = ['db-admin-username', 'db-admin-password'] as const;
 /** The command of the migration Job's container. */
 export const MIGRATE_SCRIPT = 'dist/bin/migrate.js';
-/** The HR event types employee-events handles (contract §7). */
-export const EMPLOYEE_EVENT_TYPES = ['fr.cofrap.hr.employee.created', 'fr.cofrap.hr.employee.departed'] as const;
+/** The event types employee-events handles: the HR system's and the IT helpdesk's (contract §7). */
+export const EMPLOYEE_EVENT_TYPES = [
+  'fr.cofrap.hr.employee.created',
+  'fr.cofrap.hr.employee.departed',
+  'fr.cofrap.hr.employee.rehired',
+  'fr.cofrap.it.credentials.reset-requested',
+] as const;
 /** The types employee-events replies with, which the broker filter posts back into the broker. */
 export const REPLY_TYPE_PREFIX = 'fr.cofrap.identity.';
 /** Images the manifests may use without building them: pinned third-party images. */
@@ -401,7 +406,9 @@ export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefi
         if (items.length === 0) return [`${secret}:*`];
         return items.map((item) => `${secret}:${stringAt(item, 'key') ?? ''}->${stringAt(item, 'path') ?? ''}`);
       });
-      const expected = SECRET_NAMES.map((name) => `${name}:${name}->${name}`);
+      // The migration Job alone also reads the owner role's two (contract §8).
+      const names = [...SECRET_NAMES, ...(runsMigration(container) ? ADMIN_SECRET_NAMES : [])];
+      const expected = names.map((name) => `${name}:${name}->${name}`);
       if (JSON.stringify([...files].sort()) !== JSON.stringify([...expected].sort())) {
         problems.push(`${c}: the projected volume at ${SECRETS_DIR} must hold exactly ${expected.join(', ')}; it holds ${files.join(', ')}`);
       }
