@@ -4,7 +4,8 @@
 // The roles are made for the run (roles are cluster-wide: random names) and dropped after.
 // Every other suite on PostgreSQL runs the same way (test/helpers/backends.ts, Backend).
 import { expect } from 'chai';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,8 @@ import { ConfigError, loadMigrationConfig, newFernetKey } from '../lib/config.js
 import { quoteIdent } from '../lib/db/grants.js';
 import { Backend, adminQuery, makeSecretsDir, requireBackend } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
-import { runToExit } from './helpers/process.js';
+import { PROJECT_ROOT, runToExit } from './helpers/process.js';
+import { rememberSecret } from './helpers/secrets.js';
 import type { RunningProcess } from './helpers/process.js';
 
 const INSUFFICIENT_PRIVILEGE = '42501';
@@ -238,5 +240,73 @@ describe('least privilege on postgres: moving a deployment whose functions\' rol
     expect(await errorCodeOf(queryAs(app, database, 'CREATE TABLE intruder (x INT)'))).to.equal(INSUFFICIENT_PRIVILEGE);
     expect(await errorCodeOf(queryAs(app, database, 'DROP TABLE users'))).to.equal(INSUFFICIENT_PRIVILEGE);
     expect(await queryAs(app, database, "INSERT INTO users (username, password_hash, provenance) VALUES ('kept.working', 'x', 'self') RETURNING username")).to.deep.equal([{ username: 'kept.working' }]);
+  });
+});
+
+describe('least privilege on postgres: the dev overlay\'s PostgreSQL makes the two roles the migration Job and the functions use', function () {
+  this.timeout(120_000);
+  const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
+  const database = `cofrap_test_devinit_${suffix}`;
+  const app = `cofrap_test_devinit_${suffix}_app`;
+  const owner = `cofrap_test_devinit_${suffix}_owner`;
+  const script = path.join(PROJECT_ROOT, 'knative/overlays/dev/postgres-init/create-roles.sh');
+  let dir: string | undefined;
+  let created = false;
+
+  before(async function () {
+    await requireBackend(this, 'postgres');
+    const psql = (process.env.PATH ?? '').split(path.delimiter).some((d) => {
+      try {
+        accessSync(path.join(d, 'psql'), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!psql) {
+      if (process.env.CI === 'true') throw new Error('psql is required under CI=true');
+      console.log('    ! SKIPPED: psql is not on PATH; the dev init script was not run');
+      this.skip();
+    }
+  });
+  after(async () => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    if (!created) return;
+    await adminQuery('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await adminQuery('postgres', `DROP ROLE IF EXISTS ${app}, ${owner}`);
+  });
+
+  it('postgres-init/create-roles.sh, as the image runs it on a new data directory; then the migration as the owner, the functions\' role with DML only', async () => {
+    // What the image has done before it runs the script: POSTGRES_DB, owned by its superuser.
+    created = true;
+    await adminQuery('postgres', `CREATE DATABASE ${database}`);
+    dir = mkdtempSync(path.join(tmpdir(), 'cofrap-secrets-'));
+    const ownerPassword = `o'wner ${randomBytes(6).toString('base64url')}`;
+    const appPassword = randomBytes(12).toString('base64url');
+    rememberSecret(ownerPassword, 'database password');
+    rememberSecret(appPassword, 'database password');
+    writeFileSync(path.join(dir, 'db-admin-username'), owner);
+    writeFileSync(path.join(dir, 'db-admin-password'), ownerPassword);
+    writeFileSync(path.join(dir, 'db-credentials-username'), app);
+    writeFileSync(path.join(dir, 'db-credentials-password'), appPassword);
+    writeFileSync(path.join(dir, 'encryption-key'), `${newFernetKey()}\n`);
+
+    const run = spawnSync('sh', [script], { env: { PATH: process.env.PATH, POSTGRES_USER: 'postgres', POSTGRES_DB: database, SECRETS_DIR: dir, PGHOST: '127.0.0.1' }, encoding: 'utf8' });
+    expect(run.status, run.stderr).to.equal(0);
+    const roles = await adminQuery<{ rolname: string; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolcanlogin: boolean; has_password: boolean }>(
+      'postgres',
+      'SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolpassword IS NOT NULL AS has_password FROM pg_authid WHERE rolname IN ($1, $2) ORDER BY rolname',
+      [app, owner],
+    );
+    expect(roles).to.deep.equal([app, owner].sort().map((rolname) => ({ rolname, rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolcanlogin: true, has_password: true })));
+    const [owners] = await adminQuery<{ database: string; schema: string }>(database, "SELECT pg_get_userbyid(d.datdba) AS database, pg_get_userbyid(n.nspowner) AS schema FROM pg_database d, pg_namespace n WHERE d.datname = current_database() AND n.nspname = 'public'");
+    expect(owners).to.deep.equal({ database: owner, schema: owner });
+
+    const migrated = await runToExit('migrate', { POSTGRES_HOST: '127.0.0.1', POSTGRES_DB: database, SECRETS_DIR: dir });
+    expect(migrated.code, migrated.output).to.equal(0);
+    expect(migrated.output).to.contain(`role ${app}: SELECT, INSERT, UPDATE, DELETE on`);
+    expect(await queryAs(app, database, "INSERT INTO users (username, password_hash, provenance) VALUES ('dev.overlay', 'x', 'self') RETURNING username")).to.deep.equal([{ username: 'dev.overlay' }]);
+    expect(await errorCodeOf(queryAs(app, database, 'CREATE TABLE intruder (x INT)'))).to.equal(INSUFFICIENT_PRIVILEGE);
+    expect(await errorCodeOf(queryAs(app, database, 'DROP TABLE users'))).to.equal(INSUFFICIENT_PRIVILEGE);
   });
 });
