@@ -374,9 +374,10 @@ export const runsMigration = (container: unknown): boolean => listAt(container, 
 
 /**
  * Our images read the three secrets as files under SECRETS_DIR (the migration also the
- * owner role's two): one projected volume of the Secrets (each key named as its Secret), mounted read-only there, never a plain
- * `secret` volume; a writable emptyDir at /tmp (the root file system is read-only); the
- * shared settings from the cofrap-config ConfigMap; and the Dockerfile's user.
+ * owner role's two): one projected volume of the Secrets (each key named as its Secret),
+ * mounted read-only there, never a plain `secret` volume; a writable emptyDir at /tmp (the
+ * root file system is read-only); the shared settings from the cofrap-config ConfigMap;
+ * and the Dockerfile's user.
  */
 export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefined): string[] {
   const problems: string[] = [];
