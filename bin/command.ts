@@ -6,9 +6,13 @@ import type { Database } from '../lib/db/database.js';
 import { describeError, log } from '../lib/log.js';
 import { openDatabase } from '../lib/runtime.js';
 
-export async function runCommand(name: string, work: (db: Database, config: Config) => Promise<void>): Promise<void> {
+export async function runCommand<C extends Config = Config>(
+  name: string,
+  work: (db: Database, config: C) => Promise<void>,
+  load: () => C = loadConfig as () => C,
+): Promise<void> {
   try {
-    const config = loadConfig();
+    const config = load();
     const db = await openDatabase(config, log);
     try {
       await work(db, config);

@@ -319,3 +319,56 @@ export function loadConfig(env: Env = process.env): Config {
     hrEventSources: listVar(env, 'HR_EVENT_SOURCES', 'CloudEvent source values'),
   };
 }
+
+/** The migration's own owner role (contract §8): read by the migration command only. */
+export const ADMIN_SECRET_FILES = {
+  dbUser: 'db-admin-username',
+  dbPassword: 'db-admin-password',
+} as const;
+
+export interface MigrationConfig extends Config {
+  /**
+   * The role the functions connect as, when the migration connects as the owner role of
+   * `db-admin-username`: the migration command grants it what the functions need, and no
+   * more. Undefined without those files (or on the embedded database): the migration then
+   * runs as the functions' own role, as in development.
+   */
+  functionsRole: string | undefined;
+}
+
+/**
+ * The configuration of `npm run migrate`: the functions' configuration, with the database
+ * reached as the owner role when `db-admin-username` / `db-admin-password` are in
+ * SECRETS_DIR. The functions themselves never read those files.
+ */
+export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
+  const config = loadConfig(env);
+  if (config.database.kind !== 'postgres') return { ...config, functionsRole: undefined };
+  const dir = config.secretsDir;
+  const adminUser = readSecretFile(dir, ADMIN_SECRET_FILES.dbUser, false)?.trim();
+  const adminPassword = readSecretFile(dir, ADMIN_SECRET_FILES.dbPassword, false)?.trim();
+  if (adminUser === undefined) {
+    if (adminPassword !== undefined) throw new ConfigError(`secret file ${path.join(dir, ADMIN_SECRET_FILES.dbPassword)} is there but ${path.join(dir, ADMIN_SECRET_FILES.dbUser)} is missing`);
+    return { ...config, functionsRole: undefined };
+  }
+  if (adminUser === '') throw new ConfigError(`secret file ${path.join(dir, ADMIN_SECRET_FILES.dbUser)} is empty`);
+
+  const connection = config.database.connection;
+  let functionsRole: string;
+  let adminConnection: PostgresConnection;
+  if ('connectionString' in connection) {
+    const url = new URL(connection.connectionString);
+    functionsRole = decodeURIComponent(url.username);
+    if (functionsRole === '') throw new ConfigError('DATABASE_URL names no user: with db-admin-username the migration needs the functions\' role from it, to grant it its privileges');
+    url.username = encodeURIComponent(adminUser);
+    url.password = encodeURIComponent(adminPassword ?? '');
+    adminConnection = { connectionString: url.href };
+  } else {
+    functionsRole = connection.user;
+    adminConnection = { ...connection, user: adminUser, password: adminPassword ?? '' };
+  }
+  if (functionsRole === adminUser) {
+    throw new ConfigError(`${ADMIN_SECRET_FILES.dbUser} names the functions' own role ${functionsRole}: give the owner role, or leave out ${ADMIN_SECRET_FILES.dbUser} and ${ADMIN_SECRET_FILES.dbPassword}`);
+  }
+  return { ...config, database: { ...config.database, connection: adminConnection }, functionsRole };
+}

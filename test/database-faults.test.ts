@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import bcrypt from 'bcryptjs';
-import { Backend, requireBackend } from './helpers/backends.js';
+import { Backend, adminQuery, requireBackend } from './helpers/backends.js';
 import { startProcess } from './helpers/process.js';
 import type { RunningProcess } from './helpers/process.js';
 import { postJson, request } from './helpers/http.js';
@@ -97,7 +97,7 @@ describe('database faults on postgres', function () {
     // A password in the URL: the server trusts local connections and ignores it, but the
     // service holds it, and the run's log check looks for it.
     const password = randomBytes(12).toString('base64url');
-    server = await startProcess({ script: 'dev-server', env: { ...backend.env(), POSTGRES_HOST: '', DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${proxy.port}/${backend.name}` } });
+    server = await startProcess({ script: 'dev-server', env: { ...backend.env(), POSTGRES_HOST: '', DATABASE_URL: `postgresql://${backend.functionsRole}:${password}@127.0.0.1:${proxy.port}/${backend.name}` } });
     base = server.url;
   });
   afterEach(function () {
@@ -226,7 +226,9 @@ describe('database faults on postgres', function () {
     let stop = false;
     const terminator = (async () => {
       while (!stop) {
-        const [row] = await backend.sql<{ n: number }>(
+        // the superuser's SQL: the database owner may not end the functions' sessions
+        const [row] = await adminQuery<{ n: number }>(
+          backend.name,
           "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cofrap-credentials' AND pid <> pg_backend_pid()",
           [backend.name],
         );

@@ -7,11 +7,14 @@ import { readdirSync, readFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  BASE_DIR, EMPLOYEE_EVENT_TYPES, KNATIVE_DIR, OVERLAYS_DIR, ROOT, SECRETS_DIR, SECRET_NAMES, THIRD_PARTY_IMAGES,
-  at, dockerContextIncludes, dockerfileFacts, describeObject, imagesOf, isA, isKnativeService, isObject, isOwnImage,
-  isYamlName, knativeServiceProblems, kubectlOnPath, kustomizationsUnder, listAt, listFiles, modelProblems, nameOf,
-  objectAt, objectsOf, ownImageProblems, parseYamlFile, podProblems, podTemplateOf, quantity, readKustomization, readSkaffold,
-  referenceProblems, rel, renderKustomization, skaffoldProblems, stringAt,
+  ADMIN_SECRET_NAMES, API_SERVER_JWKS, BASE_DIR, EMPLOYEE_EVENTS, EMPLOYEE_EVENTS_CONFIG, EMPLOYEE_EVENT_TYPES, KNATIVE_DIR,
+  LONGEST_PLAIN_TRIGGER_NAME, OVERLAYS_DIR, REPLY_TYPE_PREFIX, ROOT, SECRETS_DIR, SECRET_NAMES, THIRD_PARTY_IMAGES,
+  at, dockerContextIncludes, dockerfileFacts, describeObject, eventPolicyProblems, eventSenderProblems, imagesOf, ingressPeersOf,
+  isA, isKnativeService, isObject, isOwnImage, isYamlName, kmetaChildName, knativeAudience, knativeServiceProblems, kubectlOnPath,
+  kustomizationsUnder, listAt, listFiles, listSetting, modelProblems, nameOf, networkPolicyProblems, objectAt, objectsOf,
+  oidcServiceAccountName, ownImageProblems, parseYamlFile, podProblems, podTemplateOf, podsSelectedBy, quantity, readKustomization,
+  readSkaffold, referenceProblems, rel, renderKustomization, runsMigration, selectorMatches, sendersAdmittedBy, skaffoldProblems, stringAt, triggerSubject,
+  triggersTo,
 } from './helpers/manifests.js';
 import type { JsonObject, Kustomization, Located, PodTemplate, ReferenceOptions, SkaffoldConfig } from './helpers/manifests.js';
 
@@ -47,15 +50,28 @@ function imageProblems(objects: Located[], skaffold: SkaffoldConfig, thirdPartyA
   return problems;
 }
 
-function cofrapConfig(objects: Located[]): JsonObject | undefined {
-  const map = objects.find((l) => isA(l.object, 'v1', 'ConfigMap') && /^cofrap-config(-[a-z0-9]{10})?$/.test(nameOf(l.object)));
+function cofrapConfig(objects: Located[], name = 'cofrap-config'): JsonObject | undefined {
+  const map = objects.find((l) => isA(l.object, 'v1', 'ConfigMap') && new RegExp(`^${name}(-[a-z0-9]{10})?$`).test(nameOf(l.object)));
   return map === undefined ? undefined : objectAt(map.object, 'data') ?? {};
 }
 
-/** The base's settings file (config.env), as the ConfigMap generator reads it. */
-function baseSettings(): Map<string, string> {
+/** The pod templates of a set that mount a Secret (projected or plain) of one of `names`. */
+function podsMounting(objects: Located[], names: readonly string[]): string[] {
+  return objects
+    .map(podTemplateOf)
+    .filter((p): p is PodTemplate => p !== undefined)
+    .filter((p) => listAt(p.spec, 'volumes').some((v) => [stringAt(v, 'secret', 'secretName'), ...listAt(v, 'projected', 'sources').map((src) => stringAt(src, 'secret', 'name'))].some((n) => n !== undefined && names.includes(n))))
+    .map((p) => nameOf(p.owner.object))
+    .sort();
+}
+
+/** Every namespace the overlays deploy to. */
+const overlayNamespaces = (): string[] => [...new Set(overlayDirs.map((dir) => stringAt(readKustomization(dir).data, 'namespace') ?? ''))];
+
+/** A settings file of the base (config.env, employee-events.env), as the ConfigMap generator reads it. */
+function baseSettings(file = 'config.env'): Map<string, string> {
   const settings = new Map<string, string>();
-  for (const line of readFileSync(path.join(BASE_DIR, 'config.env'), 'utf8').split(/\r?\n/)) {
+  for (const line of readFileSync(path.join(BASE_DIR, file), 'utf8').split(/\r?\n/)) {
     const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
     if (match !== null) settings.set(match[1] ?? '', match[2] ?? '');
   }
@@ -144,7 +160,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     }
   });
 
-  it('the broker routes each HR event type to employee-events, a Service of the base', () => {
+  it('the broker routes each HR and helpdesk event type to employee-events, a Service of the base', () => {
     expect(referenceProblems(baseObjects, { requireConfigMaps: false, requireSecrets: false })).to.deep.equal([]);
     const triggers = baseObjects.filter((l) => isA(l.object, 'eventing.knative.dev/v1', 'Trigger'));
     for (const type of EMPLOYEE_EVENT_TYPES) {
@@ -170,7 +186,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     expect(skaffold.profiles.find((p) => p.name === 'prod')?.kustomizePaths).to.deep.equal(['knative/overlays/prod']);
   });
 
-  it('the prod overlay holds no secret; the dev overlay generates the seed secrets under their own names', () => {
+  it('the prod overlay holds no secret; the dev overlay generates the seed secrets and the owner role\'s under their own names', () => {
     const prod = readKustomization(path.join(OVERLAYS_DIR, 'prod'));
     expect(prod.data).to.not.have.property('secretGenerator');
     for (const file of listFiles(prod.dir, () => true)) {
@@ -179,7 +195,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     }
     const dev = readKustomization(path.join(OVERLAYS_DIR, 'dev'));
     const generators = listAt(dev.data, 'secretGenerator');
-    expect(generators.map((g) => stringAt(g, 'name')).sort()).to.deep.equal([...SECRET_NAMES].sort());
+    expect(generators.map((g) => stringAt(g, 'name')).sort()).to.deep.equal([...SECRET_NAMES, ...ADMIN_SECRET_NAMES].sort());
     for (const generator of generators) {
       const name = stringAt(generator, 'name') ?? '';
       expect(at(generator, 'options', 'disableNameSuffixHash'), name).to.equal(true);
@@ -187,6 +203,142 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     }
     const key = readFileSync(path.join(dev.dir, 'secrets', 'encryption-key'), 'utf8').trim();
     expect(key, 'dev encryption-key is one Fernet key').to.match(/^[A-Za-z0-9_-]{43}=$/);
+  });
+
+  it('the base config turns self-registration off: accounts come from HR\'s events (SELF_REGISTRATION=false)', () => {
+    expect(baseSettings().get('SELF_REGISTRATION')).to.equal('false');
+  });
+
+  it('Knative\'s OIDC names as knative.dev/eventing computes them (pkg/auth serviceaccount_test.go, audience.go)', () => {
+    expect(oidcServiceAccountName('group', 'kind', 'name')).to.equal('name-oidc-group-kind');
+    expect(oidcServiceAccountName('eventing.knative.dev', 'Broker', 'my-Broker')).to.equal('my-broker-oidc-eventing.knative.dev-broker');
+    expect(oidcServiceAccountName('eventing.knative.dev', 'Broker', 'my-loooooooooooooooooooooooooooooooooooooog-Broker')).to.equal('my-looooooooooooooooooooooooooo2dfc2a3825b8d82077b0f25518b36884');
+    expect(kmetaChildName('a'.repeat(40), '-short')).to.equal(`${'a'.repeat(40)}-short`);
+    expect(kmetaChildName('a'.repeat(60), '-short')).to.match(/^a{25}[0-9a-f]{32}-short$/);
+    expect(triggerSubject('cofrap', 'employee-created')).to.equal('system:serviceaccount:cofrap:employee-created-oidc-eventing.knative.dev-trigger');
+    expect(knativeAudience('eventing.knative.dev', 'Broker', 'cofrap', 'cofrap')).to.equal('eventing.knative.dev/broker/cofrap/cofrap');
+    expect(LONGEST_PLAIN_TRIGGER_NAME).to.equal(29);
+  });
+
+  it('each Trigger to employee-events sends a token for its audience; employee-events expects exactly those Triggers\' identities and trusts the cluster CA for the JWKS', () => {
+    const settings: JsonObject = Object.fromEntries(baseSettings('employee-events.env'));
+    const triggers = triggersTo(baseObjects, EMPLOYEE_EVENTS);
+    expect(triggers.map((t) => stringAt(t.object, 'spec', 'filter', 'attributes', 'type')).sort()).to.deep.equal([...EMPLOYEE_EVENT_TYPES].sort());
+    for (const namespace of overlayNamespaces()) expect(eventSenderProblems(baseObjects, namespace, settings), `namespace ${namespace}`).to.deep.equal([]);
+    // Spelled out for namespace cofrap, where both overlays deploy.
+    expect(overlayNamespaces()).to.deep.equal(['cofrap']);
+    expect(settings.EVENTS_OIDC_AUDIENCE).to.equal('serving.knative.dev/service/cofrap/employee-events');
+    expect(listSetting(settings.EVENTS_OIDC_SUBJECTS)).to.deep.equal([
+      'system:serviceaccount:cofrap:employee-created-oidc-eventing.knative.dev-trigger',
+      'system:serviceaccount:cofrap:employee-departed-oidc-eventing.knative.dev-trigger',
+      'system:serviceaccount:cofrap:employee-rehired-oidc-eventing.knative.dev-trigger',
+      'system:serviceaccount:cofrap:helpdesk-reset-requested-oidc-eventing.knative.dev-trigger',
+    ]);
+    expect(settings.EVENTS_OIDC_ISSUER).to.equal('https://kubernetes.default.svc.cluster.local');
+    expect(settings.EVENTS_OIDC_JWKS_URL).to.equal(API_SERVER_JWKS);
+    expect(settings, 'HR_EVENT_SOURCES belongs to the overlays').to.not.have.property('HR_EVENT_SOURCES');
+
+    // employee-events alone reads them, and reaches the API server's JWKS over its CA.
+    const readers = baseObjects.filter((l) => listAt(podTemplateOf(l)?.spec, 'containers').some((c) => listAt(c, 'envFrom').some((e) => stringAt(e, 'configMapRef', 'name') === EMPLOYEE_EVENTS_CONFIG)));
+    expect(readers.map((l) => nameOf(l.object))).to.deep.equal([EMPLOYEE_EVENTS]);
+    const pod = podTemplateOf(readers[0] as Located) as PodTemplate;
+    const container = listAt(pod.spec, 'containers')[0];
+    const caFile = stringAt(listAt(container, 'env').find((e) => stringAt(e, 'name') === 'NODE_EXTRA_CA_CERTS'), 'value') ?? '';
+    const mount = listAt(container, 'volumeMounts').find((m) => path.posix.dirname(caFile) === stringAt(m, 'mountPath'));
+    const volume = listAt(pod.spec, 'volumes').find((v) => stringAt(v, 'name') === stringAt(mount, 'name'));
+    expect(stringAt(volume, 'configMap', 'name'), 'NODE_EXTRA_CA_CERTS from the kube-root-ca.crt ConfigMap').to.equal('kube-root-ca.crt');
+    expect(listAt(volume, 'configMap', 'items')).to.deep.equal([{ key: 'ca.crt', path: path.posix.basename(caFile) }]);
+  });
+
+  it('the broker admits only the HR system\'s and the helpdesk\'s ServiceAccounts, each for its own event types, and employee-events\' replies', () => {
+    expect(baseObjects.flatMap(eventPolicyProblems)).to.deep.equal([]);
+    const admitted = sendersAdmittedBy(baseObjects, 'cofrap');
+    expect(admitted.filter((a) => a.sub !== undefined).map((a) => [a.policy, a.typePrefixes])).to.deep.equal([
+      ['hr-system', ['fr.cofrap.hr.']],
+      ['it-helpdesk', ['fr.cofrap.it.']],
+    ]);
+    expect(admitted.filter((a) => a.trigger !== undefined).map((a) => [a.trigger, a.typePrefixes])).to.deep.equal(
+      triggersTo(baseObjects, EMPLOYEE_EVENTS).map((t) => [nameOf(t.object), [REPLY_TYPE_PREFIX]]),
+    );
+    // Every event type employee-events takes is admitted from one sender, and only from it.
+    for (const type of EMPLOYEE_EVENT_TYPES) expect(admitted.filter((a) => a.sub !== undefined && a.typePrefixes.some((p) => type.startsWith(p))), type).to.have.length(1);
+    // Each overlay names the two ServiceAccounts (a patch of spec.from), one each.
+    for (const overlay of overlayDirs) {
+      const patches = listAt(readKustomization(overlay).data, 'patches').map((p) => stringAt(p, 'path')).filter((p): p is string => p !== undefined);
+      const policies = patches.flatMap((p) => objectsOf(parseYamlFile(path.join(overlay, p)), rel(path.join(overlay, p)))).filter((l) => isA(l.object, 'eventing.knative.dev/v1alpha1', 'EventPolicy'));
+      expect(policies.map((l) => [nameOf(l.object), listAt(l.object, 'spec', 'from').length]).sort(), rel(overlay)).to.deep.equal([['hr-system', 1], ['it-helpdesk', 1]]);
+    }
+  });
+
+  it('NetworkPolicy: the functions\' pods accept connections from Knative\'s data plane only (activator, the ingress gateways, the autoscaler\'s metrics port)', () => {
+    const policies = baseObjects.filter((l) => isA(l.object, 'networking.k8s.io/v1', 'NetworkPolicy'));
+    expect(policies.map((l) => nameOf(l.object))).to.deep.equal(['functions-from-knative-data-plane']);
+    const policy = policies[0] as Located;
+    const devObjects = objects.filter((l) => !l.source.startsWith(`${rel(path.join(OVERLAYS_DIR, 'prod'))}/`));
+    expect(networkPolicyProblems(policy, devObjects)).to.deep.equal([]);
+    // Exactly the Knative Services' pods: not the Jobs', not PostgreSQL's.
+    expect(podsSelectedBy(policy, devObjects).map((p) => nameOf(p.owner.object)).sort()).to.deep.equal(functionFolders);
+    expect(podsSelectedBy(policy, devObjects).every((p) => p.knative)).to.equal(true);
+    expect(ingressPeersOf(policy)).to.deep.equal([
+      { namespace: 'knative-serving', pods: { matchLabels: { app: 'activator' } }, ports: [] },
+      { namespace: 'kourier-system', pods: undefined, ports: [] },
+      { namespace: 'knative-serving', pods: { matchLabels: { app: 'autoscaler' } }, ports: ['TCP/9090'] },
+    ]);
+  });
+
+  it('NetworkPolicy: the dev PostgreSQL accepts connections only from the functions that open it and the two Jobs, on 5432', () => {
+    const dev = objects.filter((l) => !l.source.startsWith(`${rel(path.join(OVERLAYS_DIR, 'prod'))}/`));
+    const policies = dev.filter((l) => isA(l.object, 'networking.k8s.io/v1', 'NetworkPolicy') && podsSelectedBy(l, dev).some((p) => nameOf(p.owner.object) === 'postgres'));
+    expect(policies.map((l) => nameOf(l.object))).to.deep.equal(['postgres-from-cofrap-clients']);
+    const policy = policies[0] as Located;
+    expect(networkPolicyProblems(policy, dev)).to.deep.equal([]);
+    expect(podsSelectedBy(policy, dev).map((p) => nameOf(p.owner.object))).to.deep.equal(['postgres']);
+    const peers = ingressPeersOf(policy);
+    expect(peers.map((p) => [p.namespace, p.ports])).to.deep.equal([[undefined, ['TCP/5432']]]);
+    // The allowed pods are exactly those that hold the database credentials, PostgreSQL aside.
+    const allowed = dev.map(podTemplateOf).filter((p): p is PodTemplate => p !== undefined && selectorMatches(peers[0]?.pods, p.metadata.labels));
+    const holders = podsMounting(dev, ['db-credentials-username']).filter((name) => name !== 'postgres');
+    expect(allowed.map((p) => nameOf(p.owner.object)).sort()).to.deep.equal(holders);
+    expect(holders).to.include.members(['cofrap-migrate', 'cofrap-rotate-encryption-key', 'authenticate', 'employee-events']).and.not.include('portal');
+    // The prod overlay brings no database, so no policy for one.
+    expect(objects.filter((l) => l.source.startsWith(`${rel(path.join(OVERLAYS_DIR, 'prod'))}/`) && l.object.kind === 'NetworkPolicy')).to.deep.equal([]);
+  });
+
+  it('only the migration Job mounts the owner role\'s secrets (db-admin-username, db-admin-password); the Services and the rotation CronJob do not', () => {
+    const own = baseObjects.map(podTemplateOf).filter((p): p is PodTemplate => p !== undefined);
+    expect(podsMounting(baseObjects, ADMIN_SECRET_NAMES)).to.deep.equal(['cofrap-migrate']);
+    for (const pod of own) {
+      const migration = listAt(pod.spec, 'containers').some(runsMigration);
+      expect(migration, describeObject(pod.owner)).to.equal(nameOf(pod.owner.object) === 'cofrap-migrate');
+      const mounted = podsMounting([pod.owner], ADMIN_SECRET_NAMES).length === 1;
+      expect(mounted, `${describeObject(pod.owner)} mounts the owner role's secrets`).to.equal(migration);
+      // and every one of them still has the functions' role (the migration grants it)
+      expect(podsMounting([pod.owner], ['db-credentials-username']), describeObject(pod.owner)).to.have.length(nameOf(pod.owner.object) === 'portal' ? 0 : 1);
+    }
+  });
+
+  it('the dev PostgreSQL makes the two roles on its first start: the owner role\'s password, the init script, neither role a superuser', () => {
+    const postgres = objects.find((l) => l.object.kind === 'Deployment' && nameOf(l.object) === 'postgres') as Located;
+    const pod = podTemplateOf(postgres) as PodTemplate;
+    const container = listAt(pod.spec, 'containers')[0];
+    const env = Object.fromEntries(listAt(container, 'env').map((e) => [stringAt(e, 'name'), stringAt(e, 'value')]));
+    expect(env.POSTGRES_PASSWORD_FILE).to.equal(`${SECRETS_DIR}/db-admin-password`);
+    expect(env, 'the superuser is the image\'s postgres, not one of the two roles').to.not.have.property('POSTGRES_USER_FILE');
+    expect(podsMounting([postgres], [...SECRET_NAMES.filter((n) => n !== 'encryption-key'), ...ADMIN_SECRET_NAMES])).to.deep.equal(['postgres']);
+    const initMount = listAt(container, 'volumeMounts').find((m) => stringAt(m, 'mountPath') === '/docker-entrypoint-initdb.d');
+    const initVolume = listAt(pod.spec, 'volumes').find((v) => stringAt(v, 'name') === stringAt(initMount, 'name'));
+    expect(stringAt(initVolume, 'configMap', 'name')).to.equal('postgres-init');
+    expect(Number(at(initVolume, 'configMap', 'defaultMode')) & 0o111, 'the script is executable (run, not sourced)').to.equal(0o111);
+    const dev = readKustomization(path.join(OVERLAYS_DIR, 'dev'));
+    const generator = listAt(dev.data, 'configMapGenerator').find((g) => stringAt(g, 'name') === 'postgres-init');
+    const scripts = listAt(generator, 'files').map(String);
+    expect(scripts).to.deep.equal(['postgres-init/create-roles.sh']);
+    const script = readFileSync(path.join(dev.dir, scripts[0] as string), 'utf8');
+    for (const file of [...ADMIN_SECRET_NAMES, 'db-credentials-username', 'db-credentials-password']) expect(script).to.contain(`$secrets/${file}`);
+    expect(script).to.match(/^#!\/bin\/sh\n/);
+    const roleStatements = script.split('\n').filter((line) => /^\s*(CREATE|ALTER) ROLE/i.test(line));
+    expect(roleStatements).to.have.length(2);
+    for (const line of roleStatements) expect(line).to.match(/ LOGIN PASSWORD /).and.not.match(/\b(SUPERUSER|CREATEDB|CREATEROLE|BYPASSRLS|REPLICATION)\b/i);
   });
 
   it('the Dockerfile: ARG NODE_BASE (Node 22) and ARG FUNCTION, production dependencies, numeric USER, exec-form CMD', () => {
@@ -236,7 +388,26 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
         const cpu = quantity(at(l.object, 'spec', 'template', 'spec', 'containers', 0, 'resources', 'limits', 'cpu')) ?? 0;
         expect(Number(config?.BCRYPT_THREADS), `${describeObject(l)}: BCRYPT_THREADS within the CPU limit`).to.be.within(1, Math.max(1, Math.floor(cpu)));
       }
+      expect(config?.SELF_REGISTRATION, where).to.equal('false');
+      expect(rendered.flatMap(eventPolicyProblems), where).to.deep.equal([]);
+      expect(rendered.flatMap((l) => networkPolicyProblems(l, rendered)), where).to.deep.equal([]);
       if (dir === BASE_DIR) continue;
+
+      // employee-events: the overlay's namespace in its audience and subjects, the overlay's
+      // sources; the broker: exactly the overlay's two ServiceAccounts, and the replies.
+      const namespace = stringAt(kustomization.data, 'namespace') ?? '';
+      const senderSettings = cofrapConfig(rendered, EMPLOYEE_EVENTS_CONFIG);
+      expect(senderSettings, `${where}: ${EMPLOYEE_EVENTS_CONFIG}`).to.not.equal(undefined);
+      expect(eventSenderProblems(rendered, namespace, senderSettings ?? {}), where).to.deep.equal([]);
+      expect(listSetting(senderSettings?.HR_EVENT_SOURCES), `${where}: HR_EVENT_SOURCES`).to.have.length(2);
+      const subs = sendersAdmittedBy(rendered, 'cofrap').filter((a) => a.sub !== undefined);
+      expect(subs.map((a) => a.policy), where).to.deep.equal(['hr-system', 'it-helpdesk']);
+      expect(subs.map((a) => (a.sub ?? '').split(':').pop()), where).to.deep.equal(['hr-connector', 'it-helpdesk']);
+      expect(new Set(subs.map((a) => (a.sub ?? '').split(':')[2])).size, `${where}: both in the namespace the overlay names`).to.equal(1);
+      if (path.basename(dir) === 'dev') {
+        const accounts = rendered.filter((l) => isA(l.object, 'v1', 'ServiceAccount')).map((l) => `system:serviceaccount:${namespace}:${nameOf(l.object)}`);
+        expect(subs.map((a) => a.sub), `${where}: the senders are the overlay's own ServiceAccounts`).to.deep.equal(accounts.sort());
+      }
 
       if (path.basename(dir) === 'prod') {
         for (const l of rendered.filter((x) => isKnativeService(x.object))) {
@@ -244,14 +415,13 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
           expect(stringAt(l.object, 'metadata', 'annotations', 'networking.knative.dev/http-protocol'), `${describeObject(l)}: HTTPS only`).to.equal('redirected');
         }
       }
-      const namespace = stringAt(kustomization.data, 'namespace');
-      expect(namespace, `${where}: namespace`).to.be.a('string');
+      expect(namespace, `${where}: namespace`).to.be.a('string').and.not.equal('');
       for (const l of rendered) if (l.object.kind !== 'Namespace') expect(stringAt(l.object, 'metadata', 'namespace'), describeObject(l)).to.equal(namespace);
       const host = config?.POSTGRES_HOST;
       expect(host, `${where}: POSTGRES_HOST (the embedded database is refused on Knative)`).to.be.a('string').and.not.equal('');
       const secrets = rendered.filter((l) => l.object.kind === 'Secret');
       if (generatesSecrets) {
-        expect(secrets.map((l) => nameOf(l.object)).sort(), where).to.deep.equal([...SECRET_NAMES].sort());
+        expect(secrets.map((l) => nameOf(l.object)).sort(), where).to.deep.equal([...SECRET_NAMES, ...ADMIN_SECRET_NAMES].sort());
         for (const l of secrets) expect(Object.keys(objectAt(l.object, 'data') ?? {}), describeObject(l)).to.deep.equal([nameOf(l.object)]);
         // The database the overlay brings is the one the functions are pointed at.
         expect(rendered.some((l) => isA(l.object, 'v1', 'Service') && nameOf(l.object) === host), `${where}: POSTGRES_HOST=${String(host)} is a Service of the overlay`).to.equal(true);
@@ -378,6 +548,76 @@ describe('deployment: the checks catch broken manifests', () => {
     expect(referenceProblems(retargeted, options)).to.deep.equal([]);
     for (const l of retargeted) if (l.object.kind === 'Trigger') (objectAt(l.object, 'spec', 'subscriber', 'ref') as JsonObject).apiVersion = 'v1';
     expect(referenceProblems(retargeted, options).join()).to.include('must be a Knative Service');
+  });
+
+  it('a Trigger to employee-events without its OIDC audience, a Trigger that employee-events does not expect, replies the broker refuses', () => {
+    const base = objectsOf(parseYamlFile(path.join(BASE_DIR, 'eventing.yaml')), 'eventing.yaml').concat(objectsOf(parseYamlFile(path.join(BASE_DIR, 'event-policies.yaml')), 'event-policies.yaml'));
+    const settings: JsonObject = {};
+    for (const line of readFileSync(path.join(BASE_DIR, 'employee-events.env'), 'utf8').split('\n')) {
+      const match = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (match !== null) settings[match[1] ?? ''] = match[2] ?? '';
+    }
+    expect(eventSenderProblems(base, 'cofrap', settings)).to.deep.equal([]);
+    expect(eventSenderProblems(base, 'elsewhere', settings).join()).to.include('EVENTS_OIDC_AUDIENCE must be serving.knative.dev/service/elsewhere/employee-events');
+
+    const noAudience = base.map((l) => structuredClone(l));
+    delete (objectAt(noAudience.find((l) => l.object.kind === 'Trigger')?.object, 'spec', 'subscriber') as JsonObject).audience;
+    expect(eventSenderProblems(noAudience, 'cofrap', settings).join()).to.include('the broker sends no token');
+
+    const extra = structuredClone(base.find((l) => l.object.kind === 'Trigger') as Located);
+    (objectAt(extra.object, 'metadata') as JsonObject).name = 'employee-promoted';
+    const problems = eventSenderProblems([...base, extra], 'cofrap', settings).join('\n');
+    expect(problems).to.include('EVENTS_OIDC_SUBJECTS must name');
+    expect(problems).to.include('the replies of');
+
+    const misspelt = structuredClone(base.find((l) => l.object.kind === 'Trigger') as Located);
+    (objectAt(misspelt.object, 'spec', 'subscriber') as JsonObject).audiance = 'x';
+    expect(modelProblems(misspelt).join()).to.include('must NOT have additional properties (audiance)');
+
+    const long = structuredClone(extra);
+    (objectAt(long.object, 'metadata') as JsonObject).name = 'employee-created-by-the-hr-system';
+    expect(eventSenderProblems([...base, long], 'cofrap', settings).join()).to.include('hashed OIDC ServiceAccount name');
+  });
+
+  it('an EventPolicy Knative refuses: both ref and sub, a wildcard before the end, a misspelt field, two dialects in one filter; one that admits a whole namespace', () => {
+    const policy = objectsOf(parseYamlFile(path.join(BASE_DIR, 'event-policies.yaml')), 'event-policies.yaml')[0] as Located;
+    const change = (edit: (spec: JsonObject) => void): string[] => {
+      const copy = structuredClone(policy);
+      edit(objectAt(copy.object, 'spec') as JsonObject);
+      return [...modelProblems(copy), ...eventPolicyProblems(copy)];
+    };
+    expect(change(() => undefined)).to.deep.equal([]);
+    expect(change((spec) => (spec.from = [{ sub: 'system:serviceaccount:hr:x', ref: { apiVersion: 'v1', kind: 'ServiceAccount', name: 'x' } }])).join()).to.include('both ref and sub');
+    expect(change((spec) => (spec.from = [{ sub: 'system:*:hr' }])).join()).to.include("'*' is only allowed as suffix");
+    expect(change((spec) => (spec.from = [{ subject: 'system:serviceaccount:hr:x' }])).join()).to.include('must NOT have additional properties (subject)');
+    expect(change((spec) => (spec.filters = [{ prefix: { type: 'fr.' }, exact: { type: 'fr.x' } }])).join()).to.include('exactly one dialect');
+    const wide = structuredClone(policy);
+    (objectAt(wide.object, 'spec') as JsonObject).from = [{ sub: 'system:serviceaccount:hr-integration:*' }];
+    const triggers = objectsOf(parseYamlFile(path.join(BASE_DIR, 'eventing.yaml')), 'eventing.yaml');
+    expect(eventSenderProblems([...triggers, wide], 'cofrap', { EVENTS_OIDC_AUDIENCE: 'x' }).join()).to.include('is not one ServiceAccount');
+  });
+
+  it('a NetworkPolicy that admits every namespace, or selects no pod; the owner role\'s secrets on the rotation CronJob', () => {
+    const policy = objectsOf(parseYamlFile(path.join(BASE_DIR, 'network-policies.yaml')), 'network-policies.yaml')[0] as Located;
+    expect(networkPolicyProblems(policy, [service])).to.deep.equal([]);
+    const open = structuredClone(policy);
+    listAt(open.object, 'spec', 'ingress').push({ from: [{ namespaceSelector: {} }] });
+    expect(networkPolicyProblems(open, [service]).join()).to.include('admits every namespace');
+    const nowhere = structuredClone(policy);
+    (objectAt(nowhere.object, 'spec', 'podSelector', 'matchLabels') as JsonObject)['app.kubernetes.io/component'] = 'nothing';
+    expect(networkPolicyProblems(nowhere, [service]).join()).to.include('selects no pod template');
+
+    const cron = objectsOf(parseYamlFile(path.join(BASE_DIR, 'rotate-encryption-key.yaml')), 'rotate-encryption-key.yaml')[0] as Located;
+    const admin = structuredClone(cron);
+    const sources = listAt(podTemplateOf(admin)?.spec, 'volumes', 0, 'projected', 'sources');
+    for (const name of ADMIN_SECRET_NAMES) sources.push({ secret: { name, items: [{ key: name, path: name }] } });
+    expect(ownImageProblems(podTemplateOf(cron) as PodTemplate, 10001)).to.deep.equal([]);
+    expect(ownImageProblems(podTemplateOf(admin) as PodTemplate, 10001).join()).to.include('must hold exactly');
+    // and the migration Job without them
+    const bare = structuredClone(job);
+    const jobSources = listAt(podTemplateOf(bare)?.spec, 'volumes', 0, 'projected', 'sources');
+    jobSources.splice(0, jobSources.length, ...jobSources.filter((src) => !String(stringAt(src, 'secret', 'name')).startsWith('db-admin-')));
+    expect(ownImageProblems(podTemplateOf(bare) as PodTemplate, 10001).join()).to.include('db-admin-username:db-admin-username->db-admin-username');
   });
 
   it('a kustomization naming a file that does not exist, or an unknown field', () => {

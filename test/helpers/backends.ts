@@ -8,6 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { newFernetKey } from '../../lib/config.js';
+import { quoteIdent } from '../../lib/db/grants.js';
 import { PROJECT_ROOT, runToExit, startProcess } from './process.js';
 import type { RunningProcess } from './process.js';
 import { rememberSecret } from './secrets.js';
@@ -75,28 +76,57 @@ export async function requireBackend(context: Mocha.Context, kind: BackendKind):
   context.skip();
 }
 
-export async function adminQuery<R extends pg.QueryResultRow>(database: string, text: string, params: unknown[] = []): Promise<R[]> {
+/**
+ * SQL on `database` as the server's superuser, or as `role` (SET ROLE) when given: what a
+ * test needs beyond the database owner (pg_terminate_backend, other roles' sessions).
+ */
+export async function adminQuery<R extends pg.QueryResultRow>(database: string, text: string, params: unknown[] = [], role?: string): Promise<R[]> {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${database}`;
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
+    if (role !== undefined) await client.query(`SET ROLE ${quoteIdent(role)}`);
     return (await client.query<R>(text, params)).rows;
   } finally {
     await client.end();
   }
 }
 
-/** One scratch database (or PGlite directory) and the environment that points a server at it. */
+/**
+ * One scratch database (or PGlite directory) and the environment that points a server at it.
+ *
+ * On PostgreSQL it runs as production does (contract §8): two roles made for the run, the
+ * owner of the database, which the migration connects as (db-admin-username), and the
+ * functions' role (db-credentials-username), which the migration grants SELECT, INSERT,
+ * UPDATE and DELETE on the tables and nothing else. The servers read only the functions'
+ * files, so every suite on PostgreSQL runs with that DML-only role. The test's own SQL
+ * (`sql`) acts as the owner, so what it creates the migration can change; SQL that needs
+ * the superuser goes through `adminQuery(backend.name, …)`.
+ */
 export class Backend {
   readonly secretsDir = makeSecretsDir();
   readonly name: string;
+  /** The functions' role (PostgreSQL): DML on the tables only. */
+  readonly functionsRole: string;
+  /** The owner role (PostgreSQL): owns the database; the migration runs as it. */
+  readonly ownerRole: string;
   private readonly dataDir: string | undefined;
   private created = false;
+  private rolesCreated = false;
 
   constructor(readonly kind: BackendKind) {
     this.name = `cofrap_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    this.functionsRole = `${this.name}_app`;
+    this.ownerRole = `${this.name}_owner`;
     this.dataDir = kind === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'cofrap-pglite-test-')) : undefined;
+    if (kind === 'postgres') {
+      const ownerPassword = randomBytes(12).toString('base64url');
+      rememberSecret(ownerPassword, 'database password');
+      writeFileSync(path.join(this.secretsDir, 'db-credentials-username'), `${this.functionsRole}\n`);
+      writeFileSync(path.join(this.secretsDir, 'db-admin-username'), `${this.ownerRole}\n`);
+      writeFileSync(path.join(this.secretsDir, 'db-admin-password'), `${ownerPassword}\n`);
+    }
   }
 
   /**
@@ -110,19 +140,30 @@ export class Backend {
     return { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: this.name, ...common, ...BROKER.env(), ...extra };
   }
 
+  /** The superuser's connection URL, for a test's own client. */
   get databaseUrl(): string {
     return `postgresql://postgres@127.0.0.1:5432/${this.name}`;
   }
 
-  /** Creates the scratch database and runs `npm run migrate`'s script on it (PGlite migrates itself). */
+  /**
+   * Creates the two roles and the scratch database, owned by the owner role, that only the
+   * functions' role may connect to besides it; then runs `npm run migrate`'s script on it
+   * (PGlite migrates itself).
+   */
   async prepare(options: { migrate?: boolean } = {}): Promise<void> {
     if (this.kind === 'pglite') {
       mkdirSync(this.dataDir as string, { recursive: true });
       return;
     }
+    if (!this.rolesCreated) {
+      await adminQuery('postgres', `CREATE ROLE ${quoteIdent(this.ownerRole)} LOGIN`);
+      this.rolesCreated = true;
+      await adminQuery('postgres', `CREATE ROLE ${quoteIdent(this.functionsRole)} LOGIN`);
+    }
     if (!this.created) {
-      await adminQuery('postgres', `CREATE DATABASE ${this.name}`);
+      await adminQuery('postgres', `CREATE DATABASE ${this.name} OWNER ${quoteIdent(this.ownerRole)}`);
       this.created = true;
+      await adminQuery(this.name, `REVOKE ALL ON DATABASE ${this.name} FROM PUBLIC; GRANT CONNECT ON DATABASE ${this.name} TO ${quoteIdent(this.functionsRole)}`);
     }
     if (options.migrate !== false) {
       const result = await runToExit('migrate', this.env());
@@ -130,9 +171,10 @@ export class Backend {
     }
   }
 
+  /** SQL on the scratch database as its owner role. */
   async sql<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
     if (this.kind !== 'postgres') throw new Error('direct SQL is only available on the PostgreSQL backend');
-    return adminQuery<R>(this.name, text, params);
+    return adminQuery<R>(this.name, text, params, this.ownerRole);
   }
 
   start(extra: Record<string, string> = {}, script: 'dev-server' | 'serve' = 'dev-server'): Promise<RunningProcess> {
@@ -143,6 +185,7 @@ export class Backend {
     rmSync(this.secretsDir, { recursive: true, force: true });
     if (this.dataDir !== undefined) rmSync(this.dataDir, { recursive: true, force: true });
     if (this.created) await adminQuery('postgres', `DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
+    if (this.rolesCreated) await adminQuery('postgres', `DROP ROLE IF EXISTS ${quoteIdent(this.functionsRole)}, ${quoteIdent(this.ownerRole)}`);
   }
 }
 

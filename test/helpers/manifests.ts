@@ -5,14 +5,18 @@
 // `kubectl apply` time but a schema does not catch, plus this project's own.
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1';
 import { Broker, Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1';
-import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
+import type { ValidateFunction } from 'ajv';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const KNATIVE_DIR = path.join(ROOT, 'knative');
@@ -22,8 +26,19 @@ export const OVERLAYS_DIR = path.join(KNATIVE_DIR, 'overlays');
 /** Where the functions read their secret files (lib/config.ts), and the seed's secret names. */
 export const SECRETS_DIR = '/var/run/secrets/cofrap';
 export const SECRET_NAMES = ['db-credentials-username', 'db-credentials-password', 'encryption-key'] as const;
-/** The HR event types employee-events handles (contract §7). */
-export const EMPLOYEE_EVENT_TYPES = ['fr.cofrap.hr.employee.created', 'fr.cofrap.hr.employee.departed'] as const;
+/** The owner role's secrets (contract §8): the migration Job's alone. */
+export const ADMIN_SECRET_NAMES = ['db-admin-username', 'db-admin-password'] as const;
+/** The command of the migration Job's container. */
+export const MIGRATE_SCRIPT = 'dist/bin/migrate.js';
+/** The event types employee-events handles: the HR system's and the IT helpdesk's (contract §7). */
+export const EMPLOYEE_EVENT_TYPES = [
+  'fr.cofrap.hr.employee.created',
+  'fr.cofrap.hr.employee.departed',
+  'fr.cofrap.hr.employee.rehired',
+  'fr.cofrap.it.credentials.reset-requested',
+] as const;
+/** The types employee-events replies with, which the broker filter posts back into the broker. */
+export const REPLY_TYPE_PREFIX = 'fr.cofrap.identity.';
 /** Images the manifests may use without building them: pinned third-party images. */
 export const THIRD_PARTY_IMAGES = ['postgres:16'] as const;
 
@@ -130,19 +145,78 @@ interface Validatable {
 }
 type ModelConstructor = new (data: object) => Validatable;
 
+const require = createRequire(import.meta.url);
+const CRD_DIR = path.join(ROOT, 'test', 'fixtures', 'knative');
+
+/**
+ * A CRD's openAPIV3Schema as a JSON Schema that, like the API server's strict field
+ * validation (kubectl's default), refuses a field the schema does not name, except where
+ * the CRD keeps unknown fields (x-kubernetes-preserve-unknown-fields).
+ */
+export function strictSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(strictSchema);
+  if (!isObject(node)) return node;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key.startsWith('x-kubernetes-') || key === 'description' || key === 'format') continue;
+    out[key] = key === 'properties' && isObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strictSchema(v)])) : strictSchema(value);
+  }
+  if (isObject(node.properties) && node['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
+  return out;
+}
+
+const crdValidators = new Map<string, ValidateFunction>();
+
+/** The validator of one version of a CRD vendored in test/fixtures/knative (its source is in the file). */
+export function crdValidator(file: string, version: string): ValidateFunction {
+  const key = `${file}@${version}`;
+  const cached = crdValidators.get(key);
+  if (cached !== undefined) return cached;
+  const [crd] = parseYamlFile(path.join(CRD_DIR, file), '1.2');
+  const served = listAt(crd, 'spec', 'versions').find((v) => stringAt(v, 'name') === version);
+  const schema = objectAt(served, 'schema', 'openAPIV3Schema');
+  if (schema === undefined) throw new Error(`${file}: no schema for version ${version}`);
+  const root = strictSchema(schema) as JsonObject;
+  // The API server checks these itself; the CRD's schema leaves them out.
+  root.properties = { ...(objectAt(root, 'properties') ?? {}), apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' } };
+  const { Ajv } = require('ajv') as typeof import('ajv');
+  const validate = new Ajv({ strict: false, allErrors: true }).compile(root);
+  crdValidators.set(key, validate);
+  return validate;
+}
+
+/** A model that validates against a vendored CRD, and against a kubernetes-models class when there is one. */
+function crdModel(file: string, version: string, model?: ModelConstructor): ModelConstructor {
+  return class {
+    constructor(private readonly data: object) {}
+    validate(): void {
+      if (model !== undefined) new model(this.data).validate();
+      const validate = crdValidator(file, version);
+      if (!validate(this.data)) {
+        throw new Error(`${file} schema: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ')}`);
+      }
+    }
+  };
+}
+
 const MODELS: Record<string, ModelConstructor> = {
   'v1/ConfigMap': ConfigMap,
   'v1/Namespace': Namespace,
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/Secret': Secret,
   'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'apps/v1/Deployment': Deployment,
   'apps/v1/StatefulSet': StatefulSet,
   'batch/v1/Job': Job,
   'batch/v1/CronJob': CronJob,
   'serving.knative.dev/v1/Service': KnativeService,
   'eventing.knative.dev/v1/Broker': Broker,
-  'eventing.knative.dev/v1/Trigger': Trigger,
+  // @kubernetes-models/knative's Trigger predates subscriber.audience and lets unknown
+  // fields through; Knative Eventing's own CRD does not.
+  'eventing.knative.dev/v1/Trigger': crdModel('trigger-crd.yaml', 'v1', Trigger),
+  'eventing.knative.dev/v1alpha1/EventPolicy': crdModel('eventpolicy-crd.yaml', 'v1alpha1'),
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -295,11 +369,15 @@ export function podProblems(pod: PodTemplate): string[] {
   return problems;
 }
 
+/** The container runs the migration command (the only one that reads the owner role's secrets). */
+export const runsMigration = (container: unknown): boolean => listAt(container, 'command').some((part) => String(part) === MIGRATE_SCRIPT);
+
 /**
- * Our images read the three secrets as files under SECRETS_DIR: one projected volume of the
- * three Secrets (each key named as its Secret), mounted read-only there, never a plain
- * `secret` volume; a writable emptyDir at /tmp (the root file system is read-only); the
- * shared settings from the cofrap-config ConfigMap; and the Dockerfile's user.
+ * Our images read the three secrets as files under SECRETS_DIR (the migration also the
+ * owner role's two): one projected volume of the Secrets (each key named as its Secret),
+ * mounted read-only there, never a plain `secret` volume; a writable emptyDir at /tmp (the
+ * root file system is read-only); the shared settings from the cofrap-config ConfigMap;
+ * and the Dockerfile's user.
  */
 export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefined): string[] {
   const problems: string[] = [];
@@ -329,7 +407,9 @@ export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefi
         if (items.length === 0) return [`${secret}:*`];
         return items.map((item) => `${secret}:${stringAt(item, 'key') ?? ''}->${stringAt(item, 'path') ?? ''}`);
       });
-      const expected = SECRET_NAMES.map((name) => `${name}:${name}->${name}`);
+      // The migration Job alone also reads the owner role's two (contract §8).
+      const names = [...SECRET_NAMES, ...(runsMigration(container) ? ADMIN_SECRET_NAMES : [])];
+      const expected = names.map((name) => `${name}:${name}->${name}`);
       if (JSON.stringify([...files].sort()) !== JSON.stringify([...expected].sort())) {
         problems.push(`${c}: the projected volume at ${SECRETS_DIR} must hold exactly ${expected.join(', ')}; it holds ${files.join(', ')}`);
       }
@@ -478,6 +558,7 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
   const problems: string[] = [];
   const names = (apiVersion: string, kind: string): Set<string> => new Set(objects.filter((l) => isA(l.object, apiVersion, kind)).map((l) => nameOf(l.object)));
   const brokers = names('eventing.knative.dev/v1', 'Broker');
+  const triggers = names('eventing.knative.dev/v1', 'Trigger');
   const knativeServices = names('serving.knative.dev/v1', 'Service');
   const configMaps = names('v1', 'ConfigMap');
   const secrets = names('v1', 'Secret');
@@ -494,6 +575,20 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
         problems.push(`${describeObject(l)}: the subscriber must be a Knative Service defined here (serving.knative.dev/v1 Service), not ${JSON.stringify(ref ?? at(o, 'spec', 'subscriber'))}`);
       }
       if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: the subscriber is in another namespace`);
+    }
+    if (isA(o, 'eventing.knative.dev/v1alpha1', 'EventPolicy')) {
+      for (const to of listAt(o, 'spec', 'to')) {
+        const ref = objectAt(to, 'ref');
+        if (ref === undefined) continue;
+        const known = stringAt(ref, 'kind') === 'Broker' ? brokers : stringAt(ref, 'kind') === 'Trigger' ? triggers : undefined;
+        if (known !== undefined && !known.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.to names ${stringAt(ref, 'kind') ?? ''} ${stringAt(ref, 'name') ?? ''}, which is not defined`);
+      }
+      for (const from of listAt(o, 'spec', 'from')) {
+        const ref = objectAt(from, 'ref');
+        if (ref === undefined || stringAt(ref, 'kind') !== 'Trigger') continue;
+        if (!triggers.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.from names Trigger ${stringAt(ref, 'name') ?? ''}, which is not defined`);
+        if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: spec.from names a Trigger of another namespace`);
+      }
     }
     if (isA(o, 'v1', 'Service')) {
       const selector = objectAt(o, 'spec', 'selector') ?? {};
@@ -519,6 +614,208 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
       const claim = stringAt(volume, 'persistentVolumeClaim', 'claimName');
       if (claim !== undefined && !claims.has(claim)) problems.push(`${describeObject(l)}: PersistentVolumeClaim ${claim} is not defined`);
     }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// Knative Eventing's sender identity (authentication-oidc): how the broker filter signs a
+// delivery, and who the broker admits. The names follow knative.dev/eventing pkg/auth
+// (serviceaccount.go, audience.go) and knative.dev/pkg kmeta/names.go.
+
+/** kmeta.ChildName: a child resource's name, hashed when parent and suffix pass 63 characters. */
+export function kmetaChildName(parent: string, suffix: string): string {
+  const longest = 63;
+  const head = longest - 32;
+  const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
+  if (parent.length <= longest - suffix.length) return parent + suffix;
+  if (head - suffix.length <= 0) {
+    let name = parent.slice(0, head) + md5(parent + suffix);
+    if (name.length < longest) name += suffix.slice(0, longest - name.length);
+    return name.replace(/[^a-zA-Z0-9]+$/, '');
+  }
+  return parent.slice(0, head - suffix.length) + md5(parent) + suffix;
+}
+
+/** The ServiceAccount Knative creates for a resource's OIDC identity (status.auth.serviceAccountName). */
+export const oidcServiceAccountName = (group: string, kind: string, name: string): string => kmetaChildName(name, `-oidc-${group}-${kind}`).toLowerCase();
+/** The token subject of that ServiceAccount. */
+export const serviceAccountSubject = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
+/** The subject of the tokens the broker filter sends for a Trigger: the Trigger's own OIDC ServiceAccount. */
+export const triggerSubject = (namespace: string, trigger: string): string => serviceAccountSubject(namespace, oidcServiceAccountName('eventing.knative.dev', 'Trigger', trigger));
+/** Knative's audience form, <group>/<kind>/<namespace>/<name> in lower case (the broker announces its own so). */
+export const knativeAudience = (group: string, kind: string, namespace: string, name: string): string => `${group}/${kind}/${namespace}/${name}`.toLowerCase();
+/** The longest Trigger name whose ServiceAccount name stays readable (not hashed). */
+export const LONGEST_PLAIN_TRIGGER_NAME = 63 - '-oidc-eventing.knative.dev-trigger'.length;
+
+export const EMPLOYEE_EVENTS = 'employee-events';
+export const EMPLOYEE_EVENTS_CONFIG = 'employee-events-config';
+export const API_SERVER_JWKS = 'https://kubernetes.default.svc/openid/v1/jwks';
+
+const SA_SUBJECT = /^system:serviceaccount:([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+
+export const triggersTo = (objects: Located[], service: string): Located[] =>
+  objects.filter((l) => isA(l.object, 'eventing.knative.dev/v1', 'Trigger') && stringAt(l.object, 'spec', 'subscriber', 'ref', 'kind') === 'Service' && stringAt(l.object, 'spec', 'subscriber', 'ref', 'name') === service);
+
+/** A comma-separated setting as a sorted list. */
+export const listSetting = (value: unknown): string[] => (typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter((v) => v !== '').sort() : []);
+
+/** What the broker admits: every EventPolicy whose spec.to names the broker, as sender → filters. */
+export interface AdmittedSender {
+  policy: string;
+  sub?: string;
+  trigger?: string;
+  typePrefixes: string[];
+}
+
+export function sendersAdmittedBy(objects: Located[], broker: string): AdmittedSender[] {
+  const senders: AdmittedSender[] = [];
+  for (const l of objects.filter((x) => isA(x.object, 'eventing.knative.dev/v1alpha1', 'EventPolicy'))) {
+    const to = listAt(l.object, 'spec', 'to');
+    const appliesToBroker = to.length === 0 || to.some((t) => stringAt(t, 'ref', 'kind') === 'Broker' && stringAt(t, 'ref', 'name') === broker);
+    if (!appliesToBroker) continue;
+    const typePrefixes = listAt(l.object, 'spec', 'filters').map((f) => stringAt(f, 'prefix', 'type')).filter((p): p is string => p !== undefined);
+    for (const from of listAt(l.object, 'spec', 'from')) {
+      const sub = stringAt(from, 'sub');
+      const trigger = stringAt(from, 'ref', 'kind') === 'Trigger' ? stringAt(from, 'ref', 'name') : undefined;
+      senders.push({ policy: nameOf(l.object), ...(sub !== undefined ? { sub } : {}), ...(trigger !== undefined ? { trigger } : {}), typePrefixes });
+    }
+  }
+  return senders;
+}
+
+/** What Knative's EventPolicy webhook refuses (pkg/apis/eventing/v1alpha1/eventpolicy_validation.go). */
+export function eventPolicyProblems(l: Located): string[] {
+  if (!isA(l.object, 'eventing.knative.dev/v1alpha1', 'EventPolicy')) return [];
+  const where = describeObject(l);
+  const problems: string[] = [];
+  listAt(l.object, 'spec', 'from').forEach((from, i) => {
+    const ref = objectAt(from, 'ref');
+    const sub = at(from, 'sub');
+    if (ref === undefined && (typeof sub !== 'string' || sub === '')) problems.push(`${where}: spec.from[${i}] needs one of ref, sub`);
+    if (ref !== undefined && sub !== undefined) problems.push(`${where}: spec.from[${i}] has both ref and sub`);
+    for (const key of ['apiVersion', 'kind', 'name']) if (ref !== undefined && !stringAt(ref, key)) problems.push(`${where}: spec.from[${i}].ref.${key} is missing`);
+    if (typeof sub === 'string' && sub.length > 1 && sub.indexOf('*') !== -1 && sub.indexOf('*') < sub.length - 1) problems.push(`${where}: spec.from[${i}].sub: '*' is only allowed as suffix`);
+  });
+  listAt(l.object, 'spec', 'to').forEach((to, i) => {
+    const ref = objectAt(to, 'ref');
+    const selector = objectAt(to, 'selector');
+    if ((ref === undefined) === (selector === undefined)) problems.push(`${where}: spec.to[${i}] needs exactly one of ref, selector`);
+    for (const key of ['apiVersion', 'kind', 'name']) if (ref !== undefined && !stringAt(ref, key)) problems.push(`${where}: spec.to[${i}].ref.${key} is missing`);
+  });
+  listAt(l.object, 'spec', 'filters').forEach((filter, i) => {
+    const dialects = ['exact', 'prefix', 'suffix', 'all', 'any', 'not', 'cesql'].filter((key) => at(filter, key) !== undefined);
+    if (dialects.length !== 1) problems.push(`${where}: spec.filters[${i}] needs exactly one dialect, has ${dialects.join(', ') || 'none'}`);
+  });
+  return problems;
+}
+
+/**
+ * The checks of the sender identity on a set of objects deployed to `namespace`, with
+ * employee-events' settings `settings` (the employee-events-config ConfigMap): each Trigger
+ * to employee-events names its audience, employee-events expects exactly those Triggers'
+ * identities, and the broker admits the replies of exactly those Triggers.
+ */
+export function eventSenderProblems(objects: Located[], namespace: string, settings: JsonObject): string[] {
+  const problems: string[] = [];
+  const audience = knativeAudience('serving.knative.dev', 'Service', namespace, EMPLOYEE_EVENTS);
+  const triggers = triggersTo(objects, EMPLOYEE_EVENTS);
+  if (triggers.length === 0) problems.push(`no Trigger delivers to ${EMPLOYEE_EVENTS}`);
+  for (const t of triggers) {
+    const name = nameOf(t.object);
+    const given = stringAt(t.object, 'spec', 'subscriber', 'audience');
+    if (given !== audience) problems.push(`${describeObject(t)}: spec.subscriber.audience must be ${audience} (a Knative Service announces none: without it the broker sends no token), not ${String(given)}`);
+    if (name.length > LONGEST_PLAIN_TRIGGER_NAME) problems.push(`${describeObject(t)}: a name over ${LONGEST_PLAIN_TRIGGER_NAME} characters gets a hashed OIDC ServiceAccount name`);
+  }
+  if (settings.EVENTS_OIDC_AUDIENCE !== audience) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_AUDIENCE must be ${audience}, not ${String(settings.EVENTS_OIDC_AUDIENCE)}`);
+  const expected = triggers.map((t) => triggerSubject(namespace, nameOf(t.object))).sort();
+  const subjects = listSetting(settings.EVENTS_OIDC_SUBJECTS);
+  if (JSON.stringify(subjects) !== JSON.stringify(expected)) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_SUBJECTS must name the Triggers' OIDC ServiceAccounts ${expected.join(',')}; it names ${subjects.join(',')}`);
+  let issuer: URL | undefined;
+  try {
+    issuer = new URL(String(settings.EVENTS_OIDC_ISSUER));
+  } catch {
+    problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_ISSUER is not a URL: ${String(settings.EVENTS_OIDC_ISSUER)}`);
+  }
+  if (issuer !== undefined && issuer.protocol !== 'https:') problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_ISSUER must be https`);
+  if (settings.EVENTS_OIDC_JWKS_URL !== API_SERVER_JWKS) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_JWKS_URL must be the API server's ${API_SERVER_JWKS}, not ${String(settings.EVENTS_OIDC_JWKS_URL)}`);
+
+  const brokers = new Set(triggers.map((t) => stringAt(t.object, 'spec', 'broker') ?? ''));
+  for (const broker of brokers) {
+    const admitted = sendersAdmittedBy(objects, broker);
+    const replies = admitted.filter((a) => a.trigger !== undefined);
+    const replyTriggers = replies.map((a) => a.trigger as string).sort();
+    const expectedTriggers = triggers.filter((t) => stringAt(t.object, 'spec', 'broker') === broker).map((t) => nameOf(t.object)).sort();
+    if (JSON.stringify(replyTriggers) !== JSON.stringify(expectedTriggers)) problems.push(`broker ${broker}: the replies of ${expectedTriggers.join(', ')} must be admitted (EventPolicy spec.from ref Trigger), found ${replyTriggers.join(', ') || 'none'}`);
+    for (const a of replies) if (JSON.stringify(a.typePrefixes) !== JSON.stringify([REPLY_TYPE_PREFIX])) problems.push(`EventPolicy ${a.policy}: the replies must be limited to type ${REPLY_TYPE_PREFIX}*`);
+    for (const a of admitted) {
+      if (a.sub !== undefined && !SA_SUBJECT.test(a.sub)) problems.push(`EventPolicy ${a.policy}: ${a.sub} is not one ServiceAccount (system:serviceaccount:<namespace>:<name>, no wildcard)`);
+      if (a.typePrefixes.length === 0) problems.push(`EventPolicy ${a.policy}: no filter on the event type`);
+    }
+    const subs = admitted.filter((a) => a.sub !== undefined).map((a) => a.sub as string);
+    if (new Set(subs).size !== subs.length) problems.push(`broker ${broker}: a subject is named by two policies (only the first one's filters would apply)`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// NetworkPolicies
+
+/** A label selector (matchLabels, matchExpressions) against a set of labels; an empty selector selects everything. */
+export function selectorMatches(selector: unknown, labels: unknown): boolean {
+  const have = isObject(labels) ? labels : {};
+  for (const [key, value] of Object.entries(objectAt(selector, 'matchLabels') ?? {})) if (have[key] !== value) return false;
+  for (const expression of listAt(selector, 'matchExpressions')) {
+    const key = stringAt(expression, 'key') ?? '';
+    const values = listAt(expression, 'values').map(String);
+    const present = Object.prototype.hasOwnProperty.call(have, key);
+    switch (stringAt(expression, 'operator')) {
+      case 'In': if (!present || !values.includes(String(have[key]))) return false; break;
+      case 'NotIn': if (present && values.includes(String(have[key]))) return false; break;
+      case 'Exists': if (!present) return false; break;
+      case 'DoesNotExist': if (present) return false; break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+/** The pod templates (by owner description) a NetworkPolicy applies to. */
+export function podsSelectedBy(policy: Located, objects: Located[]): PodTemplate[] {
+  const selector = objectAt(policy.object, 'spec', 'podSelector') ?? {};
+  return objects.map(podTemplateOf).filter((p): p is PodTemplate => p !== undefined && selectorMatches(selector, p.metadata.labels));
+}
+
+/** One allowed peer of an ingress rule, in words: `namespace <n> pods <selector>` or `pods <selector>` (same namespace). */
+export interface IngressPeer {
+  namespace: string | undefined;
+  pods: JsonObject | undefined;
+  ports: string[];
+}
+
+export function ingressPeersOf(policy: Located): IngressPeer[] {
+  return listAt(policy.object, 'spec', 'ingress').flatMap((rule) => {
+    const ports = listAt(rule, 'ports').map((p) => `${stringAt(p, 'protocol') ?? 'TCP'}/${String(at(p, 'port'))}`);
+    const from = listAt(rule, 'from');
+    if (from.length === 0) return [{ namespace: '*', pods: undefined, ports }];
+    return from.map((peer) => ({
+      namespace: objectAt(peer, 'namespaceSelector') === undefined ? undefined : (stringAt(peer, 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name') ?? '*'),
+      pods: objectAt(peer, 'podSelector'),
+      ports,
+    }));
+  });
+}
+
+/** What a NetworkPolicy must be here: ingress only, selecting pods of the set, peers named by namespace name. */
+export function networkPolicyProblems(policy: Located, objects: Located[]): string[] {
+  if (!isA(policy.object, 'networking.k8s.io/v1', 'NetworkPolicy')) return [];
+  const where = describeObject(policy);
+  const problems: string[] = [];
+  if (JSON.stringify(listAt(policy.object, 'spec', 'policyTypes')) !== JSON.stringify(['Ingress'])) problems.push(`${where}: policyTypes must be [Ingress]`);
+  if (podsSelectedBy(policy, objects).length === 0) problems.push(`${where}: its podSelector selects no pod template`);
+  for (const peer of ingressPeersOf(policy)) {
+    if (peer.namespace === '*') problems.push(`${where}: a rule admits every namespace (name the namespace by its kubernetes.io/metadata.name label)`);
+    if (peer.namespace === undefined && peer.pods === undefined) problems.push(`${where}: a peer with neither namespaceSelector nor podSelector`);
   }
   return problems;
 }
