@@ -40,6 +40,15 @@ for (const kind of BACKENDS) {
       url = `${base}/employee-events`;
     });
 
+    /** HR invites `username` (with an e-mail), who then sets up and signs in at `step`. */
+    async function invitedAndActive(username: string, step: number): Promise<{ invitation: { token: string }; account: { password: string; enrollmentToken: string }; enrolled: { secret: string } }> {
+      const invitation = invitationOf(await sendEmployeeEvent(url, CREATED, { username, email: `${username}@cofrap.fr` }));
+      const account = await createAccount(base, username, { invitation_token: invitation.token });
+      const enrolled = await enroll(base, username, account.enrollmentToken);
+      expect((await signIn(base, username, account.password, enrolled.secret, step)).status).to.equal(200);
+      return { invitation, account, enrolled };
+    }
+
     it('created (binary mode) → 200 with an account.invited reply event in binary mode', async () => {
       const answer = await sendEmployeeEvent(url, CREATED, { username: 'Nora.Petit', email: 'nora.petit@cofrap.fr', display_name: 'Nora Petit' });
       expect(answer.status, answer.text).to.equal(200);
@@ -179,10 +188,7 @@ for (const kind of BACKENDS) {
 
     it('rehired: a disabled account is invited again, its old credentials gone; the journey ends in a sign-in', async () => {
       const step = await stepWithMargin(8);
-      const invited = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'vera', email: 'vera@cofrap.fr' }));
-      const first = await createAccount(base, 'vera', { invitation_token: invited.token });
-      const old = await enroll(base, 'vera', first.enrollmentToken);
-      expect((await signIn(base, 'vera', first.password, old.secret, step - 1)).status).to.equal(200);
+      const { invitation: invited, account: first, enrolled: old } = await invitedAndActive('vera', step - 1);
       // rehired while active: nothing changes
       const early = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
       expect(early.status).to.equal(200);
@@ -214,10 +220,7 @@ for (const kind of BACKENDS) {
 
     it('reset-requested: a reset token for the mailer; the old credentials work until the reset is used; the journey ends in a sign-in', async () => {
       const step = await stepWithMargin(8);
-      const invited = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'xavier', email: 'xavier@cofrap.fr' }));
-      const account = await createAccount(base, 'xavier', { invitation_token: invited.token });
-      const old = await enroll(base, 'xavier', account.enrollmentToken);
-      expect((await signIn(base, 'xavier', account.password, old.secret, step - 1)).status).to.equal(200);
+      const { account, enrolled: old } = await invitedAndActive('xavier', step - 1);
 
       const answer = await sendEmployeeEvent(url, RESET, { username: 'Xavier', requested_by: 'helpdesk.agent', reason: 'lost phone and codes' }, { source: HELPDESK_SOURCE });
       expect(answer.status, answer.text).to.equal(200);

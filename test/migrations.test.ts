@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { Backend, requireBackend } from './helpers/backends.js';
+import { Backend, adminQuery, requireBackend } from './helpers/backends.js';
 import { Database, createPool } from '../lib/db/database.js';
 import { loadMigrations, migrate } from '../lib/db/migrate.js';
 import { createLogger } from '../lib/log.js';
@@ -68,10 +68,10 @@ describe('migrations in TypeScript beside SQL, on postgres', function () {
 
   it('applies them in version order, each recorded once', async () => {
     expect(await migrate(db as Database, log, dir)).to.deep.equal([1, 2, 3]);
-    expect((await backend.sql<{ step: number }>('SELECT step FROM trail ORDER BY step')).map((r) => r.step)).to.deep.equal([1, 2, 3]);
+    expect((await adminQuery<{ step: number }>(backend.name, 'SELECT step FROM trail ORDER BY step')).map((r) => r.step)).to.deep.equal([1, 2, 3]);
     expect(lines.some((line) => line.includes('"event":"module_migration_ran"') && line.includes('"migration":2'))).to.equal(true);
     expect(await migrate(db as Database, log, dir)).to.deep.equal([]);
-    expect((await backend.sql<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version')).map((r) => `${r.version} ${r.name}`)).to.deep.equal(['1 trail', '2 module', '3 after']);
+    expect((await adminQuery<{ version: number; name: string }>(backend.name, 'SELECT version, name FROM schema_migrations ORDER BY version')).map((r) => `${r.version} ${r.name}`)).to.deep.equal(['1 trail', '2 module', '3 after']);
   });
 
   it('rolls a failing module migration back whole, and records nothing of it', async () => {
@@ -79,8 +79,8 @@ describe('migrations in TypeScript beside SQL, on postgres', function () {
     let failure: unknown;
     await migrate(db as Database, log, dir).catch((error: unknown) => (failure = error));
     expect(String(failure)).to.contain('stop here');
-    expect((await backend.sql<{ step: number }>('SELECT step FROM trail ORDER BY step')).map((r) => r.step)).to.deep.equal([1, 2, 3]);
-    expect((await backend.sql<{ version: number }>('SELECT max(version) AS version FROM schema_migrations'))[0]?.version).to.equal(3);
+    expect((await adminQuery<{ step: number }>(backend.name, 'SELECT step FROM trail ORDER BY step')).map((r) => r.step)).to.deep.equal([1, 2, 3]);
+    expect((await adminQuery<{ version: number }>(backend.name, 'SELECT max(version) AS version FROM schema_migrations'))[0]?.version).to.equal(3);
   });
 
   it('refuses a module without up()', async () => {

@@ -120,7 +120,7 @@ describe('least privilege on postgres: the functions\' role reads and writes row
   });
 
   it('SELECT, INSERT, UPDATE and DELETE on users', async () => {
-    await asApp("INSERT INTO users (username, password_hash, provenance) VALUES ('rights.check', 'x', 'self')");
+    await asApp("INSERT INTO users (username, username_skeleton, password_hash, provenance) VALUES ('rights.check', 'rights.check', 'x', 'self')");
     expect(await asApp('SELECT username, status FROM users WHERE username = $1', ['rights.check'])).to.deep.equal([{ username: 'rights.check', status: 'pending' }]);
     await asApp("UPDATE users SET expired = TRUE WHERE username = 'rights.check'");
     expect((await asApp<{ expired: boolean }>("SELECT expired FROM users WHERE username = 'rights.check'"))[0]?.expired).to.equal(true);
@@ -239,7 +239,7 @@ describe('least privilege on postgres: moving a deployment whose functions\' rol
     expect(moved.output).to.contain(`role ${app}: SELECT, INSERT, UPDATE, DELETE on`);
     expect(await errorCodeOf(queryAs(app, database, 'CREATE TABLE intruder (x INT)'))).to.equal(INSUFFICIENT_PRIVILEGE);
     expect(await errorCodeOf(queryAs(app, database, 'DROP TABLE users'))).to.equal(INSUFFICIENT_PRIVILEGE);
-    expect(await queryAs(app, database, "INSERT INTO users (username, password_hash, provenance) VALUES ('kept.working', 'x', 'self') RETURNING username")).to.deep.equal([{ username: 'kept.working' }]);
+    expect(await queryAs(app, database, "INSERT INTO users (username, username_skeleton, password_hash, provenance) VALUES ('kept.working', 'kept.working', 'x', 'self') RETURNING username")).to.deep.equal([{ username: 'kept.working' }]);
   });
 });
 
@@ -305,7 +305,7 @@ describe('least privilege on postgres: the dev overlay\'s PostgreSQL makes the t
     const migrated = await runToExit('migrate', { POSTGRES_HOST: '127.0.0.1', POSTGRES_DB: database, SECRETS_DIR: dir });
     expect(migrated.code, migrated.output).to.equal(0);
     expect(migrated.output).to.contain(`role ${app}: SELECT, INSERT, UPDATE, DELETE on`);
-    expect(await queryAs(app, database, "INSERT INTO users (username, password_hash, provenance) VALUES ('dev.overlay', 'x', 'self') RETURNING username")).to.deep.equal([{ username: 'dev.overlay' }]);
+    expect(await queryAs(app, database, "INSERT INTO users (username, username_skeleton, password_hash, provenance) VALUES ('dev.overlay', 'dev.overlay', 'x', 'self') RETURNING username")).to.deep.equal([{ username: 'dev.overlay' }]);
     expect(await errorCodeOf(queryAs(app, database, 'CREATE TABLE intruder (x INT)'))).to.equal(INSUFFICIENT_PRIVILEGE);
     expect(await errorCodeOf(queryAs(app, database, 'DROP TABLE users'))).to.equal(INSUFFICIENT_PRIVILEGE);
   });

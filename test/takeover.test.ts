@@ -9,6 +9,7 @@ import type { LiveServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
+import type { Enrolled } from './helpers/journey.js';
 import { replyEvent, sendEmployeeEvent } from './helpers/events.js';
 import { stepWithMargin } from './helpers/totp.js';
 
@@ -52,6 +53,16 @@ async function holdOff(live: LiveServer, username: string): Promise<void> {
   await live.backend.sql("UPDATE auth_throttle SET locked_until = now() - interval '1 second' WHERE username = $1", [username]);
 }
 
+/** An active account whose credentials aged past the maximum: its owner's sign-in at `step` answered 403. */
+async function expiredAccount(live: LiveServer, username: string, step: number): Promise<{ owner: Enrolled; expired: Answer }> {
+  const owner = await createAndEnroll(live.url, username);
+  expect((await signIn(live.url, username, owner.password, owner.secret, step - 1)).status).to.equal(200);
+  await ageCredentials(live, username);
+  const expired = await signIn(live.url, username, owner.password, owner.secret, step);
+  expectError(expired, 403, 'credentials_expired');
+  return { owner, expired };
+}
+
 describe('takeover regressions on postgres (issue 13)', function () {
   describe('self-registration on', function () {
     const live = useServer('postgres');
@@ -62,11 +73,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
     it('finding 1: renewal → lapse → claim attempt → 409; the owner\'s old factors → 403 with a renewal token', async () => {
       const base = live.url;
       const step = await stepWithMargin(8);
-      const owner = await createAndEnroll(base, 'victim');
-      expect((await signIn(base, 'victim', owner.password, owner.secret, step - 1)).status).to.equal(200);
-      await ageCredentials(live, 'victim');
-      const expired = await signIn(base, 'victim', owner.password, owner.secret, step);
-      expectError(expired, 403, 'credentials_expired');
+      const { owner, expired } = await expiredAccount(live, 'victim', step);
       const before = await rowOf(live, 'victim');
 
       // The owner starts a renewal, and is held off before finishing it.
@@ -107,10 +114,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
     it('finding 1: a renewal in progress leaves the credentials in use working, before expiry too', async () => {
       const base = live.url;
       const step = await stepWithMargin(8);
-      const owner = await createAndEnroll(base, 'early.bird');
-      expect((await signIn(base, 'early.bird', owner.password, owner.secret, step - 1)).status).to.equal(200);
-      await ageCredentials(live, 'early.bird');
-      const expired = await signIn(base, 'early.bird', owner.password, owner.secret, step);
+      const { owner, expired } = await expiredAccount(live, 'early.bird', step);
       const renewal = await createAccount(base, 'early.bird', { renewal_token: expired.body.renewal_token as string }, 200);
       // enrolled but not yet used: the staged set waits; a second call shows the same secret
       const first = await enroll(base, 'early.bird', renewal.enrollmentToken);

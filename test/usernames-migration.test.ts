@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { PGlite } from '@electric-sql/pglite';
-import { BACKENDS, Backend, requireBackend, seedFixture } from './helpers/backends.js';
+import { BACKENDS, Backend, adminQuery, requireBackend, seedFixture } from './helpers/backends.js';
 import { PROJECT_ROOT, runToExit } from './helpers/process.js';
 import { postJson } from './helpers/http.js';
 import { codeAt, stepWithMargin } from './helpers/totp.js';
@@ -231,8 +231,8 @@ describe('migration 005 after a migration that added a NOT NULL provenance colum
   before(async function () {
     await requireBackend(this, 'postgres');
     await backend.prepare({ migrate: false });
-    await backend.sql(SEED_SCHEMA);
-    for (const name of ['Alice', 'alice', 'Bob']) await backend.sql(SEED_INSERT, [name, 'not-a-hash', null, new Date().toISOString(), false]);
+    await adminQuery(backend.name, SEED_SCHEMA);
+    for (const name of ['Alice', 'alice', 'Bob']) await adminQuery(backend.name, SEED_INSERT, [name, 'not-a-hash', null, new Date().toISOString(), false]);
     // 001-003 as shipped, then a stand-in for 004 whose provenance column has no default
     const folder = mkdtempSync(path.join(tmpdir(), 'cofrap-migrations-'));
     dir = folder;
@@ -252,12 +252,12 @@ describe('migration 005 after a migration that added a NOT NULL provenance colum
 
   it('gives the placeholder the provenance "seed", and keeps the column in the moved rows', async () => {
     await (db as Database).transaction((tx) => migrateUsernames(tx, createLogger({}, () => undefined)));
-    const users = await backend.sql<{ username: string; status: string; provenance: string }>('SELECT username, status, provenance FROM users ORDER BY username');
+    const users = await adminQuery<{ username: string; status: string; provenance: string }>(backend.name, 'SELECT username, status, provenance FROM users ORDER BY username');
     expect(users.map((u) => [u.username, u.status, u.provenance])).to.deep.equal([
       ['alice', 'disabled', 'seed'],
       ['bob', 'pending', 'seed'],
     ]);
-    const moved = await backend.sql<{ original_username: string; provenance: string }>("SELECT original_username, row_data->>'provenance' AS provenance FROM users_unmerged ORDER BY original_username");
+    const moved = await adminQuery<{ original_username: string; provenance: string }>(backend.name, "SELECT original_username, row_data->>'provenance' AS provenance FROM users_unmerged ORDER BY original_username");
     expect(moved).to.deep.equal([
       { original_username: 'Alice', provenance: 'seed' },
       { original_username: 'alice', provenance: 'seed' },
