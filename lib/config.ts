@@ -45,6 +45,8 @@ export interface Config {
   eventsOidc: EventsOidcConfig | undefined;
   /** CloudEvent `source` values employee-events accepts; undefined: not configured. */
   hrEventSources: string[] | undefined;
+  /** K_SINK: where identity events are sent; undefined keeps them in the outbox (development). */
+  sink: string | undefined;
 }
 
 /** Knative Eventing's OIDC sender authentication, as the receiving function checks it. */
@@ -317,7 +319,22 @@ export function loadConfig(env: Env = process.env): Config {
     bcryptEngine: engineVar(env),
     eventsOidc: eventsOidcVars(env),
     hrEventSources: listVar(env, 'HR_EVENT_SOURCES', 'CloudEvent source values'),
+    sink: sinkVar(env),
   };
+}
+
+/** K_SINK, set by a Knative SinkBinding: where identity events go (contract §11). */
+function sinkVar(env: Env): string | undefined {
+  const raw = readVar(env, 'K_SINK');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`K_SINK must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`K_SINK must be an http(s) URL, got "${raw}"`);
+  return url.toString();
 }
 
 /** The migration's own owner role (contract §8): read by the migration command only. */

@@ -7,12 +7,15 @@ import { Database, createPool } from './db/database.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrate.js';
 import { PasswordHasher } from './crypto/bcrypt.js';
 import { SecretBox } from './crypto/fernet.js';
+import { Publisher } from './outbox.js';
 import { describeError, log as rootLog } from './log.js';
 import type { Logger } from './log.js';
 
 export interface Runtime {
   config: Config;
   db: Database;
+  /** Sends the identity events a request committed, in the background (lib/outbox.ts). */
+  publisher: Publisher;
   hasher: PasswordHasher;
   secrets: SecretBox;
   log: Logger;
@@ -48,10 +51,11 @@ export async function createRuntime(config: Config, log: Logger = rootLog): Prom
     (engine) => log.info('bcrypt_engine', { engine, cost: config.bcryptCost }),
     (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
   );
-  return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log };
+  return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log, publisher: new Publisher(db, config.sink, log) };
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
+  await runtime.publisher.settled();
   await Promise.allSettled([runtime.db.close(), runtime.hasher.close()]);
 }
 
