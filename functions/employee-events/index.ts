@@ -15,6 +15,9 @@ import { disable, invite, provenanceOf, recordDelivery, rehire, requestReset } f
 import type { Invitation } from '../../lib/db/employees.js';
 import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
+import { recordAudit } from '../../lib/db/audit.js';
+import { eventContext } from '../../lib/audit-context.js';
+import type { AuditEntry } from '../../lib/audit.js';
 import { claimSkeleton, skeletonHolder } from '../../lib/db/usernames.js';
 import { skeletonOf } from '../../lib/usernames.js';
 import type { Runtime } from '../../lib/runtime.js';
@@ -24,6 +27,8 @@ interface Applied {
   /** What happened, for the log: never a token. */
   outcome: string;
   reply?: ReplyMessage;
+  /** The audit record of the change, if anything changed (never a token in it). */
+  audit?: AuditEntry;
 }
 
 function invitationOf(event: HrEvent, usernameSkeleton: string, tokenHash: string, runtime: Runtime): Invitation {
@@ -47,44 +52,55 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
       const claim = await claimSkeleton(tx, username);
       if (claim.taken) {
         const similar = await skeletonHolder(tx, claim.skeleton, username);
-        return { outcome: 'conflict', reply: conflictReply(username, similar?.provenance ?? 'self', similar?.username) };
+        const provenance = similar?.provenance ?? 'self';
+        const details = { provenance, ...(similar === undefined ? {} : { similar_to: similar.username }) };
+        return { outcome: 'conflict', reply: conflictReply(username, provenance, similar?.username), audit: { type: 'account.conflict', username, details } };
       }
       const token = issueToken();
       const issued = await invite(tx, invitationOf(event, claim.skeleton, token.hash, runtime));
-      if (issued !== undefined) return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email) };
+      if (issued !== undefined) {
+        const audit: AuditEntry = { type: 'account.invited', username, details: { invitation_expires_at: issued.expiresAt.toISOString() } };
+        return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email), audit };
+      }
       // Someone registered the name before HR's event arrived: IT must look, nothing changes.
       // (A disabled account comes back only by `rehired`.)
       const holder = await provenanceOf(tx, username);
       if (holder !== undefined && holder.provenance !== 'hr' && holder.status !== 'disabled') {
-        return { outcome: 'conflict', reply: conflictReply(username, holder.provenance) };
+        return { outcome: 'conflict', reply: conflictReply(username, holder.provenance), audit: { type: 'account.conflict', username, details: { provenance: holder.provenance } } };
       }
       return { outcome: 'exists' };
     }
     case EMPLOYEE_DEPARTED:
       await disable(tx, username);
-      return { outcome: 'disabled' };
+      return { outcome: 'disabled', audit: { type: 'account.disabled', username } };
     case EMPLOYEE_REHIRED: {
       const token = issueToken();
       const issued = await rehire(tx, invitationOf(event, skeletonOf(username), token.hash, runtime));
       if (issued === undefined) return { outcome: 'not_disabled' };
-      return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email) };
+      const audit: AuditEntry = { type: 'account.enabled', username, details: { invitation_expires_at: issued.expiresAt.toISOString() } };
+      return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email), audit };
     }
     default: {
       const token = issueToken();
       const issued = await requestReset(tx, username, token.hash, runtime.config.resetTtl);
       if (issued === undefined) return { outcome: 'not_active' };
-      return { outcome: 'reset_issued', reply: resetReply(username, token.token, issued.expiresAt, issued.email) };
+      const details = { requested_by: event.requestedBy, ...(event.reason === undefined ? {} : { reason: event.reason }), reset_expires_at: issued.expiresAt.toISOString() };
+      return { outcome: 'reset_issued', reply: resetReply(username, token.token, issued.expiresAt, issued.email), audit: { type: 'account.reset-requested', username, details } };
     }
   }
 }
 
-export const employeeEvents = postFunction('employee-events', async (runtime, { headers, body, log }): Promise<Reply> => {
+export const employeeEvents = postFunction('employee-events', async (runtime, request): Promise<Reply> => {
+  const { headers, body, log } = request;
   const event = parseEmployeeEvent(headers, body);
   requireAllowedSource(runtime.config, event.source, log);
-  const { deliveries, applied } = await runtime.db.transaction(async (tx) => ({
-    deliveries: await recordDelivery(tx, event),
-    applied: await apply(tx, event, runtime),
-  }));
+  const { deliveries, applied, events } = await runtime.db.transaction(async (tx) => {
+    const deliveries = await recordDelivery(tx, event);
+    const applied = await apply(tx, event, runtime);
+    const events = applied.audit === undefined ? [] : [await recordAudit(tx, eventContext('employee-events', request, event), applied.audit)];
+    return { deliveries, applied, events };
+  });
+  runtime.publisher.nudge(events);
   log.info('employee_event', {
     type: event.type,
     username: event.username,

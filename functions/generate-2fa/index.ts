@@ -13,11 +13,14 @@ import { hashToken } from '../../lib/crypto/tokens.js';
 import { newRecoveryCodes } from '../../lib/crypto/recovery-codes.js';
 import { newTotpSecret, otpauthUri } from '../../lib/crypto/totp.js';
 import { qrPngBase64 } from '../../lib/qr.js';
+import { recordAudit } from '../../lib/db/audit.js';
+import { selfContext } from '../../lib/audit-context.js';
 import { tokenOf } from '../../lib/validation.js';
 import { usernameOf } from '../../lib/usernames.js';
 import type { Generate2faRequest } from '../../lib/validation.js';
 
-export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Generate2faRequest', async (runtime, { body, log }) => {
+export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Generate2faRequest', async (runtime, request) => {
+  const { body, log } = request;
   const username = usernameOf(body.username);
   const token = tokenOf(body.enrollment_token);
   const { db, config, secrets } = runtime;
@@ -25,12 +28,16 @@ export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Gen
   if (token === undefined) throw invalidToken();
 
   const codes = newRecoveryCodes();
-  const stored = await enrollSecondFactor(db, username, hashToken(token), {
-    sealedSecret: secrets.encrypt(newTotpSecret()),
-    sealedCodes: secrets.encrypt(JSON.stringify(codes.codes)),
-    codeDigests: codes.digests,
+  const fresh = { sealedSecret: secrets.encrypt(newTotpSecret()), sealedCodes: secrets.encrypt(JSON.stringify(codes.codes)), codeDigests: codes.digests };
+  const { stored, events } = await db.transaction(async (tx) => {
+    const stored = await enrollSecondFactor(tx, username, hashToken(token), fresh);
+    // Recorded once per token: a repeated call answers what the first one stored.
+    const first = stored !== undefined && stored.sealedSecret === fresh.sealedSecret;
+    const events = first ? [await recordAudit(tx, selfContext('generate-2fa', request), { type: 'second-factor.enrolled', username })] : [];
+    return { stored, events };
   });
   if (stored === undefined) throw invalidToken();
+  runtime.publisher.nudge(events);
   const secret = secrets.decrypt(stored.sealedSecret);
   const sealedCodes = secrets.decrypt(stored.sealedCodes);
   if (secret === undefined || sealedCodes === undefined) {

@@ -13,6 +13,8 @@ import type { Queryable } from '../../lib/db/database.js';
 import { generatePassword as newPassword } from '../../lib/crypto/password.js';
 import { hashToken, issueToken } from '../../lib/crypto/tokens.js';
 import { qrPngBase64 } from '../../lib/qr.js';
+import { recordAudit } from '../../lib/db/audit.js';
+import { selfContext } from '../../lib/audit-context.js';
 import { claimSkeleton, skeletonTaken } from '../../lib/db/usernames.js';
 import { skeletonOf } from '../../lib/usernames.js';
 import { tokenOf } from '../../lib/validation.js';
@@ -49,13 +51,21 @@ async function apply(tx: Queryable, decision: PasswordChange, change: NewPasswor
   }
 }
 
+/** Why a password was issued, for the audit trail (never the token itself). */
+function issueReason(decision: PasswordChange, token: PresentedToken | undefined): string {
+  if (decision.kind === 'create') return 'created';
+  if (decision.kind === 'restart') return token?.kind === 'invitation' ? 'invitation' : 'restart';
+  return token?.kind === 'reset' ? 'reset' : 'renewal';
+}
+
 const MESSAGES: Record<PasswordChange['kind'], string> = {
   create: 'Account created; scan the QR code now, it will not be shown again.',
   restart: 'Password issued; scan the QR code now, it will not be shown again.',
   stage: 'New password issued; scan the QR code now, it will not be shown again. Your current password and code keep working until you sign in with the new ones.',
 };
 
-export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, { body, log }) => {
+export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, request) => {
+  const { body, log } = request;
   const username = usernameOf(body.username);
   const token = presentedToken(body);
   const digest: TokenDigest | undefined = token === undefined ? undefined : { kind: token.kind, hash: hashToken(token.token) };
@@ -71,10 +81,16 @@ export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-
   const change = { username, passwordHash, enrollmentTokenHash: enrollment.hash, enrollmentTtl: config.enrollmentTtl };
 
   // Decide again on the locked row: the state may have changed while the hash ran.
-  const { decision, enrollmentExpiresAt } = await db.transaction(async (tx) => {
+  const audit = selfContext('generate-password', request);
+  const { decision, enrollmentExpiresAt, events } = await db.transaction(async (tx) => {
     const decision = decidePasswordChange(await findForPasswordChange(tx, username, digest, true), token, config.selfRegistration);
-    return { decision, enrollmentExpiresAt: await apply(tx, decision, change) };
+    const enrollmentExpiresAt = await apply(tx, decision, change);
+    const events: string[] = [];
+    if (decision.kind === 'create') events.push(await recordAudit(tx, audit, { type: 'account.created', username, details: { provenance: 'self' } }));
+    events.push(await recordAudit(tx, audit, { type: 'password.issued', username, details: { reason: issueReason(decision, token) } }));
+    return { decision, enrollmentExpiresAt, events };
   });
+  runtime.publisher.nudge(events);
 
   log.info('password_issued', { username, outcome: decision.kind });
   return {
