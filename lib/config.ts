@@ -47,6 +47,10 @@ export interface Config {
   hrEventSources: string[] | undefined;
   /** K_SINK: where identity events are sent; undefined keeps them in the outbox (development). */
   sink: string | undefined;
+  /** When before expiry a credentials.expiring reminder is published (contract §11). */
+  expiryReminders: string[];
+  /** How long audit records are kept (contract §12). */
+  auditRetention: string;
 }
 
 /** Knative Eventing's OIDC sender authentication, as the receiving function checks it. */
@@ -320,7 +324,18 @@ export function loadConfig(env: Env = process.env): Config {
     eventsOidc: eventsOidcVars(env),
     hrEventSources: listVar(env, 'HR_EVENT_SOURCES', 'CloudEvent source values'),
     sink: sinkVar(env),
+    expiryReminders: intervalListVar(env, 'EXPIRY_REMINDERS', ['30 days', '7 days', '1 day']),
+    auditRetention: intervalVar(env, 'AUDIT_RETENTION', '400 days'),
   };
+}
+
+/** A comma-separated list of PostgreSQL intervals. */
+function intervalListVar(env: Env, name: string, fallback: string[]): string[] {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) throw new ConfigError(`${name} must list at least one interval, such as "30 days,7 days,1 day"`);
+  return items.map((item, i) => intervalVar({ [`${name}[${i}]`]: item }, `${name}[${i}]`, item));
 }
 
 /** K_SINK, set by a Knative SinkBinding: where identity events go (contract §11). */
