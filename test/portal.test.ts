@@ -63,23 +63,44 @@ function pageProblems(page: Page): string[] {
   return (page as Page & { problems?: string[] }).problems ?? [];
 }
 
-/**
- * From the password QR code to the signed-in state, in an already open creation or renewal:
- * reads both QR codes from the page, types the password and the first code.
- */
-async function finishEnrollment(page: Page, username: string, shots: string): Promise<Account> {
-  const step1 = section(page, 'Step 1 of 3 — your password');
-  await step1.getByText('Scan it now, it will not be shown again.').waitFor();
-  const passwordImage = step1.getByRole('img', { name: 'QR code of your new password' });
-  const password = await readQrFromSource(passwordImage);
-  expect(await readQrFromScreen(passwordImage)).to.equal(password);
-  expect(password).to.have.length(24);
-  await snap(page, `${shots}-1-password-qr`);
+/** The headings and labels of the enrollment steps: a new account or a renewal, or a new authenticator after a lost phone. */
+interface Steps {
+  password?: string;
+  app: string;
+  codes: string;
+  activate: string;
+  passwordLabel: string;
+  codeLabel: string;
+}
+const NEW_CREDENTIALS: Required<Steps> = {
+  password: 'Step 1 of 4 — your password',
+  app: 'Step 2 of 4 — your authenticator app',
+  codes: 'Step 3 of 4 — your recovery codes',
+  activate: 'Step 4 of 4 — activate',
+  passwordLabel: 'Password (from the first QR code)',
+  codeLabel: 'First 6-digit code from your app',
+};
+const NEW_AUTHENTICATOR: Steps = {
+  app: 'Step 1 of 3 — your new authenticator app',
+  codes: 'Step 2 of 3 — your new recovery codes',
+  activate: 'Step 3 of 3 — activate your new authenticator',
+  passwordLabel: 'Your password',
+  codeLabel: 'First 6-digit code from your new app',
+};
 
-  await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
-  const step2 = section(page, 'Step 2 of 3 — your authenticator app');
-  await step2.waitFor();
-  const totpImage = step2.getByRole('img', { name: 'QR code for your authenticator app' });
+const CODE_SHAPE = /^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/;
+
+/** The recovery codes generate-2fa answers, as the page received them (call before the click that sends it). */
+async function codesAnswered(page: Page): Promise<() => Promise<string[]>> {
+  const answered = page.waitForResponse((r) => r.url().endsWith('/generate-2fa') && r.status() === 200);
+  return async () => ((await (await answered).json()) as { recovery_codes: string[] }).recovery_codes;
+}
+
+/** The authenticator step: the otpauth secret read from the QR code on screen, checked against the manual key. */
+async function readAuthenticator(page: Page, steps: Steps, shots: string): Promise<string> {
+  const step = section(page, steps.app);
+  await step.waitFor();
+  const totpImage = step.getByRole('img', { name: 'QR code for your authenticator app' });
   await totpImage.waitFor();
   const uri = new URL(await readQrFromScreen(totpImage));
   expect(uri.protocol).to.equal('otpauth:');
@@ -87,15 +108,61 @@ async function finishEnrollment(page: Page, username: string, shots: string): Pr
   expect(secret).to.match(/^[A-Z2-7]{32}$/);
   expect((await page.locator('#manual-key').textContent())?.replace(/\s+/g, '')).to.equal(secret);
   expect(await page.locator('#password-qr').getAttribute('src'), 'the password QR code is gone').to.equal(null);
-  await snap(page, `${shots}-2-totp-qr`);
+  await snap(page, `${shots}-totp-qr`);
+  await step.getByRole('button', { name: 'I added it — next: recovery codes' }).click();
+  return secret;
+}
 
-  const account: Account = { username, password, secret, lastStep: 0 };
-  await step2.getByLabel('Password (from the first QR code)').fill(password);
-  await step2.getByLabel('First 6-digit code from your app').fill(await nextCode(account));
-  await step2.getByRole('button', { name: 'Activate and sign in' }).click();
+/** The codes step: the codes the service answered, one per list item; ticked as saved; gone from the page after. */
+async function saveCodes(page: Page, steps: Steps, answered: string[], shots: string): Promise<string[]> {
+  const step = section(page, steps.codes);
+  await step.waitFor();
+  const shown = await step.getByRole('list', { name: 'Your recovery codes' }).getByRole('listitem').allTextContents();
+  expect(shown.map((item) => item.trim())).to.deep.equal(answered);
+  expect(shown).to.have.length(10);
+  for (const code of shown) expect(code.trim()).to.match(CODE_SHAPE);
+  await snap(page, `${shots}-recovery-codes`);
+  await step.getByLabel('I have saved them').check();
+  await step.getByRole('button', { name: 'Continue to the first sign-in' }).click();
+  await section(page, steps.activate).waitFor();
+  expect(await page.locator('#recovery-codes li').count(), 'the codes leave the page with their step').to.equal(0);
+  const html = await page.content();
+  for (const code of answered) expect(html).to.not.contain(code);
+  return answered;
+}
+
+/** The first sign-in of an enrollment, with the password and the first code of the new secret. */
+async function activateIn(page: Page, steps: Steps, account: Account): Promise<void> {
+  const step = section(page, steps.activate);
+  await step.getByLabel(steps.passwordLabel).fill(account.password);
+  await step.getByLabel(steps.codeLabel).fill(await nextCode(account));
+  await step.getByRole('button', { name: 'Activate and sign in' }).click();
+}
+
+/**
+ * From the password QR code to the signed-in state, in an already open creation or renewal:
+ * reads both QR codes from the page, keeps the recovery codes, types the password and the
+ * first code. `lastStep`: the account's last accepted TOTP step, when it has one.
+ */
+async function finishEnrollment(page: Page, username: string, shots: string, lastStep = 0): Promise<Account & { codes: string[] }> {
+  const step1 = section(page, NEW_CREDENTIALS.password);
+  await step1.getByText('Scan it now, it will not be shown again.').waitFor();
+  const passwordImage = step1.getByRole('img', { name: 'QR code of your new password' });
+  const password = await readQrFromSource(passwordImage);
+  expect(await readQrFromScreen(passwordImage)).to.equal(password);
+  expect(password).to.have.length(24);
+  await snap(page, `${shots}-1-password-qr`);
+
+  const codes = await codesAnswered(page);
+  await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
+  const secret = await readAuthenticator(page, NEW_CREDENTIALS, `${shots}-2`);
+  const saved = await saveCodes(page, NEW_CREDENTIALS, await codes(), `${shots}-3`);
+
+  const account: Account = { username, password, secret, lastStep };
+  await activateIn(page, NEW_CREDENTIALS, account);
   await expectSignedIn(page, username);
-  await snap(page, `${shots}-3-signed-in`);
-  return account;
+  await snap(page, `${shots}-4-signed-in`);
+  return { ...account, codes: saved };
 }
 
 async function expectSignedIn(page: Page, username: string): Promise<void> {
@@ -299,7 +366,7 @@ describe('portal', function () {
           await page.getByRole('button', { name: 'Create an account' }).click();
           await section(page, 'Create an account').getByLabel('Username').fill(username);
           await section(page, 'Create an account').getByRole('button', { name: 'Create my account' }).click();
-          const step1 = section(page, 'Step 1 of 3 — your password');
+          const step1 = section(page, NEW_CREDENTIALS.password);
           await step1.getByText('Scan it now, it will not be shown again.').waitFor();
           await page.route('**/generate-2fa', (route) =>
             route.fulfill({ status: code === 'invalid_token' ? 401 : 409, contentType: 'application/json', body: JSON.stringify({ error: 'x', code }) }),
@@ -396,3 +463,4 @@ describe('portal: expired credentials (CREDENTIAL_MAX_AGE 12 seconds)', function
     }
   });
 });
+
