@@ -3,9 +3,12 @@
 // labelled fields. Plus the page's HTTP surface (security headers, 405, config.json).
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { useServer } from './helpers/backends.js';
+import type { LiveServer } from './helpers/backends.js';
 import { launchChromium, readQrFromScreen, readQrFromSource, snap } from './helpers/browser.js';
-import { rememberSecretsOf, request } from './helpers/http.js';
+import { postJson, rememberSecretsOf, request } from './helpers/http.js';
+import { createAndEnroll } from './helpers/journey.js';
 import type { Answer } from './helpers/http.js';
 import { sendEmployeeEvent, replyEvent } from './helpers/events.js';
 import { codeAt, currentStep, stepWithMargin } from './helpers/totp.js';
@@ -63,23 +66,44 @@ function pageProblems(page: Page): string[] {
   return (page as Page & { problems?: string[] }).problems ?? [];
 }
 
-/**
- * From the password QR code to the signed-in state, in an already open creation or renewal:
- * reads both QR codes from the page, types the password and the first code.
- */
-async function finishEnrollment(page: Page, username: string, shots: string): Promise<Account> {
-  const step1 = section(page, 'Step 1 of 3 — your password');
-  await step1.getByText('Scan it now, it will not be shown again.').waitFor();
-  const passwordImage = step1.getByRole('img', { name: 'QR code of your new password' });
-  const password = await readQrFromSource(passwordImage);
-  expect(await readQrFromScreen(passwordImage)).to.equal(password);
-  expect(password).to.have.length(24);
-  await snap(page, `${shots}-1-password-qr`);
+/** The headings and labels of the enrollment steps: a new account or a renewal, or a new authenticator after a lost phone. */
+interface Steps {
+  password?: string;
+  app: string;
+  codes: string;
+  activate: string;
+  passwordLabel: string;
+  codeLabel: string;
+}
+const NEW_CREDENTIALS: Required<Steps> = {
+  password: 'Step 1 of 4 — your password',
+  app: 'Step 2 of 4 — your authenticator app',
+  codes: 'Step 3 of 4 — your recovery codes',
+  activate: 'Step 4 of 4 — activate',
+  passwordLabel: 'Password (from the first QR code)',
+  codeLabel: 'First 6-digit code from your app',
+};
+const NEW_AUTHENTICATOR: Steps = {
+  app: 'Step 1 of 3 — your new authenticator app',
+  codes: 'Step 2 of 3 — your new recovery codes',
+  activate: 'Step 3 of 3 — activate your new authenticator',
+  passwordLabel: 'Your password',
+  codeLabel: 'First 6-digit code from your new app',
+};
 
-  await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
-  const step2 = section(page, 'Step 2 of 3 — your authenticator app');
-  await step2.waitFor();
-  const totpImage = step2.getByRole('img', { name: 'QR code for your authenticator app' });
+const CODE_SHAPE = /^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/;
+
+/** The recovery codes generate-2fa answers, as the page received them (call before the click that sends it). */
+async function codesAnswered(page: Page): Promise<() => Promise<string[]>> {
+  const answered = page.waitForResponse((r) => r.url().endsWith('/generate-2fa') && r.status() === 200);
+  return async () => ((await (await answered).json()) as { recovery_codes: string[] }).recovery_codes;
+}
+
+/** The authenticator step: the otpauth secret read from the QR code on screen, checked against the manual key. */
+async function readAuthenticator(page: Page, steps: Steps, shots: string): Promise<string> {
+  const step = section(page, steps.app);
+  await step.waitFor();
+  const totpImage = step.getByRole('img', { name: 'QR code for your authenticator app' });
   await totpImage.waitFor();
   const uri = new URL(await readQrFromScreen(totpImage));
   expect(uri.protocol).to.equal('otpauth:');
@@ -87,15 +111,61 @@ async function finishEnrollment(page: Page, username: string, shots: string): Pr
   expect(secret).to.match(/^[A-Z2-7]{32}$/);
   expect((await page.locator('#manual-key').textContent())?.replace(/\s+/g, '')).to.equal(secret);
   expect(await page.locator('#password-qr').getAttribute('src'), 'the password QR code is gone').to.equal(null);
-  await snap(page, `${shots}-2-totp-qr`);
+  await snap(page, `${shots}-totp-qr`);
+  await step.getByRole('button', { name: 'I added it — next: recovery codes' }).click();
+  return secret;
+}
 
-  const account: Account = { username, password, secret, lastStep: 0 };
-  await step2.getByLabel('Password (from the first QR code)').fill(password);
-  await step2.getByLabel('First 6-digit code from your app').fill(await nextCode(account));
-  await step2.getByRole('button', { name: 'Activate and sign in' }).click();
+/** The codes step: the codes the service answered, one per list item; ticked as saved; gone from the page after. */
+async function saveCodes(page: Page, steps: Steps, answered: string[], shots: string): Promise<string[]> {
+  const step = section(page, steps.codes);
+  await step.waitFor();
+  const shown = await step.getByRole('list', { name: 'Your recovery codes' }).getByRole('listitem').allTextContents();
+  expect(shown.map((item) => item.trim())).to.deep.equal(answered);
+  expect(shown).to.have.length(10);
+  for (const code of shown) expect(code.trim()).to.match(CODE_SHAPE);
+  await snap(page, `${shots}-recovery-codes`);
+  await step.getByLabel('I have saved them').check();
+  await step.getByRole('button', { name: 'Continue to the first sign-in' }).click();
+  await section(page, steps.activate).waitFor();
+  expect(await page.locator('#recovery-codes li').count(), 'the codes leave the page with their step').to.equal(0);
+  const html = await page.content();
+  for (const code of answered) expect(html).to.not.contain(code);
+  return answered;
+}
+
+/** The first sign-in of an enrollment, with the password and the first code of the new secret. */
+async function activateIn(page: Page, steps: Steps, account: Account): Promise<void> {
+  const step = section(page, steps.activate);
+  await step.getByLabel(steps.passwordLabel).fill(account.password);
+  await step.getByLabel(steps.codeLabel).fill(await nextCode(account));
+  await step.getByRole('button', { name: 'Activate and sign in' }).click();
+}
+
+/**
+ * From the password QR code to the signed-in state, in an already open creation or renewal:
+ * reads both QR codes from the page, keeps the recovery codes, types the password and the
+ * first code. `lastStep`: the account's last accepted TOTP step, when it has one.
+ */
+async function finishEnrollment(page: Page, username: string, shots: string, lastStep = 0): Promise<Account & { codes: string[] }> {
+  const step1 = section(page, NEW_CREDENTIALS.password);
+  await step1.getByText('Scan it now, it will not be shown again.').waitFor();
+  const passwordImage = step1.getByRole('img', { name: 'QR code of your new password' });
+  const password = await readQrFromSource(passwordImage);
+  expect(await readQrFromScreen(passwordImage)).to.equal(password);
+  expect(password).to.have.length(24);
+  await snap(page, `${shots}-1-password-qr`);
+
+  const codes = await codesAnswered(page);
+  await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
+  const secret = await readAuthenticator(page, NEW_CREDENTIALS, `${shots}-2`);
+  const saved = await saveCodes(page, NEW_CREDENTIALS, await codes(), `${shots}-3`);
+
+  const account: Account = { username, password, secret, lastStep };
+  await activateIn(page, NEW_CREDENTIALS, account);
   await expectSignedIn(page, username);
-  await snap(page, `${shots}-3-signed-in`);
-  return account;
+  await snap(page, `${shots}-4-signed-in`);
+  return { ...account, codes: saved };
 }
 
 async function expectSignedIn(page: Page, username: string): Promise<void> {
@@ -299,7 +369,7 @@ describe('portal', function () {
           await page.getByRole('button', { name: 'Create an account' }).click();
           await section(page, 'Create an account').getByLabel('Username').fill(username);
           await section(page, 'Create an account').getByRole('button', { name: 'Create my account' }).click();
-          const step1 = section(page, 'Step 1 of 3 — your password');
+          const step1 = section(page, NEW_CREDENTIALS.password);
           await step1.getByText('Scan it now, it will not be shown again.').waitFor();
           await page.route('**/generate-2fa', (route) =>
             route.fulfill({ status: code === 'invalid_token' ? 401 : 409, contentType: 'application/json', body: JSON.stringify({ error: 'x', code }) }),
@@ -390,6 +460,302 @@ describe('portal: expired credentials (CREDENTIAL_MAX_AGE 12 seconds)', function
       const renewed = await finishEnrollment(page, 'carol', 'expired-2-renewal');
       expect(renewed.password).to.not.equal(carol.password);
       expect(renewed.secret).to.not.equal(carol.secret);
+      expect(pageProblems(page)).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+/**
+ * An account made and activated over HTTP (the browser is not what these tests look at
+ * there), activated "a while ago": its last accepted TOTP step is moved ten steps back in
+ * PostgreSQL, so the journey that follows has the steps around now to itself.
+ */
+async function activeOverHttp(live: LiveServer, username: string): Promise<Account & { codes: string[] }> {
+  const enrolled = await createAndEnroll(live.url, username);
+  const account: Account = { username, password: enrolled.password, secret: enrolled.secret, lastStep: 0 };
+  const activated = await postJson(`${live.url}/authenticate`, { username, password: account.password, totp: await nextCode(account) });
+  expect(activated.status, activated.text).to.equal(200);
+  expect(activated.body.recovery_codes_left).to.equal(10);
+  await live.backend.sql('UPDATE users SET last_totp_step = last_totp_step - 10 WHERE username = $1', [username]);
+  account.lastStep -= 10;
+  return { ...account, codes: enrolled.recoveryCodes };
+}
+
+const recoverOverHttp = (base: string, account: Pick<Account, 'username' | 'password'>, code: string): Promise<Answer> =>
+  postJson(`${base}/authenticate`, { username: account.username, password: account.password, recovery_code: code });
+
+/** The page keeps nothing: no storage, no cookie, nothing in the address. */
+async function expectNothingKept(page: Page, secrets: string[]): Promise<void> {
+  const kept = await page.evaluate<string>('JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie, location.href])');
+  expect(JSON.parse(kept)).to.have.length(4);
+  for (const secret of secrets) expect(kept).to.not.contain(secret);
+  expect(await page.evaluate<number>('localStorage.length + sessionStorage.length')).to.equal(0);
+  expect(new URL(page.url()).search).to.equal('');
+}
+
+describe('portal: recovery codes, lost phone, renewal before expiry (PostgreSQL)', function () {
+  this.timeout(120_000);
+  const live = useServer('postgres');
+  let browser: Browser;
+  before(async function () {
+    browser = await launchChromium(this);
+  });
+  after(async () => browser?.close());
+
+  it('shows the 10 recovery codes after the authenticator step, downloads them as text made in the page, copies them, and goes on only once "I have saved them" is ticked (phone, 390×844)', async () => {
+    const { context, page } = await openPortal(browser, live.url, PHONE);
+    try {
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: live.url });
+      await page.getByRole('button', { name: 'Create an account' }).click();
+      await section(page, 'Create an account').getByLabel('Username').fill('dana');
+      await page.getByRole('button', { name: 'Create my account' }).click();
+      const step1 = section(page, NEW_CREDENTIALS.password);
+      const password = await readQrFromSource(step1.getByRole('img', { name: 'QR code of your new password' }));
+      const codes = await codesAnswered(page);
+      await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
+      const secret = await readAuthenticator(page, NEW_CREDENTIALS, 'codes-phone-0');
+      const answered = await codes();
+
+      const step = section(page, NEW_CREDENTIALS.codes);
+      const list = step.getByRole('list', { name: 'Your recovery codes' });
+      expect((await list.getByRole('listitem').allTextContents()).map((item) => item.trim())).to.deep.equal(answered);
+      expect(await page.evaluate<string>('getComputedStyle(document.querySelector("#recovery-codes code")).fontFamily')).to.match(/mono/i);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
+      await snap(page, 'codes-phone-1-shown');
+
+      // The gate: not ticked, no way on.
+      await step.getByRole('button', { name: 'Continue to the first sign-in' }).click();
+      await message(page).getByText(/Save your recovery codes first .* then tick "I have saved them"/).waitFor();
+      expect(await step.isVisible()).to.equal(true);
+      expect(await focusedId(page)).to.equal('codes-saved');
+      await snap(page, 'codes-phone-2-not-ticked');
+
+      // Download as text: a file made in the page, without any request.
+      const requests: string[] = [];
+      const onRequest = (r: { url(): string }): void => void requests.push(r.url());
+      page.on('request', onRequest);
+      const downloading = page.waitForEvent('download');
+      await step.getByRole('button', { name: 'Download as text' }).click();
+      const download = await downloading;
+      page.off('request', onRequest);
+      expect(requests.filter((url) => !url.startsWith('blob:')), 'no network for the download').to.deep.equal([]);
+      expect(download.suggestedFilename()).to.equal('cofrap-recovery-codes-dana.txt');
+      const text = readFileSync(await download.path(), 'utf8');
+      await download.delete();
+      const lines = text.split('\n');
+      expect(lines[0]).to.equal('COFRAP recovery codes');
+      expect(lines).to.include('Username: dana');
+      const date = /^Date: (\d{4}-\d{2}-\d{2})$/m.exec(text)?.[1] as string;
+      expect(Math.abs(new Date(`${date}T12:00:00`).getTime() - Date.now()), 'today, in the local calendar').to.be.below(36 * 3_600_000);
+      expect(lines.filter((line) => CODE_SHAPE.test(line))).to.deep.equal(answered);
+      await message(page).getByText('Your recovery codes are downloaded as cofrap-recovery-codes-dana.txt.', { exact: false }).waitFor();
+
+      // Copy: the codes, one a line.
+      await step.getByRole('button', { name: 'Copy' }).click();
+      await message(page).getByText('The 10 recovery codes are copied.', { exact: false }).waitFor();
+      expect(await page.evaluate<string>('navigator.clipboard.readText()')).to.equal(answered.join('\n'));
+      await expectNothingKept(page, [...answered, password]);
+
+      await step.getByLabel('I have saved them').check();
+      await snap(page, 'codes-phone-3-ticked');
+      await step.getByRole('button', { name: 'Continue to the first sign-in' }).click();
+      const activate = section(page, NEW_CREDENTIALS.activate);
+      await activate.waitFor();
+      expect(await page.locator('#recovery-codes li').count(), 'the codes leave the page with their step').to.equal(0);
+      const html = await page.content();
+      for (const code of answered) expect(html).to.not.contain(code);
+
+      // Back to the QR code (a scan gone wrong) and on again, without the codes step.
+      await activate.getByRole('button', { name: 'Show the QR code and key again' }).click();
+      await section(page, NEW_CREDENTIALS.app).getByRole('button', { name: 'Back to the first sign-in' }).click();
+      const account: Account = { username: 'dana', password, secret, lastStep: 0 };
+      await activateIn(page, NEW_CREDENTIALS, account);
+      await expectSignedIn(page, 'dana');
+      await snap(page, 'codes-phone-4-signed-in');
+      expect(pageProblems(page)).to.deep.equal([]);
+
+      // The codes shown are the account's: one signs in, once.
+      const used = await recoverOverHttp(live.url, account, answered[4] as string);
+      expect(used.status, used.text).to.equal(200);
+      expect(used.body.recovery_codes_left).to.equal(9);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('lost phone: "Use a recovery code" signs in, the new authenticator and new codes are set up, and after its first code the old authenticator and codes are refused (HTTP)', async () => {
+    const erik = await activeOverHttp(live, 'erik');
+    const { context, page } = await openPortal(browser, live.url);
+    try {
+      const form = section(page, 'Sign in');
+      await form.getByLabel('Username').fill('erik');
+      await form.getByLabel('Password', { exact: true }).fill(erik.password);
+      await form.getByRole('button', { name: 'Lost your phone? Use a recovery code' }).click();
+      const field = form.getByLabel('Recovery code');
+      await field.waitFor();
+      expect(await focusedId(page)).to.equal('signin-recovery');
+      expect(await form.getByLabel('6-digit code').isVisible()).to.equal(false);
+      expect(await page.evaluate<string[]>('[document.activeElement.type, document.activeElement.autocomplete]')).to.deep.equal(['text', 'off']);
+      await snap(page, 'lost-phone-0-recovery-field');
+
+      // A wrong recovery code: the one 401 of a wrong code.
+      await field.fill('zzzz-zzzz-zzzz-zzzz');
+      await form.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await message(page).getByText(/^The username, password or recovery code is not correct\./).waitFor();
+      await snap(page, 'lost-phone-1-wrong-code');
+
+      // The right one, typed in capitals with spaces for hyphens.
+      await form.getByLabel('Password', { exact: true }).fill(erik.password);
+      await field.fill((erik.codes[0] as string).toUpperCase().replace(/-/g, ' '));
+      const sent = page.waitForRequest((r) => r.url().endsWith('/authenticate'));
+      const codes = await codesAnswered(page);
+      await form.getByRole('button', { name: 'Sign in', exact: true }).click();
+      const body = (await sent).postDataJSON() as Record<string, string>;
+      expect(body).to.have.keys('username', 'password', 'recovery_code');
+      expect(body.recovery_code).to.equal((erik.codes[0] as string).replace(/-/g, ''));
+
+      // Straight on to the new authenticator, with new codes.
+      await message(page).getByText(/You signed in with a recovery code\. Now set up the authenticator app on your new phone/).waitFor();
+      const secret = await readAuthenticator(page, NEW_AUTHENTICATOR, 'lost-phone-2');
+      expect(secret).to.not.equal(erik.secret);
+      const answered = await codes();
+      expect(answered).to.not.include.members([erik.codes[1] as string]);
+      await section(page, NEW_AUTHENTICATOR.codes).getByText('These new codes replace your old ones as soon as your new authenticator is active.').waitFor();
+      await saveCodes(page, NEW_AUTHENTICATOR, answered, 'lost-phone-3');
+      const activate = section(page, NEW_AUTHENTICATOR.activate);
+      await activate.getByText('After this sign-in your old authenticator and your old recovery codes stop working.', { exact: false }).waitFor();
+      expect(await activate.getByLabel('Your password').inputValue(), 'the password is asked again, not kept').to.equal('');
+      await snap(page, 'lost-phone-4-activate');
+
+      // Typed from the old phone (found again): signed in, but nothing promoted — the page says so (a stand-in answers).
+      await page.route('**/authenticate', (route) =>
+        route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ authenticated: true, username: 'erik', expires_at: '2027-05-01T00:00:00.000Z', recovery_codes_left: 9 }) }),
+      );
+      await activate.getByLabel('Your password').fill(erik.password);
+      await activate.getByLabel('First 6-digit code from your new app').fill('123456');
+      await activate.getByRole('button', { name: 'Activate and sign in' }).click();
+      await message(page).getByText(/That code is from your old authenticator: .* Type the code your new app shows\./).waitFor();
+      await page.unroute('**/authenticate');
+
+      const renewed: Account = { ...erik, secret };
+      await activateIn(page, NEW_AUTHENTICATOR, renewed);
+      await expectSignedIn(page, 'erik');
+      await section(page, 'You are signed in').getByText('Your new authenticator is active. The old one and your old recovery codes no longer work.').waitFor();
+      await snap(page, 'lost-phone-5-signed-in');
+      await expectNothingKept(page, [erik.password, ...answered, ...erik.codes]);
+      expect(pageProblems(page)).to.deep.equal([]);
+
+      // Over HTTP: the old authenticator is refused at a step the new one is accepted at; old codes refused, new ones work.
+      const step = renewed.lastStep + 1;
+      const old = await postJson(`${live.url}/authenticate`, { username: 'erik', password: erik.password, totp: codeAt(erik.secret, step) });
+      expect(old.status, old.text).to.equal(401);
+      const fresh = await postJson(`${live.url}/authenticate`, { username: 'erik', password: erik.password, totp: codeAt(secret, step) });
+      expect(fresh.status, fresh.text).to.equal(200);
+      expect((await recoverOverHttp(live.url, erik, erik.codes[1] as string)).status).to.equal(401);
+      const newCode = await recoverOverHttp(live.url, erik, answered[0] as string);
+      expect(newCode.status, newCode.text).to.equal(200);
+      expect(newCode.body.recovery_codes_left).to.equal(9);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('inside the renewal window: the deadline in words and date, and "Renew now" → new password, authenticator and codes → signed in with the new credentials (phone)', async () => {
+    const rita = await activeOverHttp(live, 'rita');
+    await live.backend.sql("UPDATE users SET created_at = now() - interval '6 months' + interval '10 days' WHERE username = 'rita'");
+    const { context, page } = await openPortal(browser, live.url, PHONE);
+    try {
+      await signInForm(page, rita, await nextCode(rita));
+      await expectSignedIn(page, 'rita');
+      const offer = page.locator('#renewal-offer');
+      await offer.waitFor();
+      const [expires] = await live.backend.sql<{ expires_at: Date }>("SELECT created_at + interval '6 months' AS expires_at FROM users WHERE username = 'rita'");
+      const year = String((expires as { expires_at: Date }).expires_at.getFullYear());
+      await offer.getByRole('heading', { name: new RegExp(`^Renew before .*${year}$`) }).waitFor();
+      const text = (await offer.locator('#renewal-text').textContent()) ?? '';
+      expect(text).to.match(new RegExp(`^Your credentials expire in (9|10|11) days, on .*${year}`));
+      expect(text).to.contain('Your current password and code keep working until you first sign in with the new ones.');
+      expect(await page.locator('#codes-warning').isVisible()).to.equal(false);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
+      await snap(page, 'renew-early-0-offer');
+
+      const sent = page.waitForRequest((r) => r.url().endsWith('/generate-password'));
+      await offer.getByRole('button', { name: 'Renew now' }).click();
+      const body = (await sent).postDataJSON() as Record<string, string>;
+      expect(body).to.have.keys('username', 'renewal_token');
+      expect(body.username).to.equal('rita');
+      const renewed = await finishEnrollment(page, 'rita', 'renew-early', rita.lastStep);
+      expect(renewed.password).to.not.equal(rita.password);
+      expect(renewed.secret).to.not.equal(rita.secret);
+      const done = section(page, 'You are signed in');
+      await done.getByText('Your credentials are renewed.', { exact: false }).waitFor();
+      expect(await offer.isVisible(), 'no renewal offer for new credentials').to.equal(false);
+      const sixMonthsOn = String(new Date(Date.now() + 182 * 86_400_000).getFullYear());
+      expect((await done.locator('#done-text').textContent()) ?? '').to.match(new RegExp(`valid until .*${sixMonthsOn}`));
+      await expectNothingKept(page, [rita.password, renewed.password, ...renewed.codes]);
+      expect(pageProblems(page)).to.deep.equal([]);
+
+      // Over HTTP: the old password and code are refused now; the new expiry is six months away.
+      const step = renewed.lastStep + 1;
+      const old = await postJson(`${live.url}/authenticate`, { username: 'rita', password: rita.password, totp: codeAt(rita.secret, step) });
+      expect(old.status, old.text).to.equal(401);
+      const fresh = await postJson(`${live.url}/authenticate`, { username: 'rita', password: renewed.password, totp: codeAt(renewed.secret, step) });
+      expect(fresh.status, fresh.text).to.equal(200);
+      expect(fresh.body).to.not.have.property('renewal_token');
+      const months = (new Date(fresh.body.expires_at as string).getTime() - Date.now()) / (30.4 * 86_400_000);
+      expect(months).to.be.within(5.8, 6.2);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('warns when 3 or fewer recovery codes are left and says how to get new ones; signing in with one gets 10 new codes (phone)', async () => {
+    const lena = await activeOverHttp(live, 'lena');
+    for (const code of lena.codes.slice(0, 7)) expect((await recoverOverHttp(live.url, lena, code)).status).to.equal(200);
+    const { context, page } = await openPortal(browser, live.url, PHONE);
+    try {
+      await signInForm(page, lena, await nextCode(lena));
+      await expectSignedIn(page, 'lena');
+      const warning = page.locator('#codes-warning');
+      await warning.getByText(/^Only 3 recovery codes left — get new ones before you run out: sign in with one of them \(you then set up your authenticator app again and get 10 new codes\), or renew your credentials, which gives you 10 new codes too/).waitFor();
+      expect(await page.locator('#renewal-offer').isVisible()).to.equal(false);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
+      await snap(page, 'few-codes-0-warning');
+
+      // The way to new codes: the sign-in form, ready for a recovery code.
+      await warning.getByRole('button', { name: 'Sign in with a recovery code' }).click();
+      const form = section(page, 'Sign in');
+      await form.getByLabel('Recovery code').waitFor();
+      expect(await form.getByLabel('Username').inputValue()).to.equal('lena');
+      expect(await focusedId(page)).to.equal('signin-password');
+      await message(page).getByText(/you then set up your authenticator app again and get 10 new codes/).waitFor();
+      await form.getByLabel('Password', { exact: true }).fill(lena.password);
+      await form.getByLabel('Recovery code').fill(lena.codes[7] as string);
+      const codes = await codesAnswered(page);
+      await form.getByRole('button', { name: 'Sign in', exact: true }).click();
+      const secret = await readAuthenticator(page, NEW_AUTHENTICATOR, 'few-codes-1');
+      await saveCodes(page, NEW_AUTHENTICATOR, await codes(), 'few-codes-2');
+      await activateIn(page, NEW_AUTHENTICATOR, { ...lena, secret });
+      await expectSignedIn(page, 'lena');
+      expect(await warning.isVisible(), 'ten new codes: no warning').to.equal(false);
+
+      // One and none left (a stand-in answers): the words follow, and with none the way is renewal or the service desk.
+      for (const [left, text, button] of [
+        [1, /^Only 1 recovery code left — /, true],
+        [0, /^No recovery codes left — if you lose your phone, only the IT service desk can let you back in\. To get new codes, renew your credentials/, false],
+      ] as const) {
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.route('**/authenticate', (route) =>
+          route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ authenticated: true, username: 'lena', expires_at: '2027-05-01T00:00:00.000Z', recovery_codes_left: left }) }),
+        );
+        await signInForm(page, lena, '123456');
+        await warning.getByText(text).waitFor();
+        expect(await warning.getByRole('button', { name: 'Sign in with a recovery code' }).isVisible()).to.equal(button);
+        await page.unroute('**/authenticate');
+      }
+      await snap(page, 'few-codes-3-none-left');
       expect(pageProblems(page)).to.deep.equal([]);
     } finally {
       await context.close();

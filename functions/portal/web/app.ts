@@ -1,7 +1,11 @@
 // The portal's browser script: plain DOM, no framework. It calls the JSON functions at
-// the URLs of config.json and walks the user through sign-in, account creation (or an
-// invitation), and the renewal of expired credentials. Every answer ends in a visible
-// state; errors go to an aria-live region in plain words.
+// the URLs of config.json and walks the user through sign-in (with the authenticator's
+// code, or a recovery code when the phone is lost), account creation (or an invitation),
+// the recovery codes, a new authenticator after a lost phone, and the renewal of
+// credentials (expired, or before the deadline). Every answer ends in a visible state;
+// errors go to an aria-live region in plain words. Passwords, codes and tokens live only
+// in memory and in the fields of the step that needs them: never in storage, the URL or
+// the console.
 
 interface PortalConfig {
   generatePassword: string;
@@ -16,10 +20,12 @@ interface ApiAnswer {
   requestId: string | undefined;
 }
 
-type View = 'signin' | 'create' | 'expired' | 'password' | '2fa' | 'done';
-type Purpose = 'create' | 'invitation' | 'renewal';
+type View = 'signin' | 'create' | 'expired' | 'password' | '2fa' | 'codes' | 'activate' | 'recovered' | 'done';
+/** What the enrollment steps are for: a new account, an invitation, a renewal, or a new authenticator after a lost phone. */
+type Purpose = 'create' | 'invitation' | 'renewal' | 'recovery';
+type Step = 'signin' | 'recovery' | 'create' | 'enroll';
 
-const VIEWS: View[] = ['signin', 'create', 'expired', 'password', '2fa', 'done'];
+const VIEWS: View[] = ['signin', 'create', 'expired', 'password', '2fa', 'codes', 'activate', 'recovered', 'done'];
 
 const state: {
   config: PortalConfig;
@@ -28,11 +34,30 @@ const state: {
   invitationToken?: string;
   renewalToken?: string;
   enrollmentToken?: string;
+  /** A renewal started before the deadline (the credentials in use still work). */
+  earlyRenewal: boolean;
+  /** The sign-in form asks for a recovery code instead of the app's code. */
+  recoveryMode: boolean;
+  /** The employee confirmed saving this enrollment's recovery codes. */
+  codesSaved: boolean;
+  /** How many codes this enrollment gave (a sign-in with the new authenticator answers as many left). */
+  newCodeCount: number;
+  view: View;
 } = {
   config: { generatePassword: '/generate-password', generate2fa: '/generate-2fa', authenticate: '/authenticate' },
   purpose: 'create',
   username: '',
+  earlyRenewal: false,
+  recoveryMode: false,
+  codesSaved: false,
+  newCodeCount: 0,
+  view: 'signin',
 };
+
+/** The recovery codes of the enrollment under way: from generate-2fa's answer until the codes step is left. */
+let pendingCodes: string[] = [];
+/** The blob: URL of the last "Download as text", revoked when the codes step is left. */
+let downloadUrl: string | undefined;
 
 function element<T extends HTMLElement = HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -76,19 +101,26 @@ function seconds(count: number): string {
 }
 
 /** The human sentence for an error answer of the contract (§2), in the context of a step. */
-function describeFailure(answer: ApiAnswer, step: 'signin' | 'create' | 'enroll'): string {
+function describeFailure(answer: ApiAnswer, step: Step): string {
   const code = typeof answer.body.code === 'string' ? answer.body.code : '';
   const detail = typeof answer.body.error === 'string' ? answer.body.error : '';
   switch (code) {
     case 'invalid_request':
       return `Please check what you typed: ${detail}`;
     case 'invalid_credentials':
+      if (step === 'recovery') return 'The username, password or recovery code is not correct. Check them and try again; each recovery code works only once.';
+      if (step === 'enroll' && state.purpose === 'recovery') return 'The password or the code is not correct. Type your password and the current code from your new app (codes change every 30 seconds).';
       return step === 'enroll'
         ? 'The password or the code is not correct. Type the password from the first QR code and the current code from your app (codes change every 30 seconds).'
         : 'The username, password or code is not correct. Check them and try again (codes change every 30 seconds).';
     case 'invalid_token':
       if (state.purpose === 'invitation' && step === 'create') return 'This invitation link is no longer valid: it was already used to set up the account (sign in with your password and code), or it expired (ask HR for a new invitation).';
-      if (state.purpose === 'renewal' && step === 'create') return 'The renewal time ran out. Sign in again with your old password and code to start the renewal over.';
+      if (state.purpose === 'renewal' && step === 'create') {
+        return state.earlyRenewal
+          ? 'The renewal time ran out. Sign in again with your current password and code, then choose "Renew now" again.'
+          : 'The renewal time ran out. Sign in again with your old password and code to start the renewal over.';
+      }
+      if (state.purpose === 'recovery' && step === 'enroll') return 'This setup session is no longer valid: it expired. Sign in again with your password and another recovery code to start over.';
       if (step === 'enroll') return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
       return 'New accounts need an invitation here. Use the link HR sent you, or contact the IT service desk.';
     case 'credentials_expired':
@@ -167,6 +199,9 @@ async function busy<T>(form: HTMLElement, work: () => Promise<T>): Promise<T> {
 // ---- views --------------------------------------------------------------------
 
 function show(view: View, focus?: HTMLElement): void {
+  // The recovery codes are on the page only while their step is shown.
+  if (state.view === 'codes' && view !== 'codes') clearCodes();
+  state.view = view;
   for (const name of VIEWS) element(`view-${name}`).hidden = name !== view;
   for (const [id, current] of [['nav-signin', view === 'signin'], ['nav-create', view === 'create']] as const) {
     if (current) element(id).setAttribute('aria-current', 'page');
@@ -181,24 +216,86 @@ function show(view: View, focus?: HTMLElement): void {
   document.title = `COFRAP — ${heading}`;
 }
 
+/** Switches the sign-in form between the app's 6-digit code and a recovery code. */
+function setRecoveryMode(on: boolean, focus = true): void {
+  state.recoveryMode = on;
+  element('signin-totp-field').hidden = on;
+  element('signin-recovery-field').hidden = !on;
+  input('signin-code').value = '';
+  input('signin-recovery').value = '';
+  element('toggle-recovery').textContent = on ? 'Use the code from my authenticator app instead' : 'Lost your phone? Use a recovery code';
+  if (focus) input(on ? 'signin-recovery' : 'signin-code').focus();
+}
+
 function showSignIn(): void {
   state.purpose = 'create';
   state.invitationToken = undefined;
+  resetEnrollment();
+  setRecoveryMode(false, false);
   show('signin', input('signin-username'));
 }
 
 function showCreate(): void {
-  if (state.purpose === 'renewal') state.purpose = 'create';
+  if (state.purpose === 'renewal' || state.purpose === 'recovery') state.purpose = 'create';
+  resetEnrollment();
   element('invitation-note').hidden = state.purpose !== 'invitation';
   show('create', input('create-username'));
 }
 
-function showSignedIn(body: Record<string, unknown>): void {
+/** "in 10 days", "tomorrow", "in 5 hours": how far away a date is, in words. */
+function untilInWords(iso: unknown): string {
+  const left = new Date(String(iso)).getTime() - Date.now();
+  if (Number.isNaN(left)) return 'soon';
+  const words = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+  const days = Math.round(left / 86_400_000);
+  if (days >= 1) return words.format(days, 'day');
+  const hours = Math.round(left / 3_600_000);
+  if (hours >= 1) return words.format(hours, 'hour');
+  return words.format(Math.max(0, Math.round(left / 60_000)), 'minute');
+}
+
+function formatDay(iso: unknown): string {
+  const date = new Date(String(iso));
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return date.toLocaleDateString(undefined, { dateStyle: 'long' });
+}
+
+/** The signed-in view: the expiry, what changed, and the offers to renew early or to get new recovery codes. */
+function showSignedIn(body: Record<string, unknown>, change?: string): void {
   const who = String(body.username ?? state.username);
   element('done-text').textContent = `Signed in as ${who}. Your credentials are valid until ${formatWhen(body.expires_at)}.`;
-  for (const id of ['signin-password', 'signin-code', 'activate-password', 'activate-code']) input(id).value = '';
-  state.enrollmentToken = undefined;
-  state.renewalToken = undefined;
+  for (const id of ['signin-password', 'signin-code', 'signin-recovery', 'activate-password', 'activate-code']) input(id).value = '';
+  resetEnrollment();
+  state.earlyRenewal = false;
+  element('done-change').textContent = change ?? '';
+  element('done-change').hidden = change === undefined;
+
+  const renewal = typeof body.renewal_token === 'string' && body.renewal_token !== '' ? body.renewal_token : undefined;
+  state.renewalToken = renewal;
+  element('renewal-offer').hidden = renewal === undefined;
+  if (renewal !== undefined) {
+    element('renewal-deadline').textContent = formatDay(body.expires_at);
+    element('renewal-text').textContent =
+      `Your credentials expire ${untilInWords(body.expires_at)}, on ${formatWhen(body.expires_at)}. ` +
+      'Renew now: you get a new password, a new entry for your authenticator app and new recovery codes. ' +
+      'Your current password and code keep working until you first sign in with the new ones.';
+  }
+
+  const left = typeof body.recovery_codes_left === 'number' ? body.recovery_codes_left : undefined;
+  const warn = left !== undefined && left <= 3;
+  element('codes-warning').hidden = !warn;
+  element('codes-recover').hidden = !warn || left === 0;
+  if (warn) {
+    const offered = renewal !== undefined;
+    element('codes-warning-text').textContent = left === 0
+      ? 'No recovery codes left — if you lose your phone, only the IT service desk can let you back in. To get new codes, ' +
+        (offered ? 'renew your credentials with "Renew now" above.' : 'renew your credentials: the portal offers renewal here in the weeks before they expire.')
+      : `Only ${left} recovery code${left === 1 ? '' : 's'} left — get new ones before you run out: sign in with one of them ` +
+        '(you then set up your authenticator app again and get 10 new codes), or ' +
+        (offered
+          ? 'renew your credentials with "Renew now" above, which gives you 10 new codes too.'
+          : 'renew your credentials, which gives you 10 new codes too (the portal offers renewal here in the weeks before they expire).');
+  }
   clearMessage();
   show('done');
   announce(`Signed in as ${who}.`);
@@ -208,33 +305,180 @@ function qrSource(base64: unknown): string {
   return `data:image/png;base64,${String(base64)}`;
 }
 
+// ---- enrollment steps ---------------------------------------------------------
+
+/** Titles, labels and notes of the enrollment steps for the flow under way. */
+function labelSteps(): void {
+  const recovery = state.purpose === 'recovery';
+  const total = recovery ? 3 : 4;
+  const first = recovery ? 1 : 2;
+  element('twofa-title').textContent = `Step ${first} of ${total} — ${recovery ? 'your new authenticator app' : 'your authenticator app'}`;
+  element('twofa-intro').textContent = recovery
+    ? 'Scan this QR code with the authenticator app on your new phone (for example FreeOTP, Aegis or Google Authenticator).'
+    : 'Scan this QR code with an authenticator app (for example FreeOTP, Aegis or Google Authenticator).';
+  element('codes-title').textContent = `Step ${first + 1} of ${total} — ${recovery ? 'your new recovery codes' : 'your recovery codes'}`;
+  element('codes-replace').hidden = !(recovery || state.purpose === 'renewal');
+  element('codes-replace').textContent = recovery
+    ? 'These new codes replace your old ones as soon as your new authenticator is active.'
+    : 'These new codes replace your old ones as soon as your new credentials are active.';
+  element('activate-title').textContent = `Step ${total} of ${total} — ${recovery ? 'activate your new authenticator' : 'activate'}`;
+  element('activate-password-label').textContent = recovery ? 'Your password' : 'Password (from the first QR code)';
+  input('activate-password').autocomplete = recovery ? 'current-password' : 'new-password';
+  element('activate-code-label').textContent = recovery ? 'First 6-digit code from your new app' : 'First 6-digit code from your app';
+  element('activate-note').textContent = recovery
+    ? 'Type your password again and the code your new app shows. After this sign-in your old authenticator and your old recovery codes stop working.'
+    : state.purpose === 'renewal'
+      ? state.earlyRenewal
+        ? 'Until this sign-in your current password and code keep working; after it, only the new ones do.'
+        : 'This sign-in makes the new password and code yours.'
+      : 'This first sign-in activates your account.';
+}
+
+/** Removes the recovery codes from the page and from memory. */
+function clearCodes(): void {
+  element('recovery-codes').replaceChildren();
+  input('codes-saved').checked = false;
+  pendingCodes = [];
+  if (downloadUrl !== undefined) URL.revokeObjectURL(downloadUrl);
+  downloadUrl = undefined;
+}
+
+/** Forgets the enrollment under way: QR codes, key, codes, token. */
+function resetEnrollment(): void {
+  element<HTMLImageElement>('password-qr').removeAttribute('src');
+  element<HTMLImageElement>('totp-qr').removeAttribute('src');
+  element('manual-key').textContent = '';
+  clearCodes();
+  state.enrollmentToken = undefined;
+  state.codesSaved = false;
+  state.newCodeCount = 0;
+  input('activate-password').value = '';
+  input('activate-code').value = '';
+}
+
+function showCodes(): void {
+  const items = pendingCodes.map((code) => {
+    const item = document.createElement('li');
+    const text = document.createElement('code');
+    text.textContent = code;
+    item.append(text);
+    return item;
+  });
+  element('recovery-codes').replaceChildren(...items);
+  input('codes-saved').checked = false;
+  show('codes', element('codes-title'));
+  announce(`Your ${items.length} recovery codes are shown. Download or copy them, then confirm that you saved them.`);
+}
+
+function showActivate(): void {
+  element('to-codes').textContent = 'Back to the first sign-in';
+  show('activate', element('activate-title'));
+  announce(state.purpose === 'recovery' ? 'Enter your password and the first code of your new app.' : 'Enter your password and the first code of your app.');
+}
+
+function twoDigits(value: number): string {
+  return String(value).padStart(2, '0');
+}
+
+/** "Download as text": a small text file made in the page (no network), named after the user. */
+function downloadCodes(): void {
+  if (pendingCodes.length === 0) return;
+  const now = new Date();
+  const date = `${now.getFullYear()}-${twoDigits(now.getMonth() + 1)}-${twoDigits(now.getDate())}`;
+  const text = [
+    'COFRAP recovery codes',
+    `Username: ${state.username}`,
+    `Date: ${date}`,
+    '',
+    'If you lose your phone, each code signs you in once instead of the 6-digit code.',
+    'Keep this file somewhere safe, not only on your phone.',
+    '',
+    ...pendingCodes,
+    '',
+  ].join('\n');
+  if (downloadUrl !== undefined) URL.revokeObjectURL(downloadUrl);
+  downloadUrl = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
+  const link = document.createElement('a');
+  link.href = downloadUrl;
+  link.download = `cofrap-recovery-codes-${state.username}.txt`;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  showMessage(`Your recovery codes are downloaded as ${link.download}. Keep the file somewhere safe.`, 'info');
+}
+
+/** "Copy": the codes, one a line, to the clipboard; where the browser refuses, they are selected for Ctrl+C. */
+async function copyCodes(): Promise<void> {
+  if (pendingCodes.length === 0) return;
+  const clipboard: Clipboard | undefined = navigator.clipboard;
+  try {
+    if (clipboard === undefined) throw new Error('no clipboard');
+    await clipboard.writeText(pendingCodes.join('\n'));
+    showMessage(`The ${pendingCodes.length} recovery codes are copied. Paste them into your password manager or a safe note now.`, 'info');
+  } catch {
+    window.getSelection()?.selectAllChildren(element('recovery-codes'));
+    showMessage('This browser did not let the page copy. The codes are selected: press Ctrl+C (⌘C on a Mac) to copy them.', 'info');
+  }
+}
+
 // ---- flows --------------------------------------------------------------------
 
 async function signIn(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   clearMessage();
+  const recovery = state.recoveryMode;
   const username = input('signin-username').value.trim();
   const password = input('signin-password').value;
-  const code = input('signin-code').value.replace(/\s+/g, '');
-  if (username === '' || password === '' || !/^\d{6}$/.test(code)) {
-    showMessage('Enter your username, your password and the 6-digit code from your authenticator app.');
-    (username === '' ? input('signin-username') : password === '' ? input('signin-password') : input('signin-code')).focus();
+  const codeField = input(recovery ? 'signin-recovery' : 'signin-code');
+  // A recovery code is sent without spaces or hyphens, in lower case (the service ignores them too).
+  const code = recovery ? codeField.value.replace(/[\s-]+/g, '').toLowerCase() : codeField.value.replace(/\s+/g, '');
+  if (username === '' || password === '' || (recovery ? code === '' : !/^\d{6}$/.test(code))) {
+    showMessage(recovery
+      ? 'Enter your username, your password and one of your recovery codes.'
+      : 'Enter your username, your password and the 6-digit code from your authenticator app.');
+    (username === '' ? input('signin-username') : password === '' ? input('signin-password') : codeField).focus();
     return;
   }
-  const answer = await busy(element('signin-form'), () => post(state.config.authenticate, { username, password, totp: code }));
+  const body: Record<string, string> = recovery ? { username, password, recovery_code: code } : { username, password, totp: code };
+  const answer = await busy(element('signin-form'), () => post(state.config.authenticate, body));
   state.username = username;
-  if (answer.status === 200) return showSignedIn(answer.body);
-  input('signin-code').value = '';
+  codeField.value = '';
+  if (answer.status === 200) {
+    if (recovery && typeof answer.body.enrollment_token === 'string') return recovered(answer.body.enrollment_token);
+    return showSignedIn(answer.body);
+  }
   if (answer.status === 403 && answer.body.code === 'credentials_expired' && typeof answer.body.renewal_token === 'string') {
     state.purpose = 'renewal';
+    state.earlyRenewal = false;
     state.renewalToken = answer.body.renewal_token;
     input('signin-password').value = '';
-    showMessage(`Your password and code are right, but your credentials have expired (they must be renewed every six months). Renew them now, before ${formatWhen(answer.body.renewal_expires_at)}.`, 'info');
+    setRecoveryMode(false, false);
+    showMessage(`Your password and ${recovery ? 'recovery code' : 'code'} are right, but your credentials have expired (they must be renewed every six months). Renew them now, before ${formatWhen(answer.body.renewal_expires_at)}.`, 'info');
     show('expired', element('renew'));
     return;
   }
-  showMessage(describeFailure(answer, 'signin'));
+  showMessage(describeFailure(answer, recovery ? 'recovery' : 'signin'));
   (answer.body.code === 'invalid_credentials' ? input('signin-password') : input('signin-username')).focus();
+}
+
+/** A recovery-code sign-in succeeded: straight on to the new authenticator. */
+async function recovered(enrollmentToken: string): Promise<void> {
+  resetEnrollment();
+  state.purpose = 'recovery';
+  state.earlyRenewal = false;
+  state.enrollmentToken = enrollmentToken;
+  input('signin-password').value = '';
+  setRecoveryMode(false, false);
+  labelSteps();
+  const problem = await enroll(element('signin-form'));
+  if (problem === undefined) {
+    showMessage('You signed in with a recovery code. Now set up the authenticator app on your new phone: your old phone and old codes keep working until the first sign-in with the new app.', 'info');
+    return;
+  }
+  // The code is used up, but its enrollment token stays valid for a while: let the user try again.
+  show('recovered', element('recovered-enroll'));
+  showMessage(problem);
 }
 
 async function generatePassword(form: HTMLElement, username: string): Promise<void> {
@@ -246,10 +490,12 @@ async function generatePassword(form: HTMLElement, username: string): Promise<vo
     showMessage(describeFailure(answer, 'create'));
     return;
   }
+  resetEnrollment();
   state.username = String(answer.body.username ?? username);
   state.enrollmentToken = String(answer.body.enrollment_token);
   state.renewalToken = undefined;
   state.invitationToken = undefined;
+  labelSteps();
   element<HTMLImageElement>('password-qr').src = qrSource(answer.body.qr_code_base64);
   clearMessage();
   show('password', element('password-title'));
@@ -268,27 +514,72 @@ async function create(event: SubmitEvent): Promise<void> {
   await generatePassword(element('create-form'), username);
 }
 
+/** Expired credentials: the renewal the sign-in answered. */
 async function renew(): Promise<void> {
   clearMessage();
+  state.earlyRenewal = false;
   await generatePassword(element('view-expired'), state.username);
 }
 
-async function enroll(): Promise<void> {
+/** "Renew now", inside the renewal window: the same renewal, while the credentials in use still work. */
+async function renewNow(): Promise<void> {
   clearMessage();
-  if (state.enrollmentToken === undefined) return showCreate();
-  const answer = await busy(element('view-password'), () =>
+  if (state.renewalToken === undefined) return;
+  state.purpose = 'renewal';
+  state.earlyRenewal = true;
+  await generatePassword(element('view-done'), state.username);
+}
+
+/**
+ * generate-2fa with the enrollment token: the authenticator's QR code and key (the recovery
+ * codes wait in memory for their step). Answers undefined, or what went wrong in words.
+ */
+async function enroll(form: HTMLElement): Promise<string | undefined> {
+  clearMessage();
+  if (state.enrollmentToken === undefined) {
+    showCreate();
+    return 'This setup session is no longer valid. Start again.';
+  }
+  const answer = await busy(form, () =>
     post(state.config.generate2fa, { username: state.username, enrollment_token: state.enrollmentToken as string }),
   );
-  if (answer.status !== 200) {
-    showMessage(describeFailure(answer, 'enroll'));
-    return;
-  }
+  if (answer.status !== 200) return describeFailure(answer, 'enroll');
   // The password QR code is gone from the page once the user moved on.
   element<HTMLImageElement>('password-qr').removeAttribute('src');
   element<HTMLImageElement>('totp-qr').src = qrSource(answer.body.qr_code_2fa_base64);
   element('manual-key').textContent = String(answer.body.manual_entry_key).replace(/(.{4})(?=.)/g, '$1 ');
+  const codes = answer.body.recovery_codes;
+  pendingCodes = Array.isArray(codes) ? codes.filter((code): code is string => typeof code === 'string') : [];
+  state.newCodeCount = pendingCodes.length;
+  state.codesSaved = pendingCodes.length === 0;
+  element('to-codes').textContent = state.codesSaved ? 'I added it — next: first sign-in' : 'I added it — next: recovery codes';
   show('2fa', element('twofa-title'));
-  announce('Scan the QR code with your authenticator app, then enter your password and the first code.');
+  announce('Scan the QR code with your authenticator app, or type the key by hand.');
+  return undefined;
+}
+
+/** The enrollment step of a flow that stays on its page when generate-2fa fails. */
+async function enrollFrom(form: HTMLElement): Promise<void> {
+  const problem = await enroll(form);
+  if (problem !== undefined) showMessage(problem);
+}
+
+function toCodes(): void {
+  clearMessage();
+  if (state.codesSaved) return showActivate();
+  showCodes();
+}
+
+function confirmCodes(event: SubmitEvent): void {
+  event.preventDefault();
+  clearMessage();
+  if (!input('codes-saved').checked) {
+    showMessage('Save your recovery codes first (download or copy them), then tick "I have saved them": they will not be shown again.');
+    input('codes-saved').focus();
+    return;
+  }
+  state.codesSaved = true;
+  showActivate();
 }
 
 async function activate(event: SubmitEvent): Promise<void> {
@@ -296,24 +587,48 @@ async function activate(event: SubmitEvent): Promise<void> {
   clearMessage();
   const password = input('activate-password').value;
   const code = input('activate-code').value.replace(/\s+/g, '');
+  const recovery = state.purpose === 'recovery';
   if (password === '' || !/^\d{6}$/.test(code)) {
-    showMessage('Enter the password from the first QR code and the 6-digit code your app shows now.');
+    showMessage(recovery
+      ? 'Enter your password and the 6-digit code your new app shows now.'
+      : 'Enter the password from the first QR code and the 6-digit code your app shows now.');
     (password === '' ? input('activate-password') : input('activate-code')).focus();
     return;
   }
   const answer = await busy(element('activate-form'), () => post(state.config.authenticate, { username: state.username, password, totp: code }));
-  if (answer.status === 200) {
-    element<HTMLImageElement>('totp-qr').removeAttribute('src');
-    element('manual-key').textContent = '';
-    return showSignedIn(answer.body);
-  }
   input('activate-code').value = '';
+  if (answer.status === 200) {
+    // The old authenticator signs in too until the new one is first used: only the new one
+    // answers as many codes left as it brought.
+    if (recovery && answer.body.recovery_codes_left !== state.newCodeCount) {
+      showMessage('That code is from your old authenticator: you are signed in, but your new one is not active yet. Type the code your new app shows.');
+      input('activate-code').focus();
+      return;
+    }
+    const change = recovery
+      ? 'Your new authenticator is active. The old one and your old recovery codes no longer work.'
+      : state.purpose === 'renewal'
+        ? 'Your credentials are renewed. The new password, code and recovery codes are active; the old ones no longer work.'
+        : undefined;
+    return showSignedIn(answer.body, change);
+  }
   showMessage(describeFailure(answer, 'enroll'));
   input(answer.body.code === 'invalid_credentials' ? 'activate-password' : 'activate-code').focus();
 }
 
+/** From the warning about few codes left: the sign-in form, ready for a recovery code. */
+function toRecoverySignIn(): void {
+  const username = state.username;
+  showSignIn();
+  input('signin-username').value = username;
+  setRecoveryMode(true, false);
+  input('signin-password').focus();
+  showMessage('Sign in with your password and one of your recovery codes: you then set up your authenticator app again and get 10 new codes.', 'info');
+}
+
 function signOut(): void {
   state.username = '';
+  state.renewalToken = undefined;
   input('signin-username').value = '';
   clearMessage();
   showMessage('You are signed out.', 'info');
@@ -343,10 +658,19 @@ function on(id: string, type: string, handler: (event: Event) => unknown): void 
 
 async function start(): Promise<void> {
   on('signin-form', 'submit', (event) => signIn(event as SubmitEvent));
+  on('toggle-recovery', 'click', () => { clearMessage(); setRecoveryMode(!state.recoveryMode); });
   on('create-form', 'submit', (event) => create(event as SubmitEvent));
   on('activate-form', 'submit', (event) => activate(event as SubmitEvent));
+  on('codes-form', 'submit', (event) => confirmCodes(event as SubmitEvent));
+  on('codes-download', 'click', downloadCodes);
+  on('codes-copy', 'click', copyCodes);
   on('renew', 'click', renew);
-  on('to-2fa', 'click', enroll);
+  on('renew-now', 'click', renewNow);
+  on('to-2fa', 'click', () => enrollFrom(element('view-password')));
+  on('to-codes', 'click', toCodes);
+  on('back-to-qr', 'click', () => { clearMessage(); show('2fa', element('twofa-title')); });
+  on('recovered-enroll', 'click', () => enrollFrom(element('view-recovered')));
+  on('codes-recover', 'click', toRecoverySignIn);
   on('sign-out', 'click', signOut);
   on('nav-signin', 'click', () => { clearMessage(); showSignIn(); });
   on('nav-create', 'click', () => { clearMessage(); state.purpose = 'create'; showCreate(); });
