@@ -8,14 +8,21 @@ import { disableAccount, enableAccount, exportAudit, listAccounts, resetAccount,
 import { portalLink } from './links.js';
 import { accountJsonLines, accountLines, accountTable, auditCsv, auditJsonLines } from './output.js';
 
-/** Writes to stdout, waiting when the reader (a pipe to a file, `| head`) is behind. */
-export type Write = (text: string) => Promise<void>;
+export interface Output {
+  /** The result, on stdout; waits when the reader (a pipe to a file, `| head`) is behind. */
+  write(text: string): Promise<void>;
+  /**
+   * What was done, beside a link, for the operator at the terminal: on stderr, so that
+   * stdout holds the link alone and can be piped to whatever hands it over.
+   */
+  note(text: string): void;
+}
 
 export type DatabaseCommand = Exclude<OperatorCommand, { verb: 'help' }>;
 
 const until = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export async function runOperatorCommand(command: DatabaseCommand, db: Database, config: Config, portal: () => URL, write: Write): Promise<void> {
+export async function runOperatorCommand(command: DatabaseCommand, db: Database, config: Config, portal: () => URL, { write, note }: Output): Promise<void> {
   switch (command.verb) {
     case 'show':
       return write(accountLines(await showAccount(db, config, command.username)));
@@ -57,12 +64,4 @@ export async function runOperatorCommand(command: DatabaseCommand, db: Database,
       return;
     }
   }
-}
-
-/**
- * What was done, beside a link, for the operator at the terminal: on stderr, so that
- * stdout holds the link alone and can be piped to whatever hands it over.
- */
-function note(text: string): void {
-  process.stderr.write(`${text}\n`);
 }
