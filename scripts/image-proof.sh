@@ -11,6 +11,7 @@
 #     POST to / creates an account (201, stored in the database);
 #   - the listening process runs as uid/gid 10001 with no capability, in the image;
 #   - SIGTERM: it drains and exits 0;
+#   - the operator command is in the image: `node dist/bin/account.js show` reads that account;
 #   - it writes nothing outside /tmp: the container's file system is listed before and
 #     after, so a read-only root file system (readOnlyRootFilesystem) is fine.
 # portal (the same Dockerfile, FUNCTION=portal): starts with no database and no secret,
@@ -348,6 +349,12 @@ prove_generate_password() {
   [ "$(psql_admin -d "$SCRATCH" -c "SELECT count(*) FROM users WHERE username = 'image.proof'")" = 1 ] || die "$fn: the account is not in the database"
   say "$fn: POST / {\"username\":\"image.proof\"} 201, account stored"
   stop_with_sigterm "$fn"
+
+  # The operator command is in every image (README "Operator command"): it reads that account.
+  run_in_image "$fn" "$work/secrets" node dist/bin/account.js show image.proof >"$work/account.log" 2>&1 \
+    || { cat "$work/account.log" >&2; die "node dist/bin/account.js show image.proof failed in the $fn image"; }
+  grep -qx 'status: pending' "$work/account.log" || { cat "$work/account.log" >&2; die "account show in the $fn image did not report status: pending"; }
+  say "$fn: node dist/bin/account.js show image.proof in the image: status: pending"
   check_rootfs_unchanged "$fn"
 }
 

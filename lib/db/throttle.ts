@@ -43,3 +43,28 @@ export async function claimAttempt(db: Queryable, username: string): Promise<num
 export async function reset(db: Queryable, username: string): Promise<void> {
   await db.query('DELETE FROM auth_throttle WHERE username = $1', [username]);
 }
+
+export interface ThrottleState {
+  failures: number;
+  /** Set while the username is locked out. */
+  lockedUntil: Date | undefined;
+}
+
+/** The username's throttle as the operator's `account show` reports it; undefined: none. */
+export async function throttleState(db: Queryable, username: string): Promise<ThrottleState | undefined> {
+  const [row] = await db.query<{ failures: number; locked_until: Date | null }>(
+    `SELECT failures, CASE WHEN locked_until > now() THEN locked_until END AS locked_until
+       FROM auth_throttle WHERE username = $1`,
+    [username],
+  );
+  return row === undefined ? undefined : { failures: row.failures, lockedUntil: row.locked_until ?? undefined };
+}
+
+/**
+ * The operator's `account unlock`: forgets every failure counted against the username, so
+ * its next attempt is the first. Returns how many throttle rows were deleted.
+ */
+export async function unlockUsername(db: Queryable, username: string): Promise<number> {
+  const rows = await db.query('DELETE FROM auth_throttle WHERE username = $1 RETURNING 1', [username]);
+  return rows.length;
+}

@@ -26,7 +26,7 @@ function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     // The child gets exactly the configuration a test gives it, not the developer's.
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|RESET_|K_SINK|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|EVENTS_OIDC_|HR_EVENT_SOURCES)/.test(key)) {
+    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|RESET_|K_SINK|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|EVENTS_OIDC_|HR_EVENT_SOURCES|PORTAL_URL$|EXPIRY_REMINDERS|AUDIT_RETENTION)/.test(key)) {
       env[key] = value;
     }
   }
@@ -64,19 +64,50 @@ function lineCollector(source: string, into: string[]): { push(chunk: Buffer): v
   };
 }
 
-export function runToExit(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+export interface RunOptions {
+  /** Arguments after the script (the operator command's verb and options). */
+  args?: string[];
+  timeoutMs?: number;
+  /**
+   * stdout is a hand-over to the operator (the link with a reset or invitation token that
+   * `account reset` and `account enable` print): it is not recorded for the run's secret
+   * check, which would rightly find the token in it. stderr still is, and the test checks
+   * stdout itself.
+   */
+  stdoutHandsOver?: boolean;
+}
+
+export interface Exit {
+  code: number | null;
+  /** stdout and stderr as they came, interleaved. */
+  output: string;
+  stdout: string;
+  stderr: string;
+}
+
+export function runToExit(script: string, env: Record<string, string>, options: number | RunOptions = 60_000): Promise<Exit> {
+  const { args = [], timeoutMs = 60_000, stdoutHandsOver = false } = typeof options === 'number' ? { timeoutMs: options } : options;
   rememberDatabasePassword(env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`dist/bin/${script}.js`], { cwd: PROJECT_ROOT, env: { ...baseEnv(), ...env } });
+    const child = spawn(process.execPath, [`dist/bin/${script}.js`, ...args], { cwd: PROJECT_ROOT, env: { ...baseEnv(), ...env } });
     // one collector per stream, so a line is never spliced from both
-    const records = [child.stdout, child.stderr].map((stream) => {
+    const recorded = stdoutHandsOver ? [child.stderr] : [child.stdout, child.stderr];
+    const records = recorded.map((stream) => {
       const record = lineCollector(`${script} (pid ${child.pid})`, []);
       stream.on('data', (chunk: Buffer) => record.push(chunk));
       return record;
     });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      stderr += chunk.toString();
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${script} did not exit within ${timeoutMs} ms:\n${output}`));
@@ -85,7 +116,7 @@ export function runToExit(script: string, env: Record<string, string>, timeoutMs
     child.on('close', (code) => {
       clearTimeout(timer);
       records.forEach((record) => record.flush());
-      resolve({ code, output });
+      resolve({ code, output, stdout, stderr });
     });
   });
 }
