@@ -47,6 +47,12 @@ export interface Config {
   hrEventSources: string[] | undefined;
   /** K_SINK: where identity events are sent; undefined keeps them in the outbox (development). */
   sink: string | undefined;
+  /**
+   * SINK_OIDC_TOKEN_FILE: the sender's OIDC token for the sink (the SinkBinding's
+   * /oidc/token), read at each send and sent as `Authorization: Bearer`; undefined, or no
+   * such file: no header.
+   */
+  sinkTokenFile: string | undefined;
   /** When before expiry a credentials.expiring reminder is published (contract §11). */
   expiryReminders: string[];
   /** How long audit records are kept (contract §12). */
@@ -324,6 +330,7 @@ export function loadConfig(env: Env = process.env): Config {
     eventsOidc: eventsOidcVars(env),
     hrEventSources: listVar(env, 'HR_EVENT_SOURCES', 'CloudEvent source values'),
     sink: sinkVar(env),
+    sinkTokenFile: sinkTokenFileVar(env),
     expiryReminders: intervalListVar(env, 'EXPIRY_REMINDERS', ['30 days', '7 days', '1 day']),
     auditRetention: intervalVar(env, 'AUDIT_RETENTION', '400 days'),
   };
@@ -350,6 +357,18 @@ function sinkVar(env: Env): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`K_SINK must be an http(s) URL, got "${raw}"`);
   return url.toString();
+}
+
+/**
+ * SINK_OIDC_TOKEN_FILE: an absolute path. Not read here: Knative Eventing mounts it only
+ * while its sender identity is on, and renews it in place, so lib/outbox.ts reads it at
+ * each send and sends no header while it is missing.
+ */
+function sinkTokenFileVar(env: Env): string | undefined {
+  const raw = readVar(env, 'SINK_OIDC_TOKEN_FILE');
+  if (raw === undefined) return undefined;
+  if (!path.isAbsolute(raw)) throw new ConfigError(`SINK_OIDC_TOKEN_FILE must be an absolute path, got "${raw}"`);
+  return raw;
 }
 
 /** The migration's own owner role (contract §8): read by the migration command only. */

@@ -41,7 +41,7 @@ export async function housekeepingTick(runtime: Runtime, log: Logger, requestId?
   if (config.sink !== undefined) {
     const started = Date.now();
     for (;;) {
-      const batch = await deliverPending(db, config.sink, log, { limit: 100 });
+      const batch = await deliverPending(db, config.sink, log, { limit: 100, tokenFile: config.sinkTokenFile });
       report.delivered += batch.delivered;
       report.failed += batch.failed;
       if (batch.delivered + batch.failed < 100 || Date.now() - started > DELIVERY_BUDGET_MS) break;

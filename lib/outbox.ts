@@ -4,6 +4,12 @@
 // is tried again by the next nudge or housekeeping tick. Delivery is at least once:
 // consumers deduplicate by id. Rows are claimed with SKIP LOCKED, so deliverers running
 // at once (replicas, two ticks) never send one event at the same moment.
+// On Knative the sink is the broker, which admits only senders with a token (Eventing's
+// sender identity): the SinkBinding that sets K_SINK also mounts a token of its own
+// ServiceAccount for the broker's audience (/oidc/token, knative/base/identity-events.yaml),
+// renewed in place before it expires; it is read at each send (`tokenFile`) and sent as
+// `Authorization: Bearer`. Without that file (sender identity off, development) no header.
+import { readFile } from 'node:fs/promises';
 import { CloudEvent } from 'cloudevents';
 import { binaryMessage } from './cloudevents-http.js';
 import { claimPending, markDelivered, markFailed } from './db/audit.js';
@@ -24,9 +30,38 @@ export interface DeliveryOptions {
   ids?: string[];
   /** Bound of one HTTP attempt. */
   timeoutMs?: number;
+  /** The file of the sender's OIDC token for the sink (SINK_OIDC_TOKEN_FILE), read at each send. */
+  tokenFile?: string | undefined;
 }
 
-async function send(sink: string, event: PendingEvent, timeoutMs: number): Promise<boolean> {
+/**
+ * The sender's token in `file`, as Knative Eventing's SinkBinding keeps it (the whole file,
+ * renewed in place); undefined without a file name or while the file does not exist. A
+ * file that holds no token is an error, which leaves the event for a later attempt.
+ */
+export async function sinkToken(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const token = text.trim();
+  // Never the content in the message: it may be a token gone wrong.
+  if (!/^[!-~]+$/.test(token)) throw new Error(`the sink token file ${file} does not hold a token`);
+  return token;
+}
+
+/** What the sink answered, and whether the request carried a token. */
+export interface SendResult {
+  status: number;
+  withToken: boolean;
+}
+
+/** One event to the sink, in binary mode, with the sender's token when there is one. */
+export async function sendEvent(sink: string, event: PendingEvent, timeoutMs: number, tokenFile?: string): Promise<SendResult> {
   const message = binaryMessage(
     new CloudEvent({
       specversion: '1.0',
@@ -39,9 +74,11 @@ async function send(sink: string, event: PendingEvent, timeoutMs: number): Promi
       data: event.data,
     }),
   );
-  const response = await fetch(sink, { method: 'POST', headers: message.headers, body: message.body, signal: AbortSignal.timeout(timeoutMs) });
+  const token = await sinkToken(tokenFile);
+  const headers = token === undefined ? message.headers : { ...message.headers, authorization: `Bearer ${token}` };
+  const response = await fetch(sink, { method: 'POST', headers, body: message.body, signal: AbortSignal.timeout(timeoutMs) });
   await response.arrayBuffer().catch(() => undefined);
-  return response.status >= 200 && response.status < 300;
+  return { status: response.status, withToken: token !== undefined };
 }
 
 /** Sends the due pending events (or `ids` only) to `sink`; what could not be sent waits its backoff. */
@@ -52,7 +89,10 @@ export async function deliverPending(db: Database, sink: string, log: Logger, op
     for (const event of await claimPending(tx, options.limit ?? 100, options.ids)) {
       let ok = false;
       try {
-        ok = await send(sink, event, timeoutMs);
+        const result = await sendEvent(sink, event, timeoutMs, options.tokenFile);
+        ok = result.status >= 200 && result.status < 300;
+        // 401: no valid token (the broker's EventPolicies apply); 403: a policy refused it.
+        if (!ok) log.warn('identity_event_refused', { event_id: event.id, type: event.type, attempts: event.attempts + 1, status: result.status, with_token: result.withToken });
       } catch (error) {
         log.warn('identity_event_not_sent', { event_id: event.id, type: event.type, attempts: event.attempts + 1, ...describeError(error) });
       }
@@ -81,11 +121,12 @@ export class Publisher {
     private readonly db: Database,
     private readonly sink: string | undefined,
     private readonly log: Logger,
+    private readonly tokenFile?: string,
   ) {}
 
   nudge(ids: string[]): void {
     if (this.sink === undefined || ids.length === 0) return;
-    const sending = deliverPending(this.db, this.sink, this.log, { ids, limit: ids.length })
+    const sending = deliverPending(this.db, this.sink, this.log, { ids, limit: ids.length, tokenFile: this.tokenFile })
       .catch((error: unknown) => this.log.warn('identity_events_deferred', describeError(error)))
       .finally(() => this.inFlight.delete(sending));
     this.inFlight.add(sending);

@@ -51,7 +51,7 @@ export async function createRuntime(config: Config, log: Logger = rootLog): Prom
     (engine) => log.info('bcrypt_engine', { engine, cost: config.bcryptCost }),
     (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
   );
-  return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log, publisher: new Publisher(db, config.sink, log) };
+  return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log, publisher: new Publisher(db, config.sink, log, config.sinkTokenFile) };
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {

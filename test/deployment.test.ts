@@ -7,13 +7,15 @@ import { readdirSync, readFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  ADMIN_SECRET_NAMES, API_SERVER_JWKS, BASE_DIR, EMPLOYEE_EVENTS, EMPLOYEE_EVENTS_CONFIG, EMPLOYEE_EVENT_TYPES, KNATIVE_DIR,
-  LONGEST_PLAIN_TRIGGER_NAME, OVERLAYS_DIR, REPLY_TYPE_PREFIX, ROOT, SECRETS_DIR, SECRET_NAMES, THIRD_PARTY_IMAGES,
-  at, dockerContextIncludes, dockerfileFacts, describeObject, eventPolicyProblems, eventSenderProblems, imagesOf, ingressPeersOf,
-  isA, isKnativeService, isObject, isOwnImage, isYamlName, kmetaChildName, knativeAudience, knativeServiceProblems, kubectlOnPath,
-  kustomizationsUnder, listAt, listFiles, listSetting, modelProblems, nameOf, networkPolicyProblems, objectAt, objectsOf,
-  oidcServiceAccountName, ownImageProblems, parseYamlFile, podProblems, podTemplateOf, podsSelectedBy, quantity, readKustomization,
-  readSkaffold, referenceProblems, rel, renderKustomization, runsMigration, selectorMatches, sendersAdmittedBy, skaffoldProblems, stringAt, triggerSubject,
+  ADMIN_SECRET_NAMES, API_SERVER_JWKS, BASE_DIR, EMPLOYEE_EVENTS, EMPLOYEE_EVENTS_CONFIG, EMPLOYEE_EVENT_TYPES, EVERY_MINUTE, HOUSEKEEPING,
+  HOUSEKEEPING_CONFIG, KNATIVE_DIR, LONGEST_PLAIN_PINGSOURCE_NAME, LONGEST_PLAIN_SINKBINDING_NAME, LONGEST_PLAIN_TRIGGER_NAME, OVERLAYS_DIR,
+  REPLY_TYPE_PREFIX, ROOT, SECRETS_DIR, SECRET_NAMES, SINK_BINDING_TOKEN_FILE, THIRD_PARTY_IMAGES,
+  at, boundBySinkBinding, dockerContextIncludes, dockerfileFacts, describeObject, eventPolicyProblems, eventSenderProblems, identityEventProblems,
+  imagesOf, ingressPeersOf, isA, isKnativeService, isObject, isOwnImage, isSinkBinding, isYamlName, kmetaChildName, knativeAudience,
+  knativeServiceProblems, kubectlOnPath, kustomizationsUnder, listAt, listFiles, listSetting, modelProblems, nameOf, networkPolicyProblems,
+  objectAt, objectsOf, oidcServiceAccountName, opensDatabase, ownImageProblems, parseYamlFile, pingSourceSubject, pingSourcesTo, podProblems,
+  podTemplateOf, podsSelectedBy, quantity, readKustomization, readSkaffold, referenceProblems, rel, renderKustomization, runsMigration,
+  selectorMatches, sendersAdmittedBy, sinkBindingSubject, sinkWiringOf, skaffoldProblems, stringAt, subjectsOf, tickSenderProblems, triggerSubject,
   triggersTo,
 } from './helpers/manifests.js';
 import type { JsonObject, Kustomization, Located, PodTemplate, ReferenceOptions, SkaffoldConfig } from './helpers/manifests.js';
@@ -25,6 +27,12 @@ const functionFolders = readdirSync(path.join(ROOT, 'functions'), { withFileType
 const overlayDirs = readdirSync(OVERLAYS_DIR, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => path.join(OVERLAYS_DIR, entry.name));
+/** The functions no one outside the cluster calls: the broker's and the PingSource's. */
+const CLUSTER_LOCAL = [EMPLOYEE_EVENTS, HOUSEKEEPING];
+/** What no overlay applies: a mailer's subscriptions, as an example. */
+const EXAMPLES_DIR = path.join(KNATIVE_DIR, 'examples');
+/** The functions that change accounts and publish identity events (contract §11): those that open the database. */
+const PUBLISHERS = ['authenticate', 'employee-events', 'generate-2fa', 'generate-password', 'housekeeping'];
 
 /** Every rule that applies to a set of objects, as one list of problems. */
 function objectProblems(objects: Located[], uid: number | undefined, references: ReferenceOptions): string[] {
@@ -68,7 +76,7 @@ function podsMounting(objects: Located[], names: readonly string[]): string[] {
 /** Every namespace the overlays deploy to. */
 const overlayNamespaces = (): string[] => [...new Set(overlayDirs.map((dir) => stringAt(readKustomization(dir).data, 'namespace') ?? ''))];
 
-/** A settings file of the base (config.env, employee-events.env), as the ConfigMap generator reads it. */
+/** A settings file of the base (config.env, employee-events.env, housekeeping.env), as the ConfigMap generator reads it. */
 function baseSettings(file = 'config.env'): Map<string, string> {
   const settings = new Map<string, string>();
   for (const line of readFileSync(path.join(BASE_DIR, file), 'utf8').split(/\r?\n/)) {
@@ -101,6 +109,8 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
       }
     }
     baseObjects = objects.filter((l) => l.source.startsWith(`${rel(BASE_DIR)}/`));
+    // The examples are applied by no overlay: kept apart from what is deployed.
+    objects = objects.filter((l) => !l.source.startsWith(`${rel(EXAMPLES_DIR)}/`));
     skaffold = readSkaffold(path.join(ROOT, 'skaffold.yaml'));
     uid = dockerfileFacts(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).uid;
   });
@@ -112,7 +122,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
   });
 
   it('every kustomization names files that exist, and every YAML file under knative/ is used by one', () => {
-    expect(kustomizations.map((k) => rel(k.dir)).sort()).to.include.members(['knative/base', 'knative/overlays/dev', 'knative/overlays/prod']);
+    expect(kustomizations.map((k) => rel(k.dir)).sort()).to.include.members(['knative/base', 'knative/examples', 'knative/overlays/dev', 'knative/overlays/prod']);
     expect(kustomizations.flatMap((k) => k.problems)).to.deep.equal([]);
     const used = new Set(kustomizations.flatMap((k) => [path.join(k.dir, 'kustomization.yaml'), ...k.resourceFiles, ...k.otherFiles]));
     const unused = listFiles(KNATIVE_DIR, isYamlName).filter((file) => !used.has(file)).map(rel);
@@ -156,7 +166,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
       const artifact = skaffold.artifacts.find((a) => a.image === `cofrap/${name}`);
       expect(artifact?.buildArgs, `skaffold artifact cofrap/${name}`).to.deep.equal({ FUNCTION: name });
       const visibility = stringAt(service?.object, 'metadata', 'labels', 'networking.knative.dev/visibility');
-      expect(visibility, `${name} visibility`).to.equal(name === 'employee-events' ? 'cluster-local' : undefined);
+      expect(visibility, `${name} visibility`).to.equal(CLUSTER_LOCAL.includes(name) ? 'cluster-local' : undefined);
     }
   });
 
@@ -218,6 +228,12 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     expect(triggerSubject('cofrap', 'employee-created')).to.equal('system:serviceaccount:cofrap:employee-created-oidc-eventing.knative.dev-trigger');
     expect(knativeAudience('eventing.knative.dev', 'Broker', 'cofrap', 'cofrap')).to.equal('eventing.knative.dev/broker/cofrap/cofrap');
     expect(LONGEST_PLAIN_TRIGGER_NAME).to.equal(29);
+    // The sources' (pkg/reconciler/pingsource, pkg/reconciler/sinkbinding: group sources.knative.dev).
+    expect(pingSourceSubject('cofrap', 'housekeeping')).to.equal('system:serviceaccount:cofrap:housekeeping-oidc-sources.knative.dev-pingsource');
+    expect(sinkBindingSubject('cofrap', 'identity-events')).to.equal('system:serviceaccount:cofrap:identity-events-oidc-sources.knative.dev-sinkbinding');
+    expect([LONGEST_PLAIN_PINGSOURCE_NAME, LONGEST_PLAIN_SINKBINDING_NAME]).to.deep.equal([27, 26]);
+    // The Secret that holds a SinkBinding's token (kmeta.ChildName(<binding>, "-oidc-token")).
+    expect(kmetaChildName('identity-events', '-oidc-token')).to.equal('identity-events-oidc-token');
   });
 
   it('each Trigger to employee-events sends a token for its audience; employee-events expects exactly those Triggers\' identities and trusts the cluster CA for the JWKS', () => {
@@ -260,6 +276,9 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     expect(admitted.filter((a) => a.trigger !== undefined).map((a) => [a.trigger, a.typePrefixes])).to.deep.equal(
       triggersTo(baseObjects, EMPLOYEE_EVENTS).map((t) => [nameOf(t.object), [REPLY_TYPE_PREFIX]]),
     );
+    // and the functions' own identity events, with the SinkBinding's identity
+    expect(admitted.filter((a) => a.sinkBinding !== undefined).map((a) => [a.policy, a.sinkBinding, a.typePrefixes])).to.deep.equal([['identity-events', 'identity-events', [REPLY_TYPE_PREFIX]]]);
+    expect(admitted.every((a) => [a.sub, a.trigger, a.sinkBinding].filter((x) => x !== undefined).length === 1), 'every sender is one of the three kinds').to.equal(true);
     // Every event type employee-events takes is admitted from one sender, and only from it.
     for (const type of EMPLOYEE_EVENT_TYPES) expect(admitted.filter((a) => a.sub !== undefined && a.typePrefixes.some((p) => type.startsWith(p))), type).to.have.length(1);
     // Each overlay names the two ServiceAccounts (a patch of spec.from), one each.
@@ -341,6 +360,115 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     for (const line of roleStatements) expect(line).to.match(/ LOGIN PASSWORD /).and.not.match(/\b(SUPERUSER|CREATEDB|CREATEROLE|BYPASSRLS|REPLICATION)\b/i);
   });
 
+  it('housekeeping: a cluster-local Service scaled to zero, with the functions\' secrets and settings, and its own OIDC settings over the cluster CA', () => {
+    const service = baseObjects.find((l) => isKnativeService(l.object) && nameOf(l.object) === HOUSEKEEPING) as Located;
+    expect(service, 'knative/base/housekeeping.yaml').to.not.equal(undefined);
+    expect(stringAt(service.object, 'metadata', 'labels', 'networking.knative.dev/visibility')).to.equal('cluster-local');
+    const annotations = objectAt(service.object, 'spec', 'template', 'metadata', 'annotations') ?? {};
+    expect(annotations['autoscaling.knative.dev/min-scale'], 'scaled to zero').to.equal('0');
+    expect(annotations['autoscaling.knative.dev/max-scale']).to.equal('1');
+    const pod = podTemplateOf(service) as PodTemplate;
+    expect(podsMounting([service], SECRET_NAMES)).to.deep.equal([HOUSEKEEPING]);
+    expect(podsMounting([service], ADMIN_SECRET_NAMES)).to.deep.equal([]);
+    const container = listAt(pod.spec, 'containers')[0];
+    expect(listAt(container, 'envFrom').map((e) => stringAt(e, 'configMapRef', 'name'))).to.deep.equal(['cofrap-config', HOUSEKEEPING_CONFIG]);
+    // housekeeping alone reads its ConfigMap, and reaches the API server's JWKS over its CA (as employee-events).
+    const readers = baseObjects.filter((l) => listAt(podTemplateOf(l)?.spec, 'containers').some((c) => listAt(c, 'envFrom').some((e) => stringAt(e, 'configMapRef', 'name') === HOUSEKEEPING_CONFIG)));
+    expect(readers.map((l) => nameOf(l.object))).to.deep.equal([HOUSEKEEPING]);
+    const caFile = stringAt(listAt(container, 'env').find((e) => stringAt(e, 'name') === 'NODE_EXTRA_CA_CERTS'), 'value') ?? '';
+    const mount = listAt(container, 'volumeMounts').find((m) => path.posix.dirname(caFile) === stringAt(m, 'mountPath'));
+    const volume = listAt(pod.spec, 'volumes').find((v) => stringAt(v, 'name') === stringAt(mount, 'name'));
+    expect(stringAt(volume, 'configMap', 'name'), 'NODE_EXTRA_CA_CERTS from the kube-root-ca.crt ConfigMap').to.equal('kube-root-ca.crt');
+    expect(listAt(volume, 'configMap', 'items')).to.deep.equal([{ key: 'ca.crt', path: path.posix.basename(caFile) }]);
+    // Its settings: the reminders and the retention of contract §11/§12, the same issuer and keys as employee-events'.
+    const settings = baseSettings('housekeeping.env');
+    const events = baseSettings('employee-events.env');
+    expect(settings.get('EXPIRY_REMINDERS')).to.equal('30 days,7 days,1 day');
+    expect(settings.get('AUDIT_RETENTION')).to.equal('400 days');
+    expect(settings.get('EVENTS_OIDC_ISSUER')).to.equal(events.get('EVENTS_OIDC_ISSUER'));
+    expect(settings.get('EVENTS_OIDC_JWKS_URL')).to.equal(events.get('EVENTS_OIDC_JWKS_URL'));
+    expect([...settings.keys()].filter((key) => key.startsWith('HR_')), 'HR_EVENT_SOURCES is employee-events\'').to.deep.equal([]);
+    // The NetworkPolicy of the functions takes it in (the PingSource's adapter comes through the gateway or the activator).
+    const policy = baseObjects.find((l) => isA(l.object, 'networking.k8s.io/v1', 'NetworkPolicy')) as Located;
+    expect(podsSelectedBy(policy, [service])).to.have.length(1);
+  });
+
+  it('housekeeping: a PingSource fires it every minute with a token for its audience; housekeeping expects exactly that PingSource\'s identity', () => {
+    const settings: JsonObject = Object.fromEntries(baseSettings('housekeeping.env'));
+    const sources = pingSourcesTo(baseObjects, HOUSEKEEPING);
+    expect(sources.map((l) => [nameOf(l.object), stringAt(l.object, 'spec', 'schedule')])).to.deep.equal([[HOUSEKEEPING, EVERY_MINUTE]]);
+    expect(baseObjects.filter((l) => isA(l.object, 'sources.knative.dev/v1', 'PingSource'))).to.have.length(1);
+    for (const namespace of overlayNamespaces()) expect(tickSenderProblems(baseObjects, namespace, settings), `namespace ${namespace}`).to.deep.equal([]);
+    // Spelled out for namespace cofrap.
+    expect(at(sources[0]?.object, 'spec', 'sink')).to.deep.equal({
+      ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: HOUSEKEEPING },
+      audience: 'serving.knative.dev/service/cofrap/housekeeping',
+    });
+    expect(settings.EVENTS_OIDC_AUDIENCE).to.equal('serving.knative.dev/service/cofrap/housekeeping');
+    expect(listSetting(settings.EVENTS_OIDC_SUBJECTS)).to.deep.equal(['system:serviceaccount:cofrap:housekeeping-oidc-sources.knative.dev-pingsource']);
+    expect(referenceProblems(baseObjects, { requireConfigMaps: false, requireSecrets: false })).to.deep.equal([]);
+  });
+
+  it('identity events: every function that opens the database gets K_SINK from the SinkBinding identity-events to the broker cofrap, the portal none; the broker admits that identity for fr.cofrap.identity.* only', () => {
+    expect(baseObjects.filter((l) => isKnativeService(l.object) && opensDatabase(l)).map((l) => nameOf(l.object)).sort()).to.deep.equal(PUBLISHERS);
+    expect(identityEventProblems(baseObjects, 'cofrap')).to.deep.equal([]);
+    const wiring = sinkWiringOf(baseObjects);
+    for (const name of functionFolders) expect(wiring.get(name), name).to.deep.equal(PUBLISHERS.includes(name) ? ['SinkBinding identity-events → Broker cofrap'] : []);
+    const bindings = baseObjects.filter((l) => isSinkBinding(l.object));
+    expect(bindings.map((l) => nameOf(l.object))).to.deep.equal(['identity-events']);
+    expect(subjectsOf(bindings[0] as Located, baseObjects).map((l) => nameOf(l.object)).sort()).to.deep.equal(PUBLISHERS);
+    // K_SINK comes from the binding alone: not from config.env, not from a Service's env.
+    expect(baseSettings().has('K_SINK')).to.equal(false);
+    expect(baseSettings('housekeeping.env').has('K_SINK')).to.equal(false);
+  });
+
+  it('identity events: the Services as the SinkBinding\'s webhook leaves them keep every rule, and SINK_OIDC_TOKEN_FILE names the token it mounts (/oidc/token)', () => {
+    expect(baseSettings().get('SINK_OIDC_TOKEN_FILE')).to.equal(SINK_BINDING_TOKEN_FILE);
+    const binding = baseObjects.find((l) => isSinkBinding(l.object)) as Located;
+    const bound = subjectsOf(binding, baseObjects).map((l) => boundBySinkBinding(l, binding, 'http://broker-ingress.knative-eventing.svc.cluster.local/cofrap/cofrap'));
+    expect(bound).to.have.length(PUBLISHERS.length);
+    for (const l of bound) {
+      const pod = podTemplateOf(l) as PodTemplate;
+      expect([...modelProblems(l), ...knativeServiceProblems(l), ...podProblems(pod), ...ownImageProblems(pod, uid)], describeObject(l)).to.deep.equal([]);
+      const env = listAt(pod.spec, 'containers', 0, 'env').map((e) => stringAt(e, 'name'));
+      expect(env.filter((name) => name === 'K_SINK'), `${describeObject(l)}: one K_SINK`).to.have.length(1);
+      const mounts = listAt(pod.spec, 'containers', 0, 'volumeMounts').map((m) => stringAt(m, 'mountPath'));
+      expect(mounts.filter((m) => m === path.posix.dirname(SINK_BINDING_TOKEN_FILE)), `${describeObject(l)}: the token's directory is free`).to.have.length(1);
+    }
+  });
+
+  it('PG_POOL_MAX × the max-scale of the Services that open the database, plus the migration Job, stays under PostgreSQL\'s 100 connections', () => {
+    const pool = Number(baseSettings().get('PG_POOL_MAX'));
+    const pods = baseObjects.filter((l) => isKnativeService(l.object) && opensDatabase(l)).map((l) => Number(at(l.object, 'spec', 'template', 'metadata', 'annotations', 'autoscaling.knative.dev/max-scale')));
+    expect(pods).to.have.length(PUBLISHERS.length);
+    const total = pods.reduce((sum, n) => sum + n, 0) * pool + pool;
+    expect(total, `(${pods.join(' + ')}) × ${pool} + ${pool}`).to.be.below(100);
+  });
+
+  it('the mailer example (knative/examples, applied by no overlay): a Trigger of the broker cofrap for each of account.invited, account.reset and credentials.expiring, to the mailer with its audience', function () {
+    const kustomization = readKustomization(EXAMPLES_DIR);
+    expect(kustomization.problems).to.deep.equal([]);
+    expect(stringAt(kustomization.data, 'namespace')).to.equal('cofrap');
+    for (const overlay of [BASE_DIR, ...overlayDirs]) expect(listAt(readKustomization(overlay).data, 'resources').map(String).filter((r) => r.includes('examples')), rel(overlay)).to.deep.equal([]);
+    const file = path.join(EXAMPLES_DIR, 'mailer-trigger.yaml');
+    const triggers = objectsOf(parseYamlFile(file), rel(file));
+    expect(triggers.flatMap(modelProblems)).to.deep.equal([]);
+    expect(triggers.map((l) => [l.object.kind, stringAt(l.object, 'spec', 'broker'), stringAt(l.object, 'spec', 'filter', 'attributes', 'type')])).to.deep.equal([
+      ['Trigger', 'cofrap', 'fr.cofrap.identity.account.invited'],
+      ['Trigger', 'cofrap', 'fr.cofrap.identity.account.reset'],
+      ['Trigger', 'cofrap', 'fr.cofrap.identity.credentials.expiring'],
+    ]);
+    for (const t of triggers) {
+      expect(at(t.object, 'spec', 'subscriber'), nameOf(t.object)).to.deep.equal({ ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'mailer' }, audience: knativeAudience('serving.knative.dev', 'Service', 'cofrap', 'mailer') });
+      expect(nameOf(t.object).length, nameOf(t.object)).to.be.at.most(LONGEST_PLAIN_TRIGGER_NAME);
+    }
+    // With the base and a mailer Service, every reference resolves: the broker, the mailer.
+    const mailer = structuredClone(baseObjects.find((l) => nameOf(l.object) === 'generate-2fa' && isKnativeService(l.object)) as Located);
+    (objectAt(mailer.object, 'metadata') as JsonObject).name = 'mailer';
+    expect(referenceProblems([...baseObjects, mailer, ...triggers], { requireConfigMaps: false, requireSecrets: false })).to.deep.equal([]);
+    if (kubectlOnPath()) expect(renderKustomization(EXAMPLES_DIR).map((l) => [l.object.kind, nameOf(l.object), stringAt(l.object, 'metadata', 'namespace')])).to.deep.equal(triggers.map((l) => ['Trigger', nameOf(l.object), 'cofrap']));
+  });
+
   it('the Dockerfile: ARG NODE_BASE (Node 22) and ARG FUNCTION, production dependencies, numeric USER, exec-form CMD', () => {
     const facts = dockerfileFacts(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
     expect(facts.problems).to.deep.equal([]);
@@ -400,6 +528,14 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
       expect(senderSettings, `${where}: ${EMPLOYEE_EVENTS_CONFIG}`).to.not.equal(undefined);
       expect(eventSenderProblems(rendered, namespace, senderSettings ?? {}), where).to.deep.equal([]);
       expect(listSetting(senderSettings?.HR_EVENT_SOURCES), `${where}: HR_EVENT_SOURCES`).to.have.length(2);
+      // housekeeping: the overlay's namespace in its audience and subject, the PingSource's
+      // audience; the same issuer and keys as employee-events'.
+      const tickSettings = cofrapConfig(rendered, HOUSEKEEPING_CONFIG);
+      expect(tickSettings, `${where}: ${HOUSEKEEPING_CONFIG}`).to.not.equal(undefined);
+      expect(tickSenderProblems(rendered, namespace, tickSettings ?? {}), where).to.deep.equal([]);
+      for (const key of ['EVENTS_OIDC_ISSUER', 'EVENTS_OIDC_JWKS_URL']) expect(tickSettings?.[key], `${where}: ${key}`).to.equal(senderSettings?.[key]);
+      // Identity events: K_SINK for the database functions from the SinkBinding, admitted by the broker.
+      expect(identityEventProblems(rendered, 'cofrap'), where).to.deep.equal([]);
       const subs = sendersAdmittedBy(rendered, 'cofrap').filter((a) => a.sub !== undefined);
       expect(subs.map((a) => a.policy), where).to.deep.equal(['hr-system', 'it-helpdesk']);
       expect(subs.map((a) => (a.sub ?? '').split(':').pop()), where).to.deep.equal(['hr-connector', 'it-helpdesk']);
@@ -618,6 +754,66 @@ describe('deployment: the checks catch broken manifests', () => {
     const jobSources = listAt(podTemplateOf(bare)?.spec, 'volumes', 0, 'projected', 'sources');
     jobSources.splice(0, jobSources.length, ...jobSources.filter((src) => !String(stringAt(src, 'secret', 'name')).startsWith('db-admin-')));
     expect(ownImageProblems(podTemplateOf(bare) as PodTemplate, 10001).join()).to.include('db-admin-username:db-admin-username->db-admin-username');
+  });
+
+  it('a PingSource that fires housekeeping on another schedule, without its audience, or as a stranger; a misspelt field', () => {
+    const base = objectsOf(parseYamlFile(path.join(BASE_DIR, 'housekeeping.yaml')), 'housekeeping.yaml');
+    const settings: JsonObject = {};
+    for (const line of readFileSync(path.join(BASE_DIR, 'housekeeping.env'), 'utf8').split('\n')) {
+      const match = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (match !== null) settings[match[1] ?? ''] = match[2] ?? '';
+    }
+    expect(tickSenderProblems(base, 'cofrap', settings)).to.deep.equal([]);
+    expect(base.flatMap(modelProblems)).to.deep.equal([]);
+    expect(tickSenderProblems(base, 'elsewhere', settings).join()).to.include('EVENTS_OIDC_AUDIENCE must be serving.knative.dev/service/elsewhere/housekeeping');
+    const change = (edit: (spec: JsonObject) => void): Located[] => base.map((l) => {
+      const copy = structuredClone(l);
+      if (copy.object.kind === 'PingSource') edit(objectAt(copy.object, 'spec') as JsonObject);
+      return copy;
+    });
+    expect(tickSenderProblems(change((spec) => (spec.schedule = '0 * * * *')), 'cofrap', settings).join()).to.include('spec.schedule must be "* * * * *"');
+    expect(tickSenderProblems(change((spec) => delete (spec.sink as JsonObject).audience), 'cofrap', settings).join()).to.include('the adapter sends no token');
+    const renamed = change(() => undefined);
+    (objectAt(renamed.find((l) => l.object.kind === 'PingSource')?.object, 'metadata') as JsonObject).name = 'housekeeping-tick';
+    expect(tickSenderProblems(renamed, 'cofrap', settings).join()).to.include('EVENTS_OIDC_SUBJECTS must name the PingSource\'s OIDC ServiceAccount system:serviceaccount:cofrap:housekeeping-tick-oidc-sources.knative.dev-pingsource');
+    expect(tickSenderProblems(base.filter((l) => l.object.kind !== 'PingSource'), 'cofrap', settings).join()).to.include('exactly one PingSource');
+    const misspelt = change((spec) => ((spec.sink as JsonObject).audiance = 'x')).find((l) => l.object.kind === 'PingSource') as Located;
+    expect(modelProblems(misspelt).join()).to.include('must NOT have additional properties (audiance)');
+    const elsewhere = change((spec) => ((spec.sink as JsonObject).ref = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'nowhere' }));
+    expect(referenceProblems(elsewhere, { requireConfigMaps: false, requireSecrets: false }).join()).to.include('spec.sink.ref must name a Knative Service or a Broker defined here');
+  });
+
+  it('identity events: a database function the SinkBinding does not select, K_SINK in a Service\'s env instead, the portal bound, a binding the broker does not admit', () => {
+    const files = ['generate-password.yaml', 'generate-2fa.yaml', 'authenticate.yaml', 'employee-events.yaml', 'housekeeping.yaml', 'portal.yaml', 'eventing.yaml', 'identity-events.yaml', 'event-policies.yaml'];
+    const base = files.flatMap((f) => objectsOf(parseYamlFile(path.join(BASE_DIR, f)), f));
+    expect(identityEventProblems(base, 'cofrap')).to.deep.equal([]);
+    const edited = (edit: (binding: JsonObject, objects: Located[]) => void): string => {
+      const copy = base.map((l) => structuredClone(l));
+      edit(copy.find((l) => isSinkBinding(l.object))?.object as JsonObject, copy);
+      return identityEventProblems(copy, 'cofrap').join('\n');
+    };
+    const values = (binding: JsonObject): unknown[] => listAt(binding, 'spec', 'subject', 'selector', 'matchExpressions', 0, 'values');
+    expect(edited((b) => values(b).splice(values(b).indexOf('housekeeping'), 1))).to.include('Service housekeeping (housekeeping.yaml): must get K_SINK once, from a SinkBinding to the Broker cofrap');
+    expect(edited((b) => values(b).push('portal'))).to.include('Service portal (portal.yaml): publishes no identity event');
+    expect(edited((b, objects) => {
+      values(b).splice(values(b).indexOf('authenticate'), 1);
+      const service = objects.find((l) => nameOf(l.object) === 'authenticate' && isKnativeService(l.object)) as Located;
+      (objectAt(podTemplateOf(service)?.spec, 'containers', 0) as JsonObject).env = [{ name: 'K_SINK', value: 'http://broker-ingress.knative-eventing.svc.cluster.local/cofrap/cofrap' }];
+    })).to.include('it gets env K_SINK=http://broker-ingress');
+    expect(edited((b) => ((objectAt(b, 'spec', 'sink') as JsonObject).ref = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'other' }))).to.include('from a SinkBinding to the Broker cofrap');
+    expect(edited((_b, objects) => objects.splice(objects.findIndex((l) => nameOf(l.object) === 'identity-events' && l.object.kind === 'EventPolicy'), 1))).to.include('must be admitted by one EventPolicy');
+    expect(edited((_b, objects) => {
+      const policy = objects.find((l) => nameOf(l.object) === 'identity-events' && l.object.kind === 'EventPolicy') as Located;
+      (objectAt(policy.object, 'spec') as JsonObject).filters = [{ prefix: { type: 'fr.cofrap.' } }];
+    })).to.include('limited to type fr.cofrap.identity.*');
+    expect(edited((b) => ((objectAt(b, 'metadata') as JsonObject).name = 'identity-events-of-the-functions'))).to.include('hashed OIDC ServiceAccount name');
+    expect(edited((b) => ((objectAt(b, 'spec', 'subject') as JsonObject).name = 'authenticate'))).to.include('exactly one of name, selector');
+    // A policy naming a binding that is not there, and a misspelt field the CRD refuses.
+    const orphan = base.filter((l) => !isSinkBinding(l.object));
+    expect(referenceProblems(orphan, { requireConfigMaps: false, requireSecrets: false }).join()).to.include('spec.from names SinkBinding identity-events, which is not defined');
+    const misspelt = structuredClone(base.find((l) => isSinkBinding(l.object)) as Located);
+    (objectAt(misspelt.object, 'spec') as JsonObject).subjects = [];
+    expect(modelProblems(misspelt).join()).to.include('must NOT have additional properties (subjects)');
   });
 
   it('a kustomization naming a file that does not exist, or an unknown field', () => {

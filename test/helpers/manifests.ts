@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1';
 import { Broker, Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1';
+import { PingSource, SinkBinding } from '@kubernetes-models/knative/sources.knative.dev/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
@@ -217,6 +218,9 @@ const MODELS: Record<string, ModelConstructor> = {
   // fields through; Knative Eventing's own CRD does not.
   'eventing.knative.dev/v1/Trigger': crdModel('trigger-crd.yaml', 'v1', Trigger),
   'eventing.knative.dev/v1alpha1/EventPolicy': crdModel('eventpolicy-crd.yaml', 'v1alpha1'),
+  // The same for the sources: Knative Eventing's CRDs name sink.audience, and refuse a field they do not name.
+  'sources.knative.dev/v1/PingSource': crdModel('pingsource-crd.yaml', 'v1', PingSource),
+  'sources.knative.dev/v1/SinkBinding': crdModel('sinkbinding-crd.yaml', 'v1', SinkBinding),
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -559,6 +563,7 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
   const names = (apiVersion: string, kind: string): Set<string> => new Set(objects.filter((l) => isA(l.object, apiVersion, kind)).map((l) => nameOf(l.object)));
   const brokers = names('eventing.knative.dev/v1', 'Broker');
   const triggers = names('eventing.knative.dev/v1', 'Trigger');
+  const sinkBindings = names('sources.knative.dev/v1', 'SinkBinding');
   const knativeServices = names('serving.knative.dev/v1', 'Service');
   const configMaps = names('v1', 'ConfigMap');
   const secrets = names('v1', 'Secret');
@@ -585,10 +590,19 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
       }
       for (const from of listAt(o, 'spec', 'from')) {
         const ref = objectAt(from, 'ref');
-        if (ref === undefined || stringAt(ref, 'kind') !== 'Trigger') continue;
-        if (!triggers.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.from names Trigger ${stringAt(ref, 'name') ?? ''}, which is not defined`);
-        if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: spec.from names a Trigger of another namespace`);
+        const kind = stringAt(ref, 'kind');
+        const known = kind === 'Trigger' ? triggers : kind === 'SinkBinding' ? sinkBindings : undefined;
+        if (ref === undefined || known === undefined) continue;
+        if (!known.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.from names ${kind ?? ''} ${stringAt(ref, 'name') ?? ''}, which is not defined`);
+        if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: spec.from names a ${kind ?? ''} of another namespace`);
       }
+    }
+    if (isA(o, 'sources.knative.dev/v1', 'PingSource') || isA(o, 'sources.knative.dev/v1', 'SinkBinding')) {
+      const ref = objectAt(o, 'spec', 'sink', 'ref');
+      const target = `${stringAt(ref, 'apiVersion') ?? ''}/${stringAt(ref, 'kind') ?? ''}`;
+      const known = target === 'serving.knative.dev/v1/Service' ? knativeServices : target === 'eventing.knative.dev/v1/Broker' ? brokers : undefined;
+      if (ref === undefined || known === undefined || !known.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.sink.ref must name a Knative Service or a Broker defined here, not ${JSON.stringify(ref ?? at(o, 'spec', 'sink'))}`);
+      if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: the sink is in another namespace`);
     }
     if (isA(o, 'v1', 'Service')) {
       const selector = objectAt(o, 'spec', 'selector') ?? {};
@@ -647,8 +661,18 @@ export const triggerSubject = (namespace: string, trigger: string): string => se
 export const knativeAudience = (group: string, kind: string, namespace: string, name: string): string => `${group}/${kind}/${namespace}/${name}`.toLowerCase();
 /** The longest Trigger name whose ServiceAccount name stays readable (not hashed). */
 export const LONGEST_PLAIN_TRIGGER_NAME = 63 - '-oidc-eventing.knative.dev-trigger'.length;
+/** The subject of the tokens a PingSource's adapter sends (pkg/reconciler/pingsource: its own OIDC ServiceAccount). */
+export const pingSourceSubject = (namespace: string, name: string): string => serviceAccountSubject(namespace, oidcServiceAccountName('sources.knative.dev', 'PingSource', name));
+/** The subject of the token a SinkBinding mounts in its subjects (pkg/reconciler/sinkbinding: its own OIDC ServiceAccount). */
+export const sinkBindingSubject = (namespace: string, name: string): string => serviceAccountSubject(namespace, oidcServiceAccountName('sources.knative.dev', 'SinkBinding', name));
+export const LONGEST_PLAIN_PINGSOURCE_NAME = 63 - '-oidc-sources.knative.dev-pingsource'.length;
+export const LONGEST_PLAIN_SINKBINDING_NAME = 63 - '-oidc-sources.knative.dev-sinkbinding'.length;
 
 export const EMPLOYEE_EVENTS = 'employee-events';
+export const HOUSEKEEPING = 'housekeeping';
+export const HOUSEKEEPING_CONFIG = 'housekeeping-config';
+/** A tick every minute (contract §12). */
+export const EVERY_MINUTE = '* * * * *';
 export const EMPLOYEE_EVENTS_CONFIG = 'employee-events-config';
 export const API_SERVER_JWKS = 'https://kubernetes.default.svc/openid/v1/jwks';
 
@@ -665,6 +689,7 @@ export interface AdmittedSender {
   policy: string;
   sub?: string;
   trigger?: string;
+  sinkBinding?: string;
   typePrefixes: string[];
 }
 
@@ -678,7 +703,8 @@ export function sendersAdmittedBy(objects: Located[], broker: string): AdmittedS
     for (const from of listAt(l.object, 'spec', 'from')) {
       const sub = stringAt(from, 'sub');
       const trigger = stringAt(from, 'ref', 'kind') === 'Trigger' ? stringAt(from, 'ref', 'name') : undefined;
-      senders.push({ policy: nameOf(l.object), ...(sub !== undefined ? { sub } : {}), ...(trigger !== undefined ? { trigger } : {}), typePrefixes });
+      const sinkBinding = stringAt(from, 'ref', 'kind') === 'SinkBinding' ? stringAt(from, 'ref', 'name') : undefined;
+      senders.push({ policy: nameOf(l.object), ...(sub !== undefined ? { sub } : {}), ...(trigger !== undefined ? { trigger } : {}), ...(sinkBinding !== undefined ? { sinkBinding } : {}), typePrefixes });
     }
   }
   return senders;
@@ -710,6 +736,20 @@ export function eventPolicyProblems(l: Located): string[] {
   return problems;
 }
 
+/** The issuer and its keys, as a receiver's ConfigMap `config` names them: https, and the API server's JWKS. */
+export function issuerProblems(config: string, settings: JsonObject): string[] {
+  const problems: string[] = [];
+  let issuer: URL | undefined;
+  try {
+    issuer = new URL(String(settings.EVENTS_OIDC_ISSUER));
+  } catch {
+    problems.push(`${config}: EVENTS_OIDC_ISSUER is not a URL: ${String(settings.EVENTS_OIDC_ISSUER)}`);
+  }
+  if (issuer !== undefined && issuer.protocol !== 'https:') problems.push(`${config}: EVENTS_OIDC_ISSUER must be https`);
+  if (settings.EVENTS_OIDC_JWKS_URL !== API_SERVER_JWKS) problems.push(`${config}: EVENTS_OIDC_JWKS_URL must be the API server's ${API_SERVER_JWKS}, not ${String(settings.EVENTS_OIDC_JWKS_URL)}`);
+  return problems;
+}
+
 /**
  * The checks of the sender identity on a set of objects deployed to `namespace`, with
  * employee-events' settings `settings` (the employee-events-config ConfigMap): each Trigger
@@ -731,14 +771,7 @@ export function eventSenderProblems(objects: Located[], namespace: string, setti
   const expected = triggers.map((t) => triggerSubject(namespace, nameOf(t.object))).sort();
   const subjects = listSetting(settings.EVENTS_OIDC_SUBJECTS);
   if (JSON.stringify(subjects) !== JSON.stringify(expected)) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_SUBJECTS must name the Triggers' OIDC ServiceAccounts ${expected.join(',')}; it names ${subjects.join(',')}`);
-  let issuer: URL | undefined;
-  try {
-    issuer = new URL(String(settings.EVENTS_OIDC_ISSUER));
-  } catch {
-    problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_ISSUER is not a URL: ${String(settings.EVENTS_OIDC_ISSUER)}`);
-  }
-  if (issuer !== undefined && issuer.protocol !== 'https:') problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_ISSUER must be https`);
-  if (settings.EVENTS_OIDC_JWKS_URL !== API_SERVER_JWKS) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_JWKS_URL must be the API server's ${API_SERVER_JWKS}, not ${String(settings.EVENTS_OIDC_JWKS_URL)}`);
+  problems.push(...issuerProblems(EMPLOYEE_EVENTS_CONFIG, settings));
 
   const brokers = new Set(triggers.map((t) => stringAt(t.object, 'spec', 'broker') ?? ''));
   for (const broker of brokers) {
@@ -756,6 +789,152 @@ export function eventSenderProblems(objects: Located[], namespace: string, setti
     if (new Set(subs).size !== subs.length) problems.push(`broker ${broker}: a subject is named by two policies (only the first one's filters would apply)`);
   }
   return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// housekeeping's ticks: a PingSource (sources.knative.dev/v1). Its adapter (the
+// pingsource-mt-adapter of knative-eventing, pkg/adapter/mtping/runner.go) requests each
+// token for the PingSource's own OIDC ServiceAccount (pkg/reconciler/pingsource,
+// status.auth.serviceAccountName) and the audience the sink resolves to, spec.sink.audience
+// for a Knative Service (knative.dev/pkg resolver: the destination's audience wins).
+
+export const isPingSource = (o: K8sObject): boolean => isA(o, 'sources.knative.dev/v1', 'PingSource');
+
+export const pingSourcesTo = (objects: Located[], service: string): Located[] =>
+  objects.filter((l) => isPingSource(l.object) && stringAt(l.object, 'spec', 'sink', 'ref', 'apiVersion') === 'serving.knative.dev/v1' && stringAt(l.object, 'spec', 'sink', 'ref', 'kind') === 'Service' && stringAt(l.object, 'spec', 'sink', 'ref', 'name') === service);
+
+/**
+ * The checks of housekeeping's ticks on a set of objects deployed to `namespace`, with
+ * housekeeping's settings `settings` (the housekeeping-config ConfigMap): one PingSource
+ * fires it every minute and names its audience, and housekeeping expects exactly that
+ * PingSource's identity, signed by the cluster's issuer.
+ */
+export function tickSenderProblems(objects: Located[], namespace: string, settings: JsonObject): string[] {
+  const problems: string[] = [];
+  const audience = knativeAudience('serving.knative.dev', 'Service', namespace, HOUSEKEEPING);
+  const sources = pingSourcesTo(objects, HOUSEKEEPING);
+  if (sources.length !== 1) problems.push(`exactly one PingSource must fire ${HOUSEKEEPING}, found ${sources.length}`);
+  for (const p of sources) {
+    const where = describeObject(p);
+    const schedule = stringAt(p.object, 'spec', 'schedule');
+    if (schedule !== EVERY_MINUTE) problems.push(`${where}: spec.schedule must be "${EVERY_MINUTE}" (every minute), not ${String(schedule)}`);
+    const given = stringAt(p.object, 'spec', 'sink', 'audience');
+    if (given !== audience) problems.push(`${where}: spec.sink.audience must be ${audience} (a Knative Service announces none: without it the adapter sends no token), not ${String(given)}`);
+    if (at(p.object, 'spec', 'sink', 'uri') !== undefined) problems.push(`${where}: spec.sink.uri must be left out (the Service's own address)`);
+    if (nameOf(p.object).length > LONGEST_PLAIN_PINGSOURCE_NAME) problems.push(`${where}: a name over ${LONGEST_PLAIN_PINGSOURCE_NAME} characters gets a hashed OIDC ServiceAccount name`);
+  }
+  if (settings.EVENTS_OIDC_AUDIENCE !== audience) problems.push(`${HOUSEKEEPING_CONFIG}: EVENTS_OIDC_AUDIENCE must be ${audience}, not ${String(settings.EVENTS_OIDC_AUDIENCE)}`);
+  const expected = sources.map((p) => pingSourceSubject(namespace, nameOf(p.object))).sort();
+  const subjects = listSetting(settings.EVENTS_OIDC_SUBJECTS);
+  if (JSON.stringify(subjects) !== JSON.stringify(expected)) problems.push(`${HOUSEKEEPING_CONFIG}: EVENTS_OIDC_SUBJECTS must name the PingSource's OIDC ServiceAccount ${expected.join(',')}; it names ${subjects.join(',')}`);
+  problems.push(...issuerProblems(HOUSEKEEPING_CONFIG, settings));
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// Where identity events go: K_SINK, which a SinkBinding (sources.knative.dev/v1) sets in
+// the pod template of each resource its subject selects, with the token of its own OIDC
+// ServiceAccount for the sink's audience (pkg/apis/sources/v1/sinkbinding_lifecycle.go Do,
+// pkg/reconciler/sinkbinding/sinkbinding.go), or a K_SINK in a Service's own env.
+
+export const isSinkBinding = (o: K8sObject): boolean => isA(o, 'sources.knative.dev/v1', 'SinkBinding');
+/** Where the SinkBinding's webhook mounts its token: the Secret <binding>-oidc-token (key token) as the volume oidc-token at /oidc. */
+export const SINK_BINDING_TOKEN_VOLUME = 'oidc-token';
+export const SINK_BINDING_TOKEN_DIR = '/oidc';
+export const SINK_BINDING_TOKEN_FILE = `${SINK_BINDING_TOKEN_DIR}/token`;
+/** The env the webhook sets (K_CA_CERTS too when the sink has CA certificates). */
+export const SINK_BINDING_ENV = ['K_SINK', 'K_CE_OVERRIDES'] as const;
+
+/** The objects a SinkBinding's subject selects in its namespace: by name, or by a selector on their own labels. */
+export function subjectsOf(binding: Located, objects: Located[]): Located[] {
+  const subject = objectAt(binding.object, 'spec', 'subject');
+  const namespace = stringAt(binding.object, 'metadata', 'namespace');
+  const name = stringAt(subject, 'name');
+  const selector = objectAt(subject, 'selector');
+  if ((name === undefined) === (selector === undefined)) return [];
+  return objects.filter((l) =>
+    l.object.apiVersion === stringAt(subject, 'apiVersion') &&
+    l.object.kind === stringAt(subject, 'kind') &&
+    stringAt(l.object, 'metadata', 'namespace') === namespace &&
+    (name !== undefined ? nameOf(l.object) === name : selectorMatches(selector, at(l.object, 'metadata', 'labels'))),
+  );
+}
+
+/** The Knative Service opens the database: it mounts the functions' secrets. */
+export const opensDatabase = (l: Located): boolean =>
+  listAt(podTemplateOf(l)?.spec, 'volumes').some((v) => listAt(v, 'projected', 'sources').some((src) => stringAt(src, 'secret', 'name') === SECRET_NAMES[0]));
+
+/** For each Knative Service of the set, where its K_SINK comes from: `SinkBinding <name> → <Kind> <name>`, `env K_SINK=<value>`. */
+export function sinkWiringOf(objects: Located[]): Map<string, string[]> {
+  const wiring = new Map<string, string[]>();
+  for (const l of objects.filter((x) => isKnativeService(x.object))) {
+    const env = listAt(podTemplateOf(l)?.spec, 'containers').flatMap((c) => listAt(c, 'env')).filter((e) => stringAt(e, 'name') === 'K_SINK');
+    wiring.set(nameOf(l.object), env.map((e) => `env K_SINK=${stringAt(e, 'value') ?? '(from elsewhere)'}`));
+  }
+  for (const binding of objects.filter((x) => isSinkBinding(x.object))) {
+    const ref = objectAt(binding.object, 'spec', 'sink', 'ref');
+    const target = ref === undefined ? `uri ${String(at(binding.object, 'spec', 'sink', 'uri'))}` : `${stringAt(ref, 'kind') ?? ''} ${stringAt(ref, 'name') ?? ''}`;
+    for (const subject of subjectsOf(binding, objects)) wiring.get(nameOf(subject.object))?.push(`SinkBinding ${nameOf(binding.object)} → ${target}`);
+  }
+  return wiring;
+}
+
+/**
+ * The identity events' way to the Broker `broker`: every Knative Service that opens the
+ * database gets K_SINK exactly once, from a SinkBinding to that Broker (only a SinkBinding
+ * gives it a token the broker knows; a K_SINK in its env would post without one, and be
+ * refused), the others none; each such SinkBinding selects Knative Services of its own
+ * namespace, keeps a plain ServiceAccount name, and the broker admits its identity for the
+ * identity events' types only.
+ */
+export function identityEventProblems(objects: Located[], broker: string): string[] {
+  const problems: string[] = [];
+  const expected = `Broker ${broker}`;
+  for (const [service, sinks] of sinkWiringOf(objects)) {
+    const l = objects.find((x) => isKnativeService(x.object) && nameOf(x.object) === service) as Located;
+    if (!opensDatabase(l)) {
+      if (sinks.length > 0) problems.push(`${describeObject(l)}: publishes no identity event, but gets K_SINK from ${sinks.join('; ')}`);
+      continue;
+    }
+    if (sinks.length !== 1 || !sinks[0]?.startsWith('SinkBinding ') || !sinks[0].endsWith(` → ${expected}`)) {
+      problems.push(`${describeObject(l)}: must get K_SINK once, from a SinkBinding to the ${expected} (the token the broker asks for comes with it); it gets ${sinks.join('; ') || 'none'}`);
+    }
+  }
+  const admitted = sendersAdmittedBy(objects, broker);
+  for (const binding of objects.filter((x) => isSinkBinding(x.object))) {
+    const where = describeObject(binding);
+    const name = nameOf(binding.object);
+    const subject = objectAt(binding.object, 'spec', 'subject');
+    if (stringAt(subject, 'apiVersion') !== 'serving.knative.dev/v1' || stringAt(subject, 'kind') !== 'Service') problems.push(`${where}: spec.subject must select Knative Services (serving.knative.dev/v1 Service)`);
+    if ((stringAt(subject, 'name') === undefined) === (objectAt(subject, 'selector') === undefined)) problems.push(`${where}: spec.subject needs exactly one of name, selector`);
+    const namespace = stringAt(subject, 'namespace');
+    if (namespace !== undefined && namespace !== stringAt(binding.object, 'metadata', 'namespace')) problems.push(`${where}: spec.subject.namespace must be the binding's own (the webhook refuses another)`);
+    if (subjectsOf(binding, objects).length === 0) problems.push(`${where}: its subject selects no Knative Service`);
+    if (name.length > LONGEST_PLAIN_SINKBINDING_NAME) problems.push(`${where}: a name over ${LONGEST_PLAIN_SINKBINDING_NAME} characters gets a hashed OIDC ServiceAccount name`);
+    const ref = objectAt(binding.object, 'spec', 'sink', 'ref');
+    if (stringAt(ref, 'apiVersion') !== 'eventing.knative.dev/v1' || stringAt(ref, 'kind') !== 'Broker' || stringAt(ref, 'name') !== broker) continue;
+    const policies = admitted.filter((a) => a.sinkBinding === name);
+    if (policies.length !== 1) problems.push(`broker ${broker}: the identity of ${where} must be admitted by one EventPolicy (spec.from ref SinkBinding), found ${policies.length}: without it every identity event is refused`);
+    for (const a of policies) if (JSON.stringify(a.typePrefixes) !== JSON.stringify([REPLY_TYPE_PREFIX])) problems.push(`EventPolicy ${a.policy}: the identity events must be limited to type ${REPLY_TYPE_PREFIX}*`);
+  }
+  return problems;
+}
+
+/**
+ * A Knative Service as the SinkBinding's webhook leaves it (sinkbinding_lifecycle.go Do):
+ * K_SINK and K_CE_OVERRIDES added to each container's env, and, with the sender identity on,
+ * the token Secret as the projected volume oidc-token, mounted read-only at /oidc.
+ */
+export function boundBySinkBinding(service: Located, binding: Located, sinkUrl: string): Located {
+  const copy = structuredClone(service);
+  const spec = objectAt(copy.object, 'spec', 'template', 'spec');
+  if (spec === undefined) return copy;
+  for (const container of listAt(spec, 'containers').filter(isObject)) {
+    container.env = [...listAt(container, 'env'), { name: 'K_SINK', value: sinkUrl }, { name: 'K_CE_OVERRIDES', value: '' }];
+    container.volumeMounts = [...listAt(container, 'volumeMounts'), { name: SINK_BINDING_TOKEN_VOLUME, mountPath: SINK_BINDING_TOKEN_DIR, readOnly: true }];
+  }
+  spec.volumes = [...listAt(spec, 'volumes'), { name: SINK_BINDING_TOKEN_VOLUME, projected: { sources: [{ secret: { name: kmetaChildName(nameOf(binding.object), '-oidc-token') } }] } }];
+  return copy;
 }
 
 // ---------------------------------------------------------------------------------------
