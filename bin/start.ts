@@ -10,6 +10,7 @@ import { getRuntime } from '../lib/runtime.js';
 import type { Runtime } from '../lib/runtime.js';
 
 const EVENTS: FunctionName = 'employee-events';
+const HOUSEKEEPING = 'housekeeping' as const satisfies FunctionName;
 
 /** The sender checks employee-events runs without (embedded mode only), for the start log. */
 export function uncheckedEventSenders(config: Config): string[] {
@@ -27,6 +28,7 @@ export async function startRuntime(served: readonly FunctionName[]): Promise<Run
     runtime = await getRuntime(() => {
       const config = loadConfig();
       if (servesEvents) requireEventSenderChecks(config);
+      if (served.includes(HOUSEKEEPING)) requireEventSenderChecks(config, HOUSEKEEPING);
       return config;
     });
   } catch (error) {

@@ -254,12 +254,13 @@ function eventsOidcVars(env: Env): EventsOidcConfig | undefined {
  * the embedded development mode. Served against a PostgreSQL server, it needs the whole
  * sender check; the processes that serve it call this at start.
  */
-export function requireEventSenderChecks(config: Config): void {
+export function requireEventSenderChecks(config: Config, served: 'employee-events' | 'housekeeping' = 'employee-events'): void {
   if (config.database.kind === 'embedded') return;
-  const why = 'to serve employee-events on a PostgreSQL server (only the embedded development mode accepts unauthenticated events)';
+  const why = `to serve ${served} on a PostgreSQL server (only the embedded development mode accepts unauthenticated events)`;
   if (config.eventsOidc === undefined) throw new ConfigError(`EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL must be set ${why}`);
   if (config.eventsOidc.subjects === undefined) throw new ConfigError(`EVENTS_OIDC_SUBJECTS must be set ${why}`);
-  if (config.hrEventSources === undefined) throw new ConfigError(`HR_EVENT_SOURCES must be set ${why}`);
+  // housekeeping receives the PingSource's events, which need no HR source.
+  if (served === 'employee-events' && config.hrEventSources === undefined) throw new ConfigError(`HR_EVENT_SOURCES must be set ${why}`);
 }
 
 /** PORT alone: what a process that needs no database or secret (the portal) reads. */
