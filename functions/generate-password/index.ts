@@ -55,7 +55,7 @@ const MESSAGES: Record<PasswordChange['kind'], string> = {
   stage: 'New password issued; scan the QR code now, it will not be shown again. Your current password and code keep working until you sign in with the new ones.',
 };
 
-export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, { body, log }) => {
+export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, { body, log, signal }) => {
   const username = usernameOf(body.username);
   const token = presentedToken(body);
   const digest: TokenDigest | undefined = token === undefined ? undefined : { kind: token.kind, hash: hashToken(token.token) };
@@ -66,7 +66,7 @@ export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-
   if (early.kind === 'create' && (await skeletonTaken(db, skeletonOf(username), username))) throw accountExists();
 
   const password = newPassword();
-  const [passwordHash, qrCode] = await Promise.all([hasher.hash(password), qrPngBase64(password)]);
+  const [passwordHash, qrCode] = await Promise.all([hasher.hash(password, signal), qrPngBase64(password)]);
   const enrollment = issueToken();
   const change = { username, passwordHash, enrollmentTokenHash: enrollment.hash, enrollmentTtl: config.enrollmentTtl };
 
