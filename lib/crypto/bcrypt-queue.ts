@@ -55,11 +55,15 @@ export interface QueueFigures {
   refused: number;
 }
 
-// Weight of the newest measurement: about the last ten jobs count.
+// Weight of the newest measurement once warm: about the last ten jobs count. Before that
+// the average of all the measurements so far, so that a warm-up slowed by the process's
+// own start-up is outweighed by the first real jobs.
 const SMOOTHING = 0.2;
 
 export class BcryptQueue {
   private jobSeconds: number;
+  /** Measurements behind the estimate (the warm-up counts as one; the prior as none). */
+  private samples = 0;
   private queued = 0;
   private reserved = 0;
   private readonly reservations = new WeakMap<AbortSignal, number>();
@@ -79,6 +83,7 @@ export class BcryptQueue {
   /** The warm-up's measurement replaces the prior. */
   calibrate(jobSeconds: number): void {
     this.jobSeconds = jobSeconds;
+    this.samples = 1;
   }
 
   private waitSeconds(extraJobs: number): number {
@@ -134,7 +139,8 @@ export class BcryptQueue {
       return;
     }
     this.counts.computed++;
-    this.jobSeconds += SMOOTHING * (computeSeconds - this.jobSeconds);
+    this.samples++;
+    this.jobSeconds += Math.max(SMOOTHING, 1 / this.samples) * (computeSeconds - this.jobSeconds);
   }
 
   figures(): QueueFigures {
