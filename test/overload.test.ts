@@ -115,9 +115,9 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
   it('jobs queued for clients that left are dropped, not computed', async () => {
     const linesBefore = authenticateLines().length;
     const before = figures();
-    // Few enough to be admitted (2 jobs each, well under the bound), held open until
-    // their jobs wait behind the threads.
-    const count = Math.min(20, Math.floor(before.bound_jobs / 2) - 2);
+    // Few enough to be admitted (2 jobs each, under the bound: on a very slow machine a
+    // few may be refused at once), held open until their jobs wait behind the threads.
+    const count = Math.max(before.threads + 3, Math.min(20, Math.floor(before.bound_jobs / 2) - 2));
     const sockets = await Promise.all(Array.from({ length: count }, (_, i) => openAndSend(live.process.port, rawAuthenticate(`held.${i}`, `10.61.0.${i}`))));
     for (let waited = 0; ; waited += 5) {
       const now = figures();
@@ -132,7 +132,9 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     const computed = after.computed - before.computed;
     const dropped = after.dropped - before.dropped;
     console.log(`      ${count} requests, ${2 * count} jobs at most: ${computed} computed, ${dropped} dropped; ${atClose.queued} were in the pool when the clients left`);
-    expect(ended.every((e) => e.code === 'client_gone'), JSON.stringify(ended.map((e) => e.status))).to.equal(true);
+    const gone = ended.filter((e) => e.code === 'client_gone');
+    expect(ended.every((e) => e.code === 'client_gone' || e.code === 'unavailable'), JSON.stringify(ended.map((e) => e.status))).to.equal(true);
+    expect(gone.length).to.be.at.least(before.threads + 2);
     // what waited when the clients left (all but the ones running) was not computed
     // (less the running ones and those that finished while the test reacted: a few)
     expect(dropped).to.be.at.least(atClose.queued - 2 * atClose.threads);
