@@ -41,6 +41,15 @@ export interface Config {
   bcryptThreads: number;
   /** `auto` (native, bcryptjs where it cannot load), `native` or `bcryptjs`. */
   bcryptEngine: BcryptEnginePreference;
+  /** Seconds of queued bcrypt work beyond which a new request is answered 503 (contract §6). */
+  bcryptQueueSeconds: number;
+  /**
+   * Proxies in front of the process that each append the address they received the request
+   * from to X-Forwarded-For (contract §6): 0 trusts only the TCP peer.
+   */
+  trustedProxyHops: number;
+  /** How long a request body may take to arrive after the headers (contract §2: 10 s). */
+  requestBodyTimeoutMs: number;
   /** How employee-events verifies the broker's token (§7); undefined: not configured. */
   eventsOidc: EventsOidcConfig | undefined;
   /** CloudEvent `source` values employee-events accepts; undefined: not configured. */
@@ -328,6 +337,10 @@ export function loadConfig(env: Env = process.env): Config {
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),
     bcryptThreads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64),
     bcryptEngine: engineVar(env),
+    bcryptQueueSeconds: intVar(env, 'BCRYPT_QUEUE_SECONDS', 10, 1, 300),
+    trustedProxyHops: intVar(env, 'TRUSTED_PROXY_HOPS', 0, 0, 16),
+    // A test knob: the contract's 10 s, lowered by the tests that stall a body on purpose.
+    requestBodyTimeoutMs: intVar(env, 'REQUEST_BODY_TIMEOUT_MS', 10_000, 100, 300_000),
     eventsOidc: eventsOidcVars(env),
     hrEventSources: listVar(env, 'HR_EVENT_SOURCES', 'CloudEvent source values'),
     sink: sinkVar(env),

@@ -44,14 +44,22 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function createRuntime(config: Config, log: Logger = rootLog): Promise<Runtime> {
   const db = await openDatabase(config, log);
-  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine);
+  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine, { queueSeconds: config.bcryptQueueSeconds, log });
   // Ready before the first unknown-user sign-in, which must take as long as a known one.
   hasher.warmUp().catch((error: unknown) => log.error('dummy_hash_failed', describeError(error)));
   hasher.engine().then(
     (engine) => log.info('bcrypt_engine', { engine, cost: config.bcryptCost }),
     (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
   );
+  // Where the throttle's client address comes from, said once at start; at debug level
+  // each request logs how it resolved (README, "Client address").
+  const hops = config.trustedProxyHops;
+  log.info('client_address_source', {
+    trusted_proxy_hops: hops,
+    source: hops === 0 ? 'the TCP peer' : `the X-Forwarded-For entry ${hops} from the right`,
+  });
   return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log, publisher: new Publisher(db, config.sink, log, config.sinkTokenFile) };
+
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {

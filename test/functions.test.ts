@@ -181,7 +181,7 @@ for (const kind of BACKENDS) {
     });
 
     describe('throttling', () => {
-      it('refuses with 429 and Retry-After after 5 consecutive failures, even the right password', async () => {
+      it('refuses with 429 and Retry-After after 5 consecutive failures from one address, even the right password', async () => {
         const step = await stepWithMargin();
         const hank = await createAndEnroll(base, 'hank');
         for (let i = 0; i < 5; i++) expectError(await postJson(`${base}/authenticate`, { username: 'hank', password: 'wrong', totp: '000000' }), 401, 'invalid_credentials');
@@ -189,6 +189,10 @@ for (const kind of BACKENDS) {
         expectError(locked, 429, 'too_many_requests');
         const retryAfter = Number(locked.headers.get('retry-after'));
         expect(retryAfter).to.be.within(1, 30);
+        // the lock is this address's (the TCP peer: no proxy is trusted here), and a client
+        // cannot pick another key by writing X-Forwarded-For itself
+        const forged = await postJson(`${base}/authenticate`, { username: 'hank', password: 'wrong', totp: '000000' }, { 'x-forwarded-for': '203.0.113.9' });
+        expectError(forged, 429, 'too_many_requests');
         // an unknown username is throttled the same way
         for (let i = 0; i < 5; i++) expectError(await postJson(`${base}/authenticate`, { username: 'ghost', password: 'x', totp: '000000' }), 401, 'invalid_credentials');
         expectError(await postJson(`${base}/authenticate`, { username: 'ghost', password: 'x', totp: '000000' }), 429, 'too_many_requests');

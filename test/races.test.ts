@@ -46,7 +46,7 @@ for (const kind of BACKENDS) {
       expect((await signIn(base, 'twin.phones', password, secret, step)).status).to.equal(200);
     });
 
-    it(`20 concurrent wrong sign-ins: at most ${THRESHOLD} are checked (401), the rest 429, and the right password is refused while locked`, async () => {
+    it(`20 concurrent wrong sign-ins from one address: at most ${THRESHOLD} are checked (401), the rest 429, and the right password is refused from there while locked`, async () => {
       const base = live.url;
       const step = await stepWithMargin();
       const account = await createAndEnroll(base, 'under.siege');
@@ -57,9 +57,15 @@ for (const kind of BACKENDS) {
         expect(count(answers, 429)).to.equal(20 - refused);
         for (const locked of answers.filter((a) => a.status === 429)) expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
         if (kind === 'postgres') {
-          const [row] = await live.backend.sql<{ failures: number; locked: boolean }>('SELECT failures, locked_until > now() AS locked FROM auth_throttle WHERE username = $1', [username]);
+          // no proxy in front (TRUSTED_PROXY_HOPS=0): the address is the TCP peer's
+          const rows = await live.backend.sql<{ client_address: string; failures: number; locked: boolean }>(
+            'SELECT client_address, failures, locked_until > now() AS locked FROM auth_throttle WHERE username = $1',
+            [username],
+          );
           // every attempt that was checked is counted, and none other
-          expect(row).to.deep.equal({ failures: refused, locked: refused === THRESHOLD });
+          expect(rows).to.deep.equal([{ client_address: '127.0.0.1', failures: refused, locked: refused === THRESHOLD }]);
+          const [ceiling] = await live.backend.sql<{ failures: number }>('SELECT failures FROM auth_throttle_username WHERE username = $1', [username]);
+          expect(ceiling?.failures).to.equal(refused);
         }
       }
       const locked = await signIn(base, 'under.siege', account.password, account.secret, step);

@@ -11,6 +11,7 @@ import type { LoginState } from '../../lib/lifecycle.js';
 import * as signin from '../../lib/db/sign-in.js';
 import type { CredentialPair, LoginCredentials, SecondFactor, SignedIn } from '../../lib/db/sign-in.js';
 import * as throttle from '../../lib/db/throttle.js';
+import { recordAccountLocked } from '../../lib/account-locked.js';
 import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
 import { recoveryCodeDigest } from '../../lib/crypto/recovery-codes.js';
@@ -58,9 +59,9 @@ async function matchFactor(runtime: Runtime, offered: Offered, credentials: Logi
  * where there is no hash), whatever the account's state, so that neither a right
  * password with a wrong code nor a renewal under way can be told by the time taken.
  */
-async function checkFactors(runtime: Runtime, credentials: LoginCredentials | undefined, password: string, offered: Offered): Promise<{ pair: CredentialPair; factor: SecondFactor } | undefined> {
+async function checkFactors(runtime: Runtime, credentials: LoginCredentials | undefined, password: string, offered: Offered, signal: AbortSignal): Promise<{ pair: CredentialPair; factor: SecondFactor } | undefined> {
   const { hasher } = runtime;
-  const verify = (hash: string | null | undefined): Promise<boolean> => (hash ? hasher.verify(password, hash) : hasher.verifyDummy(password));
+  const verify = (hash: string | null | undefined): Promise<boolean> => (hash ? hasher.verify(password, hash, signal) : hasher.verifyDummy(password, signal));
 
   const current = credentials?.current;
   const currentPasswordOk = await verify(current?.passwordHash);
@@ -112,17 +113,23 @@ async function conclude(tx: Queryable, runtime: Runtime, username: string, facto
   return renewalExpiresAt === undefined ? outcome : { ...outcome, renewal: { token: renewal.token, expiresAt: renewalExpiresAt } };
 }
 
-export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, { body, log }) => {
+export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, { body, log, clientAddress, signal }) => {
   const username = usernameOf(body.username);
   const offered = offeredFactor(body);
   const { db, config } = runtime;
 
+  // The two verifications of checkFactors, admitted to the bcrypt queue (or 503 at once)
+  // before the throttle counts anything: a full queue must not cost an attempt.
+  runtime.hasher.admit(signal, 2);
   // Counted as a failure from here until a success resets it (see lib/db/throttle.ts).
-  const retryAfter = await throttle.claimAttempt(db, username);
-  if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
+  const claim = await throttle.claimAttempt(db, { username, clientAddress }, (tx, lock) => recordAccountLocked(tx, log, lock));
+  if (!claim.claimed) {
+    log.info('sign_in_throttled', { username, client_address: clientAddress, scopes: claim.scopes });
+    throw tooManyRequests(claim.retryAfter);
+  }
 
   const credentials = await signin.findLoginCredentials(db, username);
-  const proven = await checkFactors(runtime, credentials, body.password, offered);
+  const proven = await checkFactors(runtime, credentials, body.password, offered, signal);
 
   const outcome =
     proven === undefined
@@ -130,7 +137,7 @@ export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'A
       : await db.transaction(async (tx) => {
           const state = await signin.lockForLogin(tx, username, proven.pair, proven.factor, config.credentialMaxAge);
           if (state === undefined) return undefined; // the factor was used meanwhile, or the credentials changed
-          await throttle.reset(tx, username);
+          await throttle.reset(tx, claim.attempt);
           return conclude(tx, runtime, username, proven.factor, state);
         });
 

@@ -65,7 +65,7 @@ const MESSAGES: Record<PasswordChange['kind'], string> = {
 };
 
 export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, request) => {
-  const { body, log } = request;
+  const { body, log, signal } = request;
   const username = usernameOf(body.username);
   const token = presentedToken(body);
   const digest: TokenDigest | undefined = token === undefined ? undefined : { kind: token.kind, hash: hashToken(token.token) };
@@ -76,7 +76,7 @@ export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-
   if (early.kind === 'create' && (await skeletonTaken(db, skeletonOf(username), username))) throw accountExists();
 
   const password = newPassword();
-  const [passwordHash, qrCode] = await Promise.all([hasher.hash(password), qrPngBase64(password)]);
+  const [passwordHash, qrCode] = await Promise.all([hasher.hash(password, signal), qrPngBase64(password)]);
   const enrollment = issueToken();
   const change = { username, passwordHash, enrollmentTokenHash: enrollment.hash, enrollmentTtl: config.enrollmentTtl };
 

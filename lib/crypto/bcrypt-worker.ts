@@ -1,6 +1,7 @@
 // Runs inside a worker thread: bcrypt at cost 12 takes a fifth to a quarter of a second of
 // CPU, which must not stall the event loop that answers other requests. The engine
 // (native, or bcryptjs where the binding cannot load) is chosen once per worker.
+import { performance } from 'node:perf_hooks';
 import { workerData } from 'piscina';
 import { loadBcryptEngine } from './bcrypt-engine.js';
 import type { BcryptEnginePreference } from './bcrypt-engine.js';
@@ -10,10 +11,20 @@ export type BcryptTask =
   | { op: 'verify'; password: string; hash: string }
   | { op: 'engine' };
 
+/**
+ * What a job answers, with the time its computation took on this thread: the main thread
+ * sees only the time from submission to answer, queueing included, and the queue's bound
+ * needs the cost of the work itself (lib/crypto/bcrypt-queue.ts).
+ */
+export interface BcryptResult {
+  value: string | boolean;
+  ms: number;
+}
+
 const preference = ((workerData as { engine?: BcryptEnginePreference } | undefined)?.engine ?? 'auto') as BcryptEnginePreference;
 const engine = loadBcryptEngine(preference);
 
-export default function runBcryptTask(task: BcryptTask): string | boolean {
+function compute(task: BcryptTask): string | boolean {
   if (task.op === 'engine') return engine.fallbackReason === undefined ? engine.name : `${engine.name} (native unavailable: ${engine.fallbackReason})`;
   if (task.op === 'hash') return engine.hash(task.password, task.cost);
   try {
@@ -22,4 +33,10 @@ export default function runBcryptTask(task: BcryptTask): string | boolean {
     // A malformed stored hash verifies nothing.
     return false;
   }
+}
+
+export default function runBcryptTask(task: BcryptTask): BcryptResult {
+  const started = performance.now();
+  const value = compute(task);
+  return { value, ms: performance.now() - started };
 }

@@ -1,16 +1,39 @@
 // Password hashing on a small pool of worker threads (one per core by default), so both
 // cores are used under load and the event loop stays free for /healthz and light requests.
+// The queue in front of the threads is bounded (lib/crypto/bcrypt-queue.ts), and a job
+// whose request is over (its client gone) is dropped rather than computed.
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Piscina } from 'piscina';
-import type { BcryptTask } from './bcrypt-worker.js';
+import type { BcryptResult, BcryptTask } from './bcrypt-worker.js';
 import type { BcryptEnginePreference } from './bcrypt-engine.js';
+import { BcryptQueue } from './bcrypt-queue.js';
+import type { QueueFigures } from './bcrypt-queue.js';
+import { createLogger } from '../log.js';
+import type { Logger } from '../log.js';
+
+export interface HasherOptions {
+  /** BCRYPT_QUEUE_SECONDS: the most queued work a new request may wait behind. */
+  queueSeconds?: number;
+  log?: Logger;
+}
+
+// The warm-up runs at this cost and is scaled up: each cost step doubles bcrypt's work,
+// and at cost 8 the fixed part is already negligible (measured: README, "Bounded bcrypt
+// queue"). A job at the configured cost, a quarter of a second, would compete with the
+// process's start-up for the CPU.
+const WARM_UP_COST = 8;
+// Until the warm-up is measured: this project's measurement of the native engine on the
+// bench machine (about 50 µs × 2^cost, 206 ms at cost 12).
+const PRIOR_SECONDS_PER_UNIT = 0.00005;
 
 export class PasswordHasher {
-  private readonly pool: Piscina<BcryptTask, string | boolean>;
+  private readonly pool: Piscina<BcryptTask, BcryptResult>;
+  private readonly queue: BcryptQueue;
+  private readonly log: Logger;
   private dummyHash: Promise<string> | undefined;
 
-  constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto') {
+  constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto', options: HasherOptions = {}) {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
@@ -21,45 +44,82 @@ export class PasswordHasher {
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { engine },
     });
+    this.queue = new BcryptQueue(size, options.queueSeconds ?? 10, PRIOR_SECONDS_PER_UNIT * 2 ** cost);
+    this.log = options.log ?? createLogger({ component: 'bcrypt' });
   }
 
-  async hash(password: string): Promise<string> {
-    return (await this.pool.run({ op: 'hash', password, cost: this.cost })) as string;
+  /**
+   * Admits a request's `jobs` bcrypt jobs before it changes anything, or throws
+   * QueueFullError (answered 503 with Retry-After). Its jobs then run whatever the queue
+   * does meanwhile; a job submitted without admission is admitted on its own.
+   */
+  admit(signal: AbortSignal, jobs: number): void {
+    this.queue.admit(signal, jobs);
   }
 
-  async verify(password: string, hash: string): Promise<boolean> {
-    return (await this.pool.run({ op: 'verify', password, hash })) as boolean;
+  /**
+   * One job on the pool. With a signal, the job counts against the bound and is dropped
+   * when the signal aborts (the request is over): removed from the queue if it waits,
+   * its thread stopped (and replaced) if it runs.
+   */
+  private async run(task: BcryptTask, signal?: AbortSignal): Promise<string | boolean> {
+    this.queue.enqueue(signal);
+    let computeSeconds: number | undefined;
+    try {
+      const result = await this.pool.run(task, signal === undefined ? {} : { signal });
+      computeSeconds = result.ms / 1000;
+      return result.value;
+    } finally {
+      this.queue.finished(computeSeconds);
+      this.log.debug('bcrypt_job', { op: task.op, outcome: computeSeconds === undefined ? 'dropped' : 'computed', ...this.figures() });
+    }
+  }
+
+  async hash(password: string, signal?: AbortSignal): Promise<string> {
+    return (await this.run({ op: 'hash', password, cost: this.cost }, signal)) as string;
+  }
+
+  async verify(password: string, hash: string, signal?: AbortSignal): Promise<boolean> {
+    return (await this.run({ op: 'verify', password, hash }, signal)) as boolean;
   }
 
   /** Which bcrypt implementation the workers run: `native`, or `bcryptjs` (with the reason when native failed to load). */
   async engine(): Promise<string> {
-    return (await this.pool.run({ op: 'engine' })) as string;
+    return (await this.pool.run({ op: 'engine' })).value as string;
   }
 
   /**
    * Verifies against a hash of a random password at the configured cost, for callers whose
    * account does not exist or has no password: the answer takes as long as a real check.
    */
-  async verifyDummy(password: string): Promise<false> {
-    await this.verify(password, await this.dummy());
+  async verifyDummy(password: string, signal?: AbortSignal): Promise<false> {
+    await this.verify(password, await this.dummy(), signal);
     return false;
   }
 
-  /** Prepares the dummy hash ahead of the first unknown-user request. */
+  /** Prepares the dummy hash ahead of the first unknown-user request, and measures a job. */
   async warmUp(): Promise<void> {
     await this.dummy();
   }
 
+  /** The queue's figures: the job estimate, what waits, and the counts since start. */
+  figures(): QueueFigures {
+    return this.queue.figures();
+  }
+
   // A verify costs what the cost field of the hash says, whatever its salt and checksum:
-  // the dummy is a well-formed hash of a random password made at cost 4 (a millisecond),
+  // the dummy is a well-formed hash of a random password made at the warm-up cost,
   // relabelled with the configured cost. No password matches it (and verifyDummy answers
-  // false anyway), and no quarter-second hash runs at start, when it competed with the
-  // process's start-up for the CPU.
+  // false anyway), and no quarter-second hash runs at start. Its time, scaled to the
+  // configured cost, is the queue's first estimate of a job.
   private dummy(): Promise<string> {
     this.dummyHash ??= (async () => {
-      const cheap = (await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: 4 })) as string;
-      if (!cheap.startsWith('$2b$04$')) throw new Error('unexpected bcrypt hash format');
-      return `$2b$${String(this.cost).padStart(2, '0')}$${cheap.slice(7)}`;
+      const cheap = await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: WARM_UP_COST });
+      const prefix = `$2b$${String(WARM_UP_COST).padStart(2, '0')}$`;
+      if (typeof cheap.value !== 'string' || !cheap.value.startsWith(prefix)) throw new Error('unexpected bcrypt hash format');
+      this.queue.calibrate((cheap.ms / 1000) * 2 ** (this.cost - WARM_UP_COST));
+      this.log.info('bcrypt_queue', { warm_up_cost: WARM_UP_COST, warm_up_ms: Math.round(cheap.ms * 10) / 10, ...this.figures() });
+      return `$2b$${String(this.cost).padStart(2, '0')}$${cheap.value.slice(prefix.length)}`;
     })();
     return this.dummyHash;
   }

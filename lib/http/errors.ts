@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'credentials_expired'
   | 'account_disabled'
   | 'method_not_allowed'
+  | 'request_timeout'
   | 'account_exists'
   | 'not_found'
   | 'payload_too_large'
@@ -67,10 +68,18 @@ export const tooManyRequests = (retryAfterSeconds: number): HttpError =>
 
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 
-export const unavailable = (): HttpError =>
+export const unavailable = (retryAfterSeconds: number = UNAVAILABLE_RETRY_AFTER_SECONDS): HttpError =>
   new HttpError(503, 'unavailable', 'The service is temporarily unavailable; try again shortly.', {
-    'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+    'Retry-After': String(retryAfterSeconds),
   });
+
+/**
+ * The body did not arrive in time after the headers (contract §2). The connection is
+ * closed after the answer: the rest of the body may still come, and would be read as
+ * the next request.
+ */
+export const requestTimeout = (seconds: number): HttpError =>
+  new HttpError(408, 'request_timeout', `The request body did not arrive within ${seconds} seconds.`, { Connection: 'close' });
 
 export const internal = (): HttpError =>
   new HttpError(500, 'internal', 'An unexpected error occurred; it has been logged.');

@@ -1,12 +1,15 @@
 // The envelope every JSON function shares: request id and access log, /healthz and
-// /readyz, CORS, method, media type, size and JSON checks, and the mapping of every
-// failure onto the contract's error body. A handler only sees a parsed JSON object.
+// /readyz, CORS, method, media type, size, time and JSON checks, and the mapping of every
+// failure onto the contract's error body. A handler only sees a parsed JSON object, with
+// the client's address and a signal that tells when the request is over.
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import cors from 'cors';
 import getRawBody from 'raw-body';
-import { HttpError, UNAVAILABLE_RETRY_AFTER_SECONDS, internal, invalidRequest, unavailable } from './errors.js';
+import { HttpError, UNAVAILABLE_RETRY_AFTER_SECONDS, internal, invalidRequest, requestTimeout, unavailable } from './errors.js';
+import { resolveClientAddress } from './client-address.js';
+import { QueueFullError, RequestOverError } from '../crypto/bcrypt-queue.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { describeError, log as rootLog } from '../log.js';
 import type { Logger } from '../log.js';
@@ -17,10 +20,21 @@ import type { JsonObject } from '../validation.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
-export interface JsonRequest<T> {
-  body: T;
+/** What every handler gets beside the body: who asked, and until when it listens. */
+export interface RequestContext {
   requestId: string;
   log: Logger;
+  /** The client's address (contract §6: the TCP peer, or the trusted X-Forwarded-For entry). */
+  clientAddress: string;
+  /**
+   * Aborts when the request is over: answered, or its client gone. Work queued for it
+   * (bcrypt jobs) is dropped then, not computed for nobody.
+   */
+  signal: AbortSignal;
+}
+
+export interface JsonRequest<T> extends RequestContext {
+  body: T;
 }
 
 export interface JsonReply {
@@ -31,12 +45,10 @@ export interface JsonReply {
 export type JsonHandler<T> = (runtime: Runtime, request: JsonRequest<T>) => Promise<JsonReply>;
 
 /** A POST as the envelope hands it over: headers, the body's bytes (at most 16 KiB), ids. */
-export interface PostRequest {
+export interface PostRequest extends RequestContext {
   headers: IncomingHttpHeaders;
   header(name: string): string | undefined;
   body: Buffer;
-  requestId: string;
-  log: Logger;
 }
 
 /** An answer: a JSON object, a prepared text body with its own headers, or no body at all. */
@@ -84,8 +96,13 @@ function send(res: Response, status: number, body: JsonObject | string | undefin
   }
 }
 
-/** The body as bytes: the functions-framework server has read it already; our server has not. */
-async function readBody(req: Request): Promise<Buffer> {
+/**
+ * The body as bytes: the functions-framework server has read it already; our server has
+ * not. A body still incomplete `timeoutMs` after `headersAt` is answered 408: a client
+ * that stalls holds a connection and a request slot for no longer (Node's own limit, 300 s,
+ * would answer without the contract's body).
+ */
+async function readBody(req: Request, headersAt: bigint, timeoutMs: number): Promise<Buffer> {
   if (Buffer.isBuffer(req.rawBody)) {
     if (req.rawBody.length > MAX_BODY_BYTES) throw payloadTooLarge();
     return req.rawBody;
@@ -94,12 +111,23 @@ async function readBody(req: Request): Promise<Buffer> {
   if (encoding !== 'identity') {
     throw new HttpError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted; send plain JSON.');
   }
+  const reading = getRawBody(req, { limit: MAX_BODY_BYTES, length: req.get('content-length') });
+  // Settled either way once the connection closes after a 408; nobody waits for it then.
+  reading.catch(() => undefined);
+  const elapsedMs = Number((process.hrtime.bigint() - headersAt) / 1_000_000n);
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(requestTimeout(timeoutMs / 1000)), Math.max(0, timeoutMs - elapsedMs));
+  });
   try {
-    return await getRawBody(req, { limit: MAX_BODY_BYTES, length: req.get('content-length') });
+    return await Promise.race([reading, stalled]);
   } catch (error) {
+    if (error instanceof HttpError) throw error;
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') throw payloadTooLarge();
     throw invalidRequest('The request body could not be read completely.');
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -154,6 +182,36 @@ export async function answerProbe(req: Request, res: Response): Promise<void> {
   send(res, 503, { error: `Not ready: ${state.reason}.`, code: 'unavailable' }, { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) });
 }
 
+/** Work refused or stopped because its request was over (piscina's AbortError, or ours). */
+function stoppedForBeingOver(error: unknown): boolean {
+  return error instanceof RequestOverError || (error instanceof Error && error.name === 'AbortError');
+}
+
+let warnedFallback = false;
+
+/**
+ * The client's address for this request. At debug level every request logs how it was
+ * resolved, so an operator can check TRUSTED_PROXY_HOPS against real traffic (README,
+ * "Client address"); a chain shorter than the configured hops is a warning, once.
+ */
+function clientAddressOf(req: Request, runtime: Runtime, log: Logger): string {
+  const hops = runtime.config.trustedProxyHops;
+  const resolved = resolveClientAddress(req, hops);
+  const fields = {
+    client_address: resolved.address,
+    peer: resolved.peer,
+    forwarded_entries: resolved.forwardedEntries,
+    trusted_proxy_hops: hops,
+    ...(resolved.fallback === undefined ? {} : { fallback: resolved.fallback }),
+  };
+  log.debug('client_address', fields);
+  if (resolved.fallback !== undefined && !warnedFallback) {
+    warnedFallback = true;
+    log.warn('client_address_fallback', { ...fields, note: 'X-Forwarded-For gives no usable address at TRUSTED_PROXY_HOPS (fallback says why); the TCP peer stands for the client. Logged once.' });
+  }
+  return resolved.address;
+}
+
 /** The envelope for a POST function whose handler reads the body's bytes itself. */
 export function postFunction(name: string, handler: PostHandler, options: PostFunctionOptions = {}): HttpFunction {
   return async (req: Request, res: Response) => {
@@ -162,6 +220,12 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
     const log = rootLog.child({ function: name, request_id: requestId });
     res.set({ 'X-Request-Id': requestId, 'Cache-Control': 'no-store' });
     let code: string | undefined;
+    // The response's 'close', not the request's: since Node 16 a request emits 'close' as
+    // soon as its body has been read, while the response's comes when the answer is sent
+    // or the connection is lost, whichever is first.
+    const over = new AbortController();
+    res.once('close', () => over.abort());
+    const clientGone = (): boolean => over.signal.aborted && !res.writableFinished;
 
     try {
       if (req.method === 'GET' && (req.path === '/healthz' || req.path === '/readyz')) {
@@ -174,13 +238,22 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
       }
       const header = (name: string): string | undefined => req.get(name);
       await options.beforeBody?.(runtime, { header, requestId, log });
-      const body = await readBody(req);
-      const reply = await handler(runtime, { headers: req.headers, header, body, requestId, log });
+      const body = await readBody(req, started, runtime.config.requestBodyTimeoutMs);
+      const clientAddress = clientAddressOf(req, runtime, log);
+      const reply = await handler(runtime, { headers: req.headers, header, body, requestId, log, clientAddress, signal: over.signal });
       send(res, reply.status, reply.body, reply.headers);
     } catch (error) {
+      // The client left: nobody to answer, and work stopped for that reason (a bcrypt job
+      // dropped) is no fault. Anything else that failed is still logged.
+      const gone = clientGone();
       let failure: HttpError;
       if (error instanceof HttpError) {
         failure = error;
+      } else if (error instanceof QueueFullError) {
+        failure = unavailable(error.retryAfterSeconds);
+        log.info('bcrypt_queue_full', { retry_after: error.retryAfterSeconds, ...error.figures });
+      } else if (gone && stoppedForBeingOver(error)) {
+        failure = internal();
       } else if (isDatabaseUnavailable(error)) {
         failure = unavailable();
         log.warn('database_unavailable', describeError(error));
@@ -188,14 +261,15 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
         failure = internal();
         log.error('unhandled_error', describeError(error));
       }
-      code = failure.code;
-      if (!res.headersSent) send(res, failure.status, failure.body(), failure.headers);
+      code = gone ? 'client_gone' : failure.code;
+      if (!gone && !res.headersSent) send(res, failure.status, failure.body(), failure.headers);
     } finally {
       const probe = req.path === '/healthz' || req.path === '/readyz';
       (probe && res.statusCode < 400 ? log.debug : log.info)('request', {
         method: req.method,
         path: req.path,
-        status: res.statusCode,
+        // 499: nginx's "client closed request"; nothing was sent
+        status: code === 'client_gone' ? 499 : res.statusCode,
         ...(code === undefined ? {} : { code }),
         duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
       });
@@ -212,7 +286,7 @@ export function jsonFunction<T>(name: string, schemaName: string, handler: JsonH
     if (mediaType(request) !== 'application/json') {
       throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
     }
-    const { requestId, log } = request;
-    return handler(runtime, { body: validateBody<T>(schemaName, parseJsonObject(request.body)), requestId, log });
+    const { requestId, log, clientAddress, signal } = request;
+    return handler(runtime, { body: validateBody<T>(schemaName, parseJsonObject(request.body)), requestId, log, clientAddress, signal });
   });
 }

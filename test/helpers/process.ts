@@ -26,7 +26,7 @@ function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     // The child gets exactly the configuration a test gives it, not the developer's.
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|RESET_|K_SINK|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|EVENTS_OIDC_|HR_EVENT_SOURCES|PORTAL_URL$|EXPIRY_REMINDERS|AUDIT_RETENTION|SINK_OIDC_)/.test(key)) {
+    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|RESET_|K_SINK|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|EVENTS_OIDC_|HR_EVENT_SOURCES|PORTAL_URL$|EXPIRY_REMINDERS|AUDIT_RETENTION|SINK_OIDC_|TRUSTED_PROXY_HOPS|REQUEST_BODY_TIMEOUT_MS)/.test(key)) {
       env[key] = value;
     }
   }
