@@ -3,14 +3,13 @@
 // Called by the throttle inside the transaction that set the lock, so that what is
 // recorded here commits with the lock or not at all.
 //
-// Today: a log line for the operators (a warning: an account under a distributed guessing
-// attack, or an employee who cannot sign in). Issue 16 (identity events) writes the audit
-// record and the outbox event `fr.cofrap.identity.account.locked` here, with `tx`.
-import type { Queryable } from './db/database.js';
+// A log line for the operators (a warning: an account under a distributed guessing
+// attack, or an employee who cannot sign in); the audit record and the identity event
+// `fr.cofrap.identity.account.locked` are written beside it (lib/sign-in-audit.ts).
 import type { UsernameLock } from './db/throttle.js';
 import type { Logger } from './log.js';
 
-export async function recordAccountLocked(_tx: Queryable, log: Logger, lock: UsernameLock): Promise<void> {
+export function logAccountLocked(log: Logger, lock: UsernameLock): void {
   log.warn('account_locked', {
     username: lock.username,
     failures: lock.failures,

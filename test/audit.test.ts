@@ -136,6 +136,34 @@ describe('audit trail and identity events on postgres', function () {
     expect(all).to.not.match(/\$2[aby]\$|gAAAAA/);
   });
 
+  it('sign-ins: each outcome recorded, the refusal reasons in the trail only, credentials.suspicious after three wrong codes behind a right password', async () => {
+    const step = await stepWithMargin(8);
+    const account = await createAndEnroll(live.url, 'au.signin');
+    expect((await signIn(live.url, 'au.signin', account.password, account.secret, step - 1)).status).to.equal(200);
+    expect((await signIn(live.url, 'au.signin', account.password, account.secret, step)).status).to.equal(200);
+    const wrongCode = (code: string): Promise<unknown> => postJson(`${live.url}/authenticate`, { username: 'au.signin', password: account.password, totp: code });
+    await postJson(`${live.url}/authenticate`, { username: 'au.signin', password: 'not-it', totp: '000000' });
+    await postJson(`${live.url}/authenticate`, { username: 'au.nobody', password: 'not-it', totp: '000000' });
+    for (const code of ['000000', '111111', '222222']) await wrongCode(code);
+    const trail = await live.backend.sql<{ type: string; reason: string | null }>(
+      "SELECT type, details->>'reason' AS reason FROM audit_log WHERE username IN ('au.signin', 'au.nobody') AND type NOT IN ('account.created', 'password.issued', 'second-factor.enrolled') ORDER BY time, id",
+    );
+    expect(trail.map((r) => (r.reason === null ? r.type : `${r.type}:${r.reason}`))).to.deep.equal([
+      'account.activated',
+      'signin.succeeded',
+      'signin.failed:password',
+      'signin.failed:unknown_user',
+      'signin.failed:code',
+      'signin.failed:code',
+      'signin.failed:code',
+      'credentials.suspicious',
+    ]);
+    const [suspicious] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject = 'au.signin' AND type = 'fr.cofrap.identity.credentials.suspicious'");
+    expect(suspicious?.n).to.equal(1);
+    const [failures] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject IN ('au.signin', 'au.nobody') AND type LIKE '%signin%'");
+    expect(failures?.n, 'sign-in outcomes stay in the trail').to.equal(0);
+  });
+
   it('a change whose audit record cannot be written is not made: the request fails and nothing is half-written', async () => {
     const { functionsRole } = live.backend;
     await live.backend.sql(`REVOKE INSERT ON audit_log FROM ${functionsRole}`);

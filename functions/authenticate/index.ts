@@ -11,7 +11,11 @@ import type { LoginState } from '../../lib/lifecycle.js';
 import * as signin from '../../lib/db/sign-in.js';
 import type { CredentialPair, LoginCredentials, SecondFactor, SignedIn } from '../../lib/db/sign-in.js';
 import * as throttle from '../../lib/db/throttle.js';
-import { recordAccountLocked } from '../../lib/account-locked.js';
+import { logAccountLocked } from '../../lib/account-locked.js';
+import { recordLocked, recordOutcome, recordRefusal } from '../../lib/sign-in-audit.js';
+import type { RefusalReason } from '../../lib/sign-in-audit.js';
+import { selfContext } from '../../lib/audit-context.js';
+import type { AuditContext, AuditDetails, AuditType } from '../../lib/audit.js';
 import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
 import { recoveryCodeDigest } from '../../lib/crypto/recovery-codes.js';
@@ -59,7 +63,9 @@ async function matchFactor(runtime: Runtime, offered: Offered, credentials: Logi
  * where there is no hash), whatever the account's state, so that neither a right
  * password with a wrong code nor a renewal under way can be told by the time taken.
  */
-async function checkFactors(runtime: Runtime, credentials: LoginCredentials | undefined, password: string, offered: Offered, signal: AbortSignal): Promise<{ pair: CredentialPair; factor: SecondFactor } | undefined> {
+type Checked = { ok: true; pair: CredentialPair; factor: SecondFactor } | { ok: false; reason: RefusalReason };
+
+async function checkFactors(runtime: Runtime, credentials: LoginCredentials | undefined, password: string, offered: Offered, signal: AbortSignal): Promise<Checked> {
   const { hasher } = runtime;
   const verify = (hash: string | null | undefined): Promise<boolean> => (hash ? hasher.verify(password, hash, signal) : hasher.verifyDummy(password, signal));
 
@@ -67,7 +73,7 @@ async function checkFactors(runtime: Runtime, credentials: LoginCredentials | un
   const currentPasswordOk = await verify(current?.passwordHash);
   if (credentials !== undefined && currentPasswordOk) {
     const factor = await matchFactor(runtime, offered, credentials, 'current');
-    if (factor !== undefined) return { pair: credentials.current, factor };
+    if (factor !== undefined) return { ok: true, pair: credentials.current, factor };
   }
   // A staged set without a password of its own (a new authenticator only) shares the one in use.
   const staged = credentials?.staged;
@@ -75,9 +81,11 @@ async function checkFactors(runtime: Runtime, credentials: LoginCredentials | un
   const stagedPasswordOk = await verify(ownStagedPassword ? staged.passwordHash : undefined);
   if (credentials !== undefined && staged !== undefined && (ownStagedPassword ? stagedPasswordOk : currentPasswordOk)) {
     const factor = await matchFactor(runtime, offered, credentials, 'staged');
-    if (factor !== undefined) return { pair: staged, factor };
+    if (factor !== undefined) return { ok: true, pair: staged, factor };
   }
-  return undefined;
+  if (credentials === undefined) return { ok: false, reason: 'unknown_user' };
+  if (!currentPasswordOk && !stagedPasswordOk) return { ok: false, reason: 'password' };
+  return { ok: false, reason: offered.kind === 'recovery' ? 'recovery_code' : 'code' };
 }
 
 type Outcome =
@@ -85,8 +93,25 @@ type Outcome =
   | { decision: 'expired'; renewalToken: string; renewalExpiresAt: Date }
   | { decision: 'signed_in' | 'activated' | 'promoted' | 'recovered'; signedIn: SignedIn; renewal?: { token: string; expiresAt: Date }; enrollment?: { token: string; expiresAt: Date } };
 
-/** On the locked row, once both factors are proven: what the sign-in does. */
-async function conclude(tx: Queryable, runtime: Runtime, username: string, factor: SecondFactor, state: LoginState): Promise<Outcome> {
+/** What each outcome is in the audit trail. */
+const OUTCOME_RECORDS: Record<Outcome['decision'], AuditType> = {
+  disabled: 'signin.failed',
+  expired: 'credentials.expired',
+  activated: 'account.activated',
+  signed_in: 'signin.succeeded',
+  promoted: 'credentials.renewed',
+  recovered: 'recovery-code.used',
+};
+
+/** On the locked row, once both factors are proven: what the sign-in does, and its record. */
+async function conclude(tx: Queryable, runtime: Runtime, audit: AuditContext, username: string, factor: SecondFactor, state: LoginState): Promise<{ outcome: Outcome; event: string }> {
+  const outcome = await apply(tx, runtime, username, factor, state);
+  const details: AuditDetails = { second_factor: factor.kind, ...(outcome.decision === 'disabled' ? { reason: 'account_disabled' } : {}) };
+  if (outcome.decision === 'recovered') details.recovery_codes_left = outcome.signedIn.recoveryCodesLeft;
+  return { outcome, event: await recordOutcome(tx, audit, username, OUTCOME_RECORDS[outcome.decision], details) };
+}
+
+async function apply(tx: Queryable, runtime: Runtime, username: string, factor: SecondFactor, state: LoginState): Promise<Outcome> {
   const { config } = runtime;
   const decision = decideLogin(state, factor.kind === 'totp' ? factor.set : 'current');
   if (decision === 'disabled') {
@@ -113,38 +138,48 @@ async function conclude(tx: Queryable, runtime: Runtime, username: string, facto
   return renewalExpiresAt === undefined ? outcome : { ...outcome, renewal: { token: renewal.token, expiresAt: renewalExpiresAt } };
 }
 
-export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, { body, log, clientAddress, signal }) => {
+export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, request) => {
+  const { body, log, clientAddress, signal } = request;
   const username = usernameOf(body.username);
   const offered = offeredFactor(body);
-  const { db, config } = runtime;
+  const { db, config, publisher } = runtime;
+  const audit = selfContext('authenticate', request);
 
   // The two verifications of checkFactors, admitted to the bcrypt queue (or 503 at once)
   // before the throttle counts anything: a full queue must not cost an attempt.
   runtime.hasher.admit(signal, 2);
   // Counted as a failure from here until a success resets it (see lib/db/throttle.ts).
-  const claim = await throttle.claimAttempt(db, { username, clientAddress }, (tx, lock) => recordAccountLocked(tx, log, lock));
+  const locked: string[] = [];
+  const claim = await throttle.claimAttempt(db, { username, clientAddress }, async (tx, lock) => {
+    logAccountLocked(log, lock);
+    locked.push(await recordLocked(tx, audit, lock));
+  });
+  publisher.nudge(locked);
   if (!claim.claimed) {
     log.info('sign_in_throttled', { username, client_address: clientAddress, scopes: claim.scopes });
+    await recordOutcome(db, audit, username, 'signin.throttled', { scopes: claim.scopes.join(',') });
     throw tooManyRequests(claim.retryAfter);
   }
 
   const credentials = await signin.findLoginCredentials(db, username);
-  const proven = await checkFactors(runtime, credentials, body.password, offered, signal);
+  const checked = await checkFactors(runtime, credentials, body.password, offered, signal);
 
-  const outcome =
-    proven === undefined
-      ? undefined
-      : await db.transaction(async (tx) => {
-          const state = await signin.lockForLogin(tx, username, proven.pair, proven.factor, config.credentialMaxAge);
-          if (state === undefined) return undefined; // the factor was used meanwhile, or the credentials changed
-          await throttle.reset(tx, claim.attempt);
-          return conclude(tx, runtime, username, proven.factor, state);
-        });
+  const concluded = !checked.ok
+    ? undefined
+    : await db.transaction(async (tx) => {
+        const state = await signin.lockForLogin(tx, username, checked.pair, checked.factor, config.credentialMaxAge);
+        if (state === undefined) return undefined; // the factor was used meanwhile, or the credentials changed
+        await throttle.reset(tx, claim.attempt);
+        return conclude(tx, runtime, audit, username, checked.factor, state);
+      });
 
-  if (outcome === undefined) {
+  if (concluded === undefined) {
     log.info('sign_in_refused', { username });
+    publisher.nudge(await recordRefusal(db, audit, username, checked.ok ? 'replay' : checked.reason));
     throw invalidCredentials();
   }
+  const { outcome, event } = concluded;
+  publisher.nudge([event]);
   log.info('sign_in', { username, outcome: outcome.decision, second_factor: offered.kind });
   switch (outcome.decision) {
     case 'disabled':

@@ -213,21 +213,36 @@ export interface ThrottleState {
   lockedUntil: Date | undefined;
 }
 
-/** The username's throttle as the operator's `account show` reports it; undefined: none. */
+/**
+ * The username's throttle as the operator's `account show` reports it: the consecutive
+ * failures from all addresses, and the latest lock in force (the username's ceiling, or
+ * one address's). undefined: nothing counted.
+ */
 export async function throttleState(db: Queryable, username: string): Promise<ThrottleState | undefined> {
-  const [row] = await db.query<{ failures: number; locked_until: Date | null }>(
-    `SELECT failures, CASE WHEN locked_until > now() THEN locked_until END AS locked_until
-       FROM auth_throttle WHERE username = $1`,
+  const [row] = await db.query<{ counted: boolean; failures: number; locked_until: Date | null }>(
+    `SELECT EXISTS (SELECT 1 FROM auth_throttle_username WHERE username = $1)
+              OR EXISTS (SELECT 1 FROM auth_throttle WHERE username = $1) AS counted,
+            COALESCE((SELECT failures FROM auth_throttle_username WHERE username = $1), 0) AS failures,
+            (SELECT max(l) FROM (
+               SELECT locked_until AS l FROM auth_throttle_username WHERE username = $1
+               UNION ALL SELECT locked_until FROM auth_throttle WHERE username = $1) AS locks
+              WHERE l > now()) AS locked_until`,
     [username],
   );
-  return row === undefined ? undefined : { failures: row.failures, lockedUntil: row.locked_until ?? undefined };
+  return row === undefined || !row.counted ? undefined : { failures: row.failures, lockedUntil: row.locked_until ?? undefined };
 }
 
 /**
- * The operator's `account unlock`: forgets every failure counted against the username, so
- * its next attempt is the first. Returns how many throttle rows were deleted.
+ * The operator's `account unlock`: forgets every failure counted against the username,
+ * from every address, so its next attempt is the first. Returns how many throttle rows
+ * were deleted.
  */
 export async function unlockUsername(db: Queryable, username: string): Promise<number> {
-  const rows = await db.query('DELETE FROM auth_throttle WHERE username = $1 RETURNING 1', [username]);
-  return rows.length;
+  const [row] = await db.query<{ n: number }>(
+    `WITH pairs AS (DELETE FROM auth_throttle WHERE username = $1 RETURNING 1),
+          ceiling AS (DELETE FROM auth_throttle_username WHERE username = $1 RETURNING 1)
+     SELECT (SELECT count(*) FROM pairs)::int + (SELECT count(*) FROM ceiling)::int AS n`,
+    [username],
+  );
+  return row?.n ?? 0;
 }
