@@ -81,15 +81,14 @@ describe('unit: bcrypt queue bound', () => {
     expect(() => q.admit(r.signal, 2)).to.throw(RequestOverError);
   });
 
-  it('follows the measured job time: the warm-up, averaged with the first jobs, then a moving average', () => {
+  it('follows the measured job time: the first replaces the prior, the first five are averaged, then a moving average', () => {
     const q = queue();
-    q.calibrate(0.4);
+    q.observe(0.4);
     expect(q.figures()).to.include({ job_ms: 400, bound_jobs: 5 });
-    // a warm-up slowed by the start-up weighs as one job, no more
+    // one slow early measurement weighs as one job, no more
     q.enqueue(undefined);
     q.finished(0.1);
     expect(q.figures().job_ms).to.equal(250);
-    q.calibrate(0.2);
     for (let i = 0; i < 30; i++) {
       q.enqueue(undefined);
       q.finished(0.05);

@@ -5,9 +5,9 @@
 // process from spending minutes on work nobody waits for (100 requests abandoned in 20 ms
 // once held a real sign-in for 16.5 s).
 //
-// The job time is measured, not configured: a warm-up job at start, then a moving average
-// of the jobs the workers report (their compute time alone, so it follows the machine's
-// real speed, other processes' load included).
+// The job time is measured, not configured: a warm-up job shortly after start, and the
+// jobs the workers report (their compute time alone, so it follows the machine's real
+// speed, other processes' load included), averaged.
 //
 // A request is admitted once, for all its jobs (authenticate runs two verifications),
 // before it changes anything: its jobs are reserved, so that many requests admitted in
@@ -56,13 +56,13 @@ export interface QueueFigures {
 }
 
 // Weight of the newest measurement once warm: about the last ten jobs count. Before that
-// the average of all the measurements so far, so that a warm-up slowed by the process's
-// own start-up is outweighed by the first real jobs.
+// the average of all the measurements so far, so that one slow early measurement (a job
+// slowed by the process's own start-up) is soon outweighed.
 const SMOOTHING = 0.2;
 
 export class BcryptQueue {
   private jobSeconds: number;
-  /** Measurements behind the estimate (the warm-up counts as one; the prior as none). */
+  /** Measurements behind the estimate (the prior counts as none). */
   private samples = 0;
   private queued = 0;
   private reserved = 0;
@@ -70,7 +70,7 @@ export class BcryptQueue {
   private readonly counts = { computed: 0, dropped: 0, refused: 0 };
 
   /**
-   * @param priorJobSeconds what a job is assumed to cost until the warm-up is measured
+   * @param priorJobSeconds what a job is assumed to cost until one is measured
    */
   constructor(
     private readonly threads: number,
@@ -80,10 +80,10 @@ export class BcryptQueue {
     this.jobSeconds = priorJobSeconds;
   }
 
-  /** The warm-up's measurement replaces the prior. */
-  calibrate(jobSeconds: number): void {
-    this.jobSeconds = jobSeconds;
-    this.samples = 1;
+  /** One measured job time (a job of the pool, or the warm-up's); the first replaces the prior. */
+  observe(jobSeconds: number): void {
+    this.samples++;
+    this.jobSeconds += Math.max(SMOOTHING, 1 / this.samples) * (jobSeconds - this.jobSeconds);
   }
 
   private waitSeconds(extraJobs: number): number {
@@ -139,8 +139,7 @@ export class BcryptQueue {
       return;
     }
     this.counts.computed++;
-    this.samples++;
-    this.jobSeconds += Math.max(SMOOTHING, 1 / this.samples) * (computeSeconds - this.jobSeconds);
+    this.observe(computeSeconds);
   }
 
   figures(): QueueFigures {

@@ -18,13 +18,15 @@ export interface HasherOptions {
   log?: Logger;
 }
 
-// The warm-up runs at this cost and is scaled up: each cost step doubles bcrypt's work,
-// and at cost 8 the fixed part is already negligible (measured: README, "Bounded bcrypt
-// queue"). A job at the configured cost, a quarter of a second, would compete with the
-// process's start-up for the CPU.
+// The warm-up measures a job at this cost and scales it up: each cost step doubles
+// bcrypt's work, and at cost 8 the fixed part and a first call's overheads are already
+// small (measured: README, "Bounded bcrypt queue"; at cost 4 a thread's first call came
+// out 1.6 times too slow once scaled with the native engine, 20 times with bcryptjs). It runs WARM_UP_DELAY_MS after start, off the start-up's
+// path: even 15 ms on a worker thread competed with the process's start for the CPU.
 const WARM_UP_COST = 8;
-// Until the warm-up is measured: this project's measurement of the native engine on the
-// bench machine (about 50 µs × 2^cost, 206 ms at cost 12).
+const WARM_UP_DELAY_MS = 1000;
+// Until a job is measured: this project's measurement of the native engine on the bench
+// machine (about 50 µs × 2^cost, 206 ms at cost 12).
 const PRIOR_SECONDS_PER_UNIT = 0.00005;
 
 export class PasswordHasher {
@@ -97,9 +99,24 @@ export class PasswordHasher {
     return false;
   }
 
-  /** Prepares the dummy hash ahead of the first unknown-user request, and measures a job. */
+  /**
+   * Prepares the dummy hash ahead of the first unknown-user request, and, a moment later,
+   * measures a job for the queue's first estimate.
+   */
   async warmUp(): Promise<void> {
     await this.dummy();
+    setTimeout(() => void this.measureWarmUp(), WARM_UP_DELAY_MS).unref();
+  }
+
+  /** One hash at WARM_UP_COST, timed on its thread and scaled to the configured cost. */
+  private async measureWarmUp(): Promise<void> {
+    try {
+      const probe = await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: WARM_UP_COST });
+      this.queue.observe((probe.ms / 1000) * 2 ** (this.cost - WARM_UP_COST));
+      this.log.info('bcrypt_queue', { warm_up_cost: WARM_UP_COST, warm_up_ms: Math.round(probe.ms * 10) / 10, ...this.figures() });
+    } catch {
+      // the pool closed first (a process stopping right after start): nothing to measure
+    }
   }
 
   /** The queue's figures: the job estimate, what waits, and the counts since start. */
@@ -108,18 +125,15 @@ export class PasswordHasher {
   }
 
   // A verify costs what the cost field of the hash says, whatever its salt and checksum:
-  // the dummy is a well-formed hash of a random password made at the warm-up cost,
+  // the dummy is a well-formed hash of a random password made at cost 4 (a millisecond),
   // relabelled with the configured cost. No password matches it (and verifyDummy answers
-  // false anyway), and no quarter-second hash runs at start. Its time, scaled to the
-  // configured cost, is the queue's first estimate of a job.
+  // false anyway), and no quarter-second hash runs at start, when it competed with the
+  // process's start-up for the CPU.
   private dummy(): Promise<string> {
     this.dummyHash ??= (async () => {
-      const cheap = await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: WARM_UP_COST });
-      const prefix = `$2b$${String(WARM_UP_COST).padStart(2, '0')}$`;
-      if (typeof cheap.value !== 'string' || !cheap.value.startsWith(prefix)) throw new Error('unexpected bcrypt hash format');
-      this.queue.calibrate((cheap.ms / 1000) * 2 ** (this.cost - WARM_UP_COST));
-      this.log.info('bcrypt_queue', { warm_up_cost: WARM_UP_COST, warm_up_ms: Math.round(cheap.ms * 10) / 10, ...this.figures() });
-      return `$2b$${String(this.cost).padStart(2, '0')}$${cheap.value.slice(prefix.length)}`;
+      const cheap = (await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: 4 })).value;
+      if (typeof cheap !== 'string' || !cheap.startsWith('$2b$04$')) throw new Error('unexpected bcrypt hash format');
+      return `$2b$${String(this.cost).padStart(2, '0')}$${cheap.slice(7)}`;
     })();
     return this.dummyHash;
   }
