@@ -149,10 +149,23 @@ function stop(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 function serverEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS)/.test(key)) env[key] = value;
+    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(key)) env[key] = value;
   }
-  return { ...env, BCRYPT_COST: String(COST), ...extra };
+  return { ...env, BCRYPT_COST: String(COST), ...BENCH_EVENT_SENDERS, ...extra };
 }
+
+/**
+ * On PostgreSQL a server that serves employee-events and housekeeping starts only with its
+ * sender checks set (contract §7). The bench sends them no event: settings that name a
+ * key server nobody runs are enough, and would refuse any event that came.
+ */
+const BENCH_EVENT_SENDERS = {
+  EVENTS_OIDC_ISSUER: 'https://bench.invalid',
+  EVENTS_OIDC_AUDIENCE: 'bench',
+  EVENTS_OIDC_JWKS_URL: 'http://127.0.0.1:9/openid/v1/jwks',
+  EVENTS_OIDC_SUBJECTS: 'system:serviceaccount:bench:nobody',
+  HR_EVENT_SOURCES: '/bench',
+};
 
 // ---------------------------------------------------------------- the database
 

@@ -298,9 +298,10 @@ for (const kind of BACKENDS) {
       expectError(await postJson(`${base}/generate-password`, { username: 'lapsed' }), 409, 'account_exists');
       await sleep(3200);
       expectError(await postJson(`${base}/generate-2fa`, { username: 'lapsed', enrollment_token: first.enrollmentToken }), 401, 'invalid_token');
+      // the step first: waiting for it must not outlast the second token's 3-second window
+      const step = await stepWithMargin();
       const second = await createAccount(base, 'lapsed');
       expect(second.password).to.not.equal(first.password);
-      const step = await stepWithMargin();
       const { secret } = await enroll(base, 'lapsed', second.enrollmentToken);
       expectError(await signIn(base, 'lapsed', first.password, secret, step), 401, 'invalid_credentials');
       expect((await signIn(base, 'lapsed', second.password, secret, step + 1)).status).to.equal(200);
