@@ -6,6 +6,7 @@
 // (one Python process per request) on the database its handlers hard-code, cofrap_db, with
 // its own table from schema.sql. The load comes from a separate process (bench/load.ts).
 // Prints one table and writes it as JSON under bench/results/. See bench/README.md.
+import { skeletonOf } from '../lib/usernames.js';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -545,12 +546,13 @@ async function main(): Promise<void> {
     await postJson(url('authenticate'), { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) }, 200);
     const accountsPerRun = 400;
     const signInRuns = SETTINGS.concurrencies.length + 1;
+    const copies = Array.from({ length: accountsPerRun * signInRuns }, (_, i) => `bench-signin-${i + 1}`);
     await adminQuery(
       databases.ours.url,
-      `INSERT INTO users (username, password_hash, mfa_secret, created_at, expired, status, last_totp_step, activated_at)
-       SELECT 'bench-signin-' || g, password_hash, mfa_secret, created_at, expired, status, last_totp_step, activated_at
-         FROM users, generate_series(1, $2::int) g WHERE username = $1`,
-      ['bench-signin', accountsPerRun * signInRuns],
+      `INSERT INTO users (username, username_skeleton, provenance, password_hash, mfa_secret, recovery_code_digests, created_at, expired, status, last_totp_step, activated_at)
+       SELECT c.username, c.skeleton, provenance, password_hash, mfa_secret, recovery_code_digests, created_at, expired, status, last_totp_step, activated_at
+         FROM users, unnest($2::text[], $3::text[]) AS c(username, skeleton) WHERE users.username = $1`,
+      ['bench-signin', copies, copies.map(skeletonOf)],
     );
     const [template] = await adminQuery(databases.ours.url, 'SELECT last_totp_step FROM users WHERE username = $1', ['bench-signin']);
     const lastStep = (template?.last_totp_step as number | null) ?? null;
