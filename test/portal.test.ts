@@ -711,6 +711,37 @@ describe('portal: recovery codes, lost phone, renewal before expiry (PostgreSQL)
     }
   });
 
+  it('a helpdesk reset link (?reset=…): new credentials staged like a renewal, the old ones working until then; the link works once (phone)', async () => {
+    const sam = await activeOverHttp(live, 'sam.reset');
+    const reset = await sendEmployeeEvent(`${live.url}/employee-events`, 'fr.cofrap.it.credentials.reset-requested', { username: 'sam.reset', requested_by: 'helpdesk.agent' }, { source: '/it/helpdesk' });
+    const token = replyEvent(reset).data?.reset_token as string;
+    const link = `/?username=sam.reset&reset=${encodeURIComponent(token)}`;
+    const { context, page } = await openPortal(browser, live.url, PHONE, link);
+    try {
+      const view = section(page, 'New credentials for sam.reset');
+      await view.waitFor();
+      expect(new URL(page.url()).search, 'the token leaves the address bar').to.equal('');
+      await snap(page, 'reset-0-link');
+      const sent = page.waitForRequest((r) => r.url().endsWith('/generate-password'));
+      await view.getByRole('button', { name: 'Set up new credentials' }).click();
+      expect((await sent).postDataJSON()).to.deep.equal({ username: 'sam.reset', reset_token: token });
+      const renewed = await finishEnrollment(page, 'sam.reset', 'reset', sam.lastStep);
+      expect(renewed.password).to.not.equal(sam.password);
+      await section(page, 'You are signed in').waitFor();
+      await expectNothingKept(page, [sam.password, renewed.password, token, ...renewed.codes]);
+      expect(pageProblems(page)).to.deep.equal([]);
+      // promoted: the old credentials are refused; the link is spent
+      const step = renewed.lastStep + 1;
+      expect((await postJson(`${live.url}/authenticate`, { username: 'sam.reset', password: sam.password, totp: codeAt(sam.secret, step) })).status).to.equal(401);
+      const again = await openPortal(browser, live.url, PHONE, link);
+      await again.page.getByRole('button', { name: 'Set up new credentials' }).click();
+      await message(again.page).getByText(/This reset link is no longer valid/).waitFor();
+      await again.context.close();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('warns when 3 or fewer recovery codes are left and says how to get new ones; signing in with one gets 10 new codes (phone)', async () => {
     const lena = await activeOverHttp(live, 'lena');
     for (const code of lena.codes.slice(0, 7)) expect((await recoverOverHttp(live.url, lena, code)).status).to.equal(200);

@@ -20,12 +20,12 @@ interface ApiAnswer {
   requestId: string | undefined;
 }
 
-type View = 'signin' | 'create' | 'expired' | 'password' | '2fa' | 'codes' | 'activate' | 'recovered' | 'done';
+type View = 'signin' | 'create' | 'expired' | 'reset' | 'password' | '2fa' | 'codes' | 'activate' | 'recovered' | 'done';
 /** What the enrollment steps are for: a new account, an invitation, a renewal, or a new authenticator after a lost phone. */
 type Purpose = 'create' | 'invitation' | 'renewal' | 'recovery';
 type Step = 'signin' | 'recovery' | 'create' | 'enroll';
 
-const VIEWS: View[] = ['signin', 'create', 'expired', 'password', '2fa', 'codes', 'activate', 'recovered', 'done'];
+const VIEWS: View[] = ['signin', 'create', 'expired', 'reset', 'password', '2fa', 'codes', 'activate', 'recovered', 'done'];
 
 const state: {
   config: PortalConfig;
@@ -33,6 +33,8 @@ const state: {
   username: string;
   invitationToken?: string;
   renewalToken?: string;
+  /** A helpdesk reset link's token (?reset=…): staged like a renewal. */
+  resetToken?: string;
   enrollmentToken?: string;
   /** A renewal started before the deadline (the credentials in use still work). */
   earlyRenewal: boolean;
@@ -115,6 +117,9 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
         : 'The username, password or code is not correct. Check them and try again (codes change every 30 seconds).';
     case 'invalid_token':
       if (state.purpose === 'invitation' && step === 'create') return 'This invitation link is no longer valid: it was already used to set up the account (sign in with your password and code), or it expired (ask HR for a new invitation).';
+      if (state.purpose === 'renewal' && step === 'create' && state.resetToken !== undefined) {
+        return 'This reset link is no longer valid: it was already used, or it expired. Ask the IT service desk for a new one; your current password and code still work if you have them.';
+      }
       if (state.purpose === 'renewal' && step === 'create') {
         return state.earlyRenewal
           ? 'The renewal time ran out. Sign in again with your current password and code, then choose "Renew now" again.'
@@ -485,6 +490,7 @@ async function generatePassword(form: HTMLElement, username: string): Promise<vo
   const body: Record<string, string> = { username };
   if (state.purpose === 'invitation' && state.invitationToken) body.invitation_token = state.invitationToken;
   if (state.purpose === 'renewal' && state.renewalToken) body.renewal_token = state.renewalToken;
+  if (state.purpose === 'renewal' && state.resetToken) body.reset_token = state.resetToken;
   const answer = await busy(form, () => post(state.config.generatePassword, body));
   if (answer.status !== 200 && answer.status !== 201) {
     showMessage(describeFailure(answer, 'create'));
@@ -494,6 +500,7 @@ async function generatePassword(form: HTMLElement, username: string): Promise<vo
   state.username = String(answer.body.username ?? username);
   state.enrollmentToken = String(answer.body.enrollment_token);
   state.renewalToken = undefined;
+  state.resetToken = undefined;
   state.invitationToken = undefined;
   labelSteps();
   element<HTMLImageElement>('password-qr').src = qrSource(answer.body.qr_code_base64);
@@ -668,6 +675,7 @@ async function start(): Promise<void> {
   on('renew-now', 'click', renewNow);
   on('to-2fa', 'click', () => enrollFrom(element('view-password')));
   on('to-codes', 'click', toCodes);
+  on('reset-start', 'click', () => { clearMessage(); void generatePassword(element('view-reset'), state.username); });
   on('back-to-qr', 'click', () => { clearMessage(); show('2fa', element('twofa-title')); });
   on('recovered-enroll', 'click', () => enrollFrom(element('view-recovered')));
   on('codes-recover', 'click', toRecoverySignIn);
@@ -679,8 +687,18 @@ async function start(): Promise<void> {
 
   const params = new URLSearchParams(window.location.search);
   const invitation = params.get('invitation');
+  const reset = params.get('reset');
   const username = params.get('username');
-  if (invitation !== null && invitation !== '') {
+  if (reset !== null && reset !== '' && username !== null && username !== '') {
+    // The IT service desk's reset link: new credentials, staged like a renewal.
+    state.purpose = 'renewal';
+    state.earlyRenewal = true;
+    state.resetToken = reset;
+    state.username = username;
+    element('reset-user').textContent = username;
+    window.history.replaceState(null, '', window.location.pathname);
+    show('reset', element('reset-start'));
+  } else if (invitation !== null && invitation !== '') {
     state.purpose = 'invitation';
     state.invitationToken = invitation;
     input('create-username').value = username ?? '';
