@@ -206,22 +206,27 @@ function listVar(env: Env, name: string, what: string): string[] | undefined {
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-function jwksUrlVar(env: Env): string | undefined {
-  const raw = readVar(env, 'EVENTS_OIDC_JWKS_URL');
+/**
+ * A URL setting that must parse and pass `allowed`, else one line saying `rule` (or, for
+ * text that is no URL at all, `unparsable` when given).
+ */
+function urlVar(env: Env, name: string, allowed: (url: URL) => boolean, rule: string, unparsable = `must be ${rule}`): string | undefined {
+  const raw = readVar(env, name);
   if (raw === undefined) return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`EVENTS_OIDC_JWKS_URL is not a URL, got "${raw}"`);
+    throw new ConfigError(`${name} ${unparsable}, got "${raw}"`);
   }
-  // Keys fetched over plain HTTP could be swapped by anyone on the path, and with them
-  // every token accepted; plain HTTP is for a JWKS on this machine (development, tests).
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
-    throw new ConfigError(`EVENTS_OIDC_JWKS_URL must be an https:// URL (http:// only on localhost), got "${raw}"`);
-  }
+  if (!allowed(url)) throw new ConfigError(`${name} must be ${rule}, got "${raw}"`);
   return url.href;
 }
+
+// Keys fetched over plain HTTP could be swapped by anyone on the path, and with them
+// every token accepted; plain HTTP is for a JWKS on this machine (development, tests).
+const jwksUrlVar = (env: Env): string | undefined =>
+  urlVar(env, 'EVENTS_OIDC_JWKS_URL', (url) => url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)), 'an https:// URL (http:// only on localhost)', 'is not a URL');
 
 const OIDC_REQUIRED = ['EVENTS_OIDC_ISSUER', 'EVENTS_OIDC_AUDIENCE', 'EVENTS_OIDC_JWKS_URL'] as const;
 const OIDC_OPTIONAL = ['EVENTS_OIDC_SUBJECTS', 'EVENTS_OIDC_JWKS_TOKEN_FILE', 'EVENTS_OIDC_JWKS_COOLDOWN_SECONDS'] as const;
@@ -360,18 +365,7 @@ function intervalListVar(env: Env, name: string, fallback: string[]): string[] {
 }
 
 /** K_SINK, set by a Knative SinkBinding: where identity events go (contract §11). */
-function sinkVar(env: Env): string | undefined {
-  const raw = readVar(env, 'K_SINK');
-  if (raw === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`K_SINK must be an http(s) URL, got "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`K_SINK must be an http(s) URL, got "${raw}"`);
-  return url.toString();
-}
+const sinkVar = (env: Env): string | undefined => urlVar(env, 'K_SINK', (url) => url.protocol === 'http:' || url.protocol === 'https:', 'an http(s) URL');
 
 /**
  * SINK_OIDC_TOKEN_FILE: an absolute path. Not read here: Knative Eventing mounts it only
