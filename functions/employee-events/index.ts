@@ -19,7 +19,6 @@ import { recordAudit } from '../../lib/db/audit.js';
 import { eventContext } from '../../lib/audit-context.js';
 import type { AuditEntry } from '../../lib/audit.js';
 import { claimSkeleton, skeletonHolder } from '../../lib/db/usernames.js';
-import { skeletonOf } from '../../lib/usernames.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { requireAllowedSource, verifiedSender } from '../../lib/events-auth.js';
 
@@ -31,10 +30,10 @@ interface Applied {
   audit?: AuditEntry;
 }
 
-function invitationOf(event: HrEvent, usernameSkeleton: string, tokenHash: string, runtime: Runtime): Invitation {
+/** The invitation of an HR event; the skeleton is added where a row may be created (invite). */
+function invitationOf(event: HrEvent, tokenHash: string, runtime: Runtime): Omit<Invitation, 'usernameSkeleton'> {
   return {
     username: event.username,
-    usernameSkeleton,
     invitationTokenHash: tokenHash,
     invitationTtl: runtime.config.invitationTtl,
     ...(event.email === undefined ? {} : { email: event.email }),
@@ -57,7 +56,7 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
         return { outcome: 'conflict', reply: conflictReply(username, provenance, similar?.username), audit: { type: 'account.conflict', username, details } };
       }
       const token = issueToken();
-      const issued = await invite(tx, invitationOf(event, claim.skeleton, token.hash, runtime));
+      const issued = await invite(tx, { ...invitationOf(event, token.hash, runtime), usernameSkeleton: claim.skeleton });
       if (issued !== undefined) {
         const audit: AuditEntry = { type: 'account.invited', username, details: { invitation_expires_at: issued.expiresAt.toISOString() } };
         return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email), audit };
@@ -75,7 +74,7 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
       return { outcome: 'disabled', audit: { type: 'account.disabled', username } };
     case EMPLOYEE_REHIRED: {
       const token = issueToken();
-      const issued = await rehire(tx, invitationOf(event, skeletonOf(username), token.hash, runtime));
+      const issued = await rehire(tx, invitationOf(event, token.hash, runtime));
       if (issued === undefined) return { outcome: 'not_disabled' };
       const audit: AuditEntry = { type: 'account.enabled', username, details: { invitation_expires_at: issued.expiresAt.toISOString() } };
       return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email), audit };

@@ -72,7 +72,7 @@ export async function provenanceOf(db: Queryable, username: string): Promise<{ p
  * staged ones, tokens and activation are gone, and a fresh invitation is issued.
  * undefined when the account is not disabled (nothing changes).
  */
-export async function rehire(db: Queryable, invitation: Invitation): Promise<InvitationIssued | undefined> {
+export async function rehire(db: Queryable, invitation: Omit<Invitation, 'usernameSkeleton'>): Promise<InvitationIssued | undefined> {
   const [row] = await db.query<{ invitation_expires_at: Date; email: string | null }>(
     `UPDATE users AS u
         SET status = 'invited', provenance = 'hr', created_at = now(), expired = FALSE,

@@ -55,17 +55,19 @@ export type SecondFactor = { kind: 'totp'; set: CredentialSet; step: number } | 
  * has been active.)
  */
 export async function lockForLogin(db: Queryable, username: string, checked: CredentialPair, factor: SecondFactor, maxAge: string): Promise<LoginState | undefined> {
+  // $1 username, $2 the password hash checked, $3 the second factor's stored value, $4 the maximum age.
+  const common = [username, checked.passwordHash];
   let usable: string;
-  let extra: unknown[];
+  let params: unknown[];
   if (factor.kind === 'recovery') {
     usable = "status <> 'pending' AND activated_at IS NOT NULL AND password_hash = $2 AND $3 = ANY(recovery_code_digests)";
-    extra = [factor.digest];
+    params = [...common, factor.digest, maxAge];
   } else if (factor.set === 'current') {
     usable = 'password_hash = $2 AND mfa_secret = $3 AND (last_totp_step IS NULL OR last_totp_step < $5::integer)';
-    extra = [checked.sealedSecret, factor.step];
+    params = [...common, checked.sealedSecret, maxAge, factor.step];
   } else {
     usable = "status = 'active' AND COALESCE(staged_password_hash, password_hash) = $2 AND staged_mfa_secret = $3";
-    extra = [checked.sealedSecret];
+    params = [...common, checked.sealedSecret, maxAge];
   }
   const [row] = await db.query<{ status: AccountStatus; is_expired: boolean; usable: boolean }>(
     `SELECT status,
@@ -74,7 +76,7 @@ export async function lockForLogin(db: Queryable, username: string, checked: Cre
        FROM users
       WHERE username = $1
         FOR UPDATE`,
-    [username, checked.passwordHash, extra[0], maxAge, ...extra.slice(1)],
+    params,
   );
   if (row === undefined || !row.usable) return undefined;
   return { status: row.status, isExpired: row.is_expired };

@@ -13,7 +13,6 @@ import { throttleState, unlockUsername } from '../db/throttle.js';
 import type { ThrottleState } from '../db/throttle.js';
 import { issueToken } from '../crypto/tokens.js';
 import type { AccountStatus } from '../lifecycle.js';
-import { skeletonOf } from '../usernames.js';
 import { OperatorError, UsageError } from './errors.js';
 
 /** The audit trail's actor for an operator's change. */
@@ -65,7 +64,7 @@ export function enableAccount(db: Database, config: Config, username: string, by
   return change(db, username, by, async (tx, status, record) => {
     if (status !== 'disabled') throw new OperatorError(`account "${username}" is ${status}: only a disabled account can be enabled`);
     const token = issueToken();
-    const issued = await rehire(tx, { username, usernameSkeleton: skeletonOf(username), invitationTokenHash: token.hash, invitationTtl: config.invitationTtl });
+    const issued = await rehire(tx, { username, invitationTokenHash: token.hash, invitationTtl: config.invitationTtl });
     if (issued === undefined) throw new Error('the locked disabled account was not re-invited');
     await record({ type: 'account.enabled', details: { invitation_expires_at: issued.expiresAt.toISOString() } });
     return { token: token.token, expiresAt: issued.expiresAt };
