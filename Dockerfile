@@ -10,9 +10,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-# Compile (tsc, then the migrations, openapi.json and the request validators beside the
-# code), then drop the dev dependencies. The same for every function, so the layers are
-# shared between images.
+# Compile (the request and response types generated from openapi.yaml, tsc, then the
+# migrations, openapi.json and the request validators beside the code), then drop the dev
+# dependencies. The same for every function, so the layers are shared between images.
 FROM deps AS build
 COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund

@@ -9,7 +9,7 @@ import type { BinaryMessage } from './cloudevents-http.js';
 import { invalidRequest } from './http/errors.js';
 import { validateBody } from './validation.js';
 import { usernameOf } from './usernames.js';
-import type { EmployeeEventData, ResetRequestedData } from './validation.js';
+import type { Schemas } from './openapi-types.js';
 
 export const EMPLOYEE_CREATED = 'fr.cofrap.hr.employee.created';
 export const EMPLOYEE_DEPARTED = 'fr.cofrap.hr.employee.departed';
@@ -78,13 +78,13 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
   }
   const key = { source: event.source, id: event.id };
   if (type === RESET_REQUESTED) {
-    const fields = validateBody<ResetRequestedData>('ResetRequestedData', data, 'Event data field');
+    const fields = validateBody('ResetRequestedData', data, 'Event data field');
     const requestedBy = fields.requested_by.trim();
     if (requestedBy === '') throw invalidRequest('Event data field "requested_by" must name the person who asked for the reset.');
     const reason = fields.reason?.trim() || undefined;
     return { type, ...key, username: usernameOf(fields.username, 'Event data field'), requestedBy, ...(reason === undefined ? {} : { reason }) };
   }
-  const fields = validateBody<EmployeeEventData>('EmployeeEventData', data, 'Event data field');
+  const fields = validateBody('EmployeeEventData', data, 'Event data field');
   const email = fields.email?.trim() || undefined;
   const displayName = fields.display_name?.trim() || undefined;
   return {
@@ -103,7 +103,9 @@ export type ReplyMessage = BinaryMessage;
  * `ce-` headers are percent-encoded here; the caller builds it inside the transaction, so
  * that a failure here rolls the change back instead of answering 500 after a commit.
  */
-function reply(type: string, username: string, data: Record<string, unknown>): ReplyMessage {
+type ReplyData = Schemas['AccountInvitedEventData'] | Schemas['AccountConflictEventData'] | Schemas['AccountResetEventData'];
+
+function reply(type: string, username: string, data: ReplyData): ReplyMessage {
   const event = new CloudEvent({ specversion: '1.0', type, source: IDENTITY_SOURCE, subject: username, datacontenttype: 'application/json', data });
   return binaryMessage(event);
 }
@@ -119,7 +121,7 @@ export function invitationReply(username: string, invitationToken: string, expir
  * account.conflict: HR's employee arrived after someone else took the username (or one
  * that looks like it, `similarTo`); nothing changed, IT must look.
  */
-export function conflictReply(username: string, provenance: string, similarTo?: string): ReplyMessage {
+export function conflictReply(username: string, provenance: Schemas['AccountConflictEventData']['provenance'], similarTo?: string): ReplyMessage {
   return reply(ACCOUNT_CONFLICT, username, { username, provenance, ...(similarTo === undefined ? {} : { similar_to: similarTo }) });
 }
 

@@ -1,52 +1,31 @@
 // Request checks, driven by the schemas of openapi.yaml. Every refusal is a 400 whose
 // message names the field; tokens are the exception the contract makes: a missing token
 // is 401 invalid_token, decided by the handler. Usernames have their own module
-// (lib/usernames.ts): their rules need more than a schema can say.
+// (lib/usernames.ts): their rules need more than a schema can say. The validators are
+// type guards for the types generated from the same document (lib/openapi-types.ts): a
+// body is typed only once its schema has admitted it.
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidRequest } from './http/errors.js';
-import { componentSchema, describeFailure } from './openapi.js';
+import { componentSchema, describeFailure, requestBodySchema } from './openapi.js';
+import type { JsonOperation, RequestBody, SchemaName, Schemas } from './openapi-types.js';
 
 export type JsonObject = Record<string, unknown>;
 
-export interface GeneratePasswordRequest {
-  username: string;
-  renewal_token?: string | null;
-  invitation_token?: string | null;
-  reset_token?: string | null;
+/** `body` as `validate` admits it, or a 400 naming the first field it refused. */
+export function checked<T>(validate: ValidateFunction<T>, body: unknown, subject = 'Field'): T {
+  if (validate(body)) return body;
+  const [first] = validate.errors ?? [];
+  throw invalidRequest(first === undefined ? 'The request body is not valid.' : describeFailure(first, subject));
 }
 
-export interface Generate2faRequest {
-  username: string;
-  enrollment_token?: string | null;
+/** Checks a value against a schema of components/schemas and returns it typed. */
+export function validateBody<Name extends SchemaName>(schemaName: Name, body: unknown, subject = 'Field'): Schemas[Name] {
+  return checked(componentSchema(schemaName), body, subject);
 }
 
-export interface AuthenticateRequest {
-  username: string;
-  password: string;
-  /** Exactly one of totp and recovery_code (checked by the handler). */
-  totp?: string;
-  recovery_code?: string;
-}
-
-export interface EmployeeEventData {
-  username: string;
-  email?: string | null;
-  display_name?: string | null;
-}
-
-export interface ResetRequestedData {
-  username: string;
-  requested_by: string;
-  reason?: string | null;
-}
-
-/** Checks a body against a schema of components/schemas and returns it typed. */
-export function validateBody<T>(schemaName: string, body: unknown, subject = 'Field'): T {
-  const validate = componentSchema(schemaName);
-  if (!validate(body)) {
-    const [first] = validate.errors ?? [];
-    throw invalidRequest(first === undefined ? 'The request body is not valid.' : describeFailure(first, subject));
-  }
-  return body as T;
+/** Checks the JSON request body of an operation (by operationId) and returns it typed. */
+export function validateRequestBody<Op extends JsonOperation>(operationId: Op, body: unknown): RequestBody<Op> {
+  return checked(requestBodySchema(operationId), body);
 }
 
 /** A token field: absent, null and "" all mean "not given". */

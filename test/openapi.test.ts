@@ -1,9 +1,11 @@
 // openapi.yaml itself: a valid OpenAPI 3.1 document (checked offline by a kept
 // validator), and the schemas the code compiles from it are all there.
+import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { OPENAPI_DOCUMENT, componentSchema, schemaAt } from '../lib/openapi.js';
-import { validateBody } from '../lib/validation.js';
+import { OPENAPI_DOCUMENT, componentSchema, requestBodySchema, schemaAt } from '../lib/openapi.js';
+import type { SchemaName } from '../lib/openapi-types.js';
+import { validateBody, validateRequestBody } from '../lib/validation.js';
 import { HttpError } from '../lib/http/errors.js';
 import { FUNCTION_NAMES } from '../lib/functions.js';
 import { checkAgainstDocument } from './helpers/contract.js';
@@ -21,14 +23,28 @@ describe('openapi.yaml', () => {
     const paths = OPENAPI_DOCUMENT.paths as Record<string, Record<string, unknown>>;
     for (const name of FUNCTION_NAMES) expect(paths[`/${name}`]?.post, name).to.be.an('object');
     for (const probe of ['/healthz', '/readyz', '/openapi.json']) expect(paths[probe]?.get, probe).to.be.an('object');
-    for (const schema of ['GeneratePasswordRequest', 'Generate2faRequest', 'AuthenticateRequest', 'Username', 'EmployeeEventData', 'AccountInvitedEventData', 'EmployeeEventType']) {
+    for (const schema of ['GeneratePasswordRequest', 'Generate2faRequest', 'AuthenticateRequest', 'Username', 'EmployeeEventData', 'AccountInvitedEventData', 'EmployeeEventType'] as const) {
       expect(() => componentSchema(schema), schema).to.not.throw();
+    }
+    for (const operation of ['generatePassword', 'generate2fa', 'authenticate'] as const) {
+      expect(() => requestBodySchema(operation), operation).to.not.throw();
     }
     expect(schemaAt('/components/schemas/EmployeeEventType')('fr.cofrap.hr.employee.created')).to.equal(true);
   });
 
+  it('the build compiled a validator for every component schema and every JSON request body, and nothing else', () => {
+    const document = OPENAPI_DOCUMENT as { components: { schemas: object }; paths: Record<string, Record<string, { operationId?: string; requestBody?: { content?: object } }>> };
+    const jsonOperations = Object.values(document.paths)
+      .flatMap((item) => Object.values(item))
+      .filter((operation) => operation.requestBody?.content !== undefined && 'application/json' in operation.requestBody.content)
+      .map((operation) => operation.operationId);
+    expect(jsonOperations).to.include.members(['generatePassword', 'generate2fa', 'authenticate']);
+    const exported = Object.keys(createRequire(import.meta.url)('../lib/openapi-validators.cjs') as object);
+    expect(exported.sort()).to.deep.equal([...Object.keys(document.components.schemas), ...jsonOperations].sort());
+  });
+
   it('drives the request checks, with messages that name the field', () => {
-    const refusal = (schema: string, body: unknown): string => {
+    const refusal = (schema: SchemaName, body: unknown): string => {
       try {
         validateBody(schema, body);
       } catch (error) {
@@ -44,6 +60,11 @@ describe('openapi.yaml', () => {
     expect(refusal('GeneratePasswordRequest', { username: 'a', renewalToken: 'x' })).to.equal('Unknown field "renewalToken"; expected only username, renewal_token, invitation_token, reset_token.');
     expect(refusal('Generate2faRequest', { username: 'a', enrollment_token: 5 })).to.equal('Field "enrollment_token" must be a string.');
     expect(refusal('Generate2faRequest', { username: 'a', enrollment_token: null })).to.equal('accepted');
+    // The JSON functions check their bodies through their operation's request schema: the same rules, the same words.
+    expect(() => validateRequestBody('authenticate', { username: 'a', password: 'p', totp: '12345' })).to.throw(HttpError, 'Field "totp" must be a string of exactly 6 digits.');
+    expect(() => validateRequestBody('generatePassword', { username: 'a', renewalToken: 'x' })).to.throw(HttpError, 'Unknown field "renewalToken"');
+    expect(() => validateRequestBody('generate2fa', [])).to.throw(HttpError, 'The request body must be a JSON object.');
+    expect(validateRequestBody('generatePassword', { username: 'a', reset_token: null })).to.deep.equal({ username: 'a', reset_token: null });
   });
 
   it('the answer checker of the suites refuses what the document does not describe', () => {

@@ -21,16 +21,17 @@ import { issueToken } from '../../lib/crypto/tokens.js';
 import { recoveryCodeDigest } from '../../lib/crypto/recovery-codes.js';
 import { verifyTotp } from '../../lib/crypto/totp.js';
 import { usernameOf } from '../../lib/usernames.js';
-import type { AuthenticateRequest } from '../../lib/validation.js';
+import type { RequestBody } from '../../lib/openapi-types.js';
 import type { Runtime } from '../../lib/runtime.js';
 
 /** What the caller offers as the second factor. */
 type Offered = { kind: 'totp'; code: string } | { kind: 'recovery'; code: string };
 
-function offeredFactor(body: AuthenticateRequest): Offered {
+function offeredFactor(body: RequestBody<'authenticate'>): Offered {
   const { totp, recovery_code: recovery } = body;
-  if ((totp === undefined) === (recovery === undefined)) throw invalidRequest('Send exactly one of "totp" and "recovery_code".');
-  return totp !== undefined ? { kind: 'totp', code: totp } : { kind: 'recovery', code: recovery as string };
+  if (totp !== undefined && recovery === undefined) return { kind: 'totp', code: totp };
+  if (recovery !== undefined && totp === undefined) return { kind: 'recovery', code: recovery };
+  throw invalidRequest('Send exactly one of "totp" and "recovery_code".');
 }
 
 /** The TOTP step `code` matches for the sealed secret, or undefined. */
@@ -138,7 +139,7 @@ async function apply(tx: Queryable, runtime: Runtime, username: string, factor: 
   return renewalExpiresAt === undefined ? outcome : { ...outcome, renewal: { token: renewal.token, expiresAt: renewalExpiresAt } };
 }
 
-export const authenticate = jsonFunction<AuthenticateRequest>('authenticate', 'AuthenticateRequest', async (runtime, request) => {
+export const authenticate = jsonFunction('authenticate', 'authenticate', async (runtime, request) => {
   const { body, log, clientAddress, signal } = request;
   const username = usernameOf(body.username);
   const offered = offeredFactor(body);

@@ -17,9 +17,8 @@ import { recordAudit } from '../../lib/db/audit.js';
 import { selfContext } from '../../lib/audit-context.js';
 import { tokenOf } from '../../lib/validation.js';
 import { usernameOf } from '../../lib/usernames.js';
-import type { Generate2faRequest } from '../../lib/validation.js';
 
-export const generate2fa = jsonFunction<Generate2faRequest>('generate-2fa', 'Generate2faRequest', async (runtime, request) => {
+export const generate2fa = jsonFunction('generate-2fa', 'generate2fa', async (runtime, request) => {
   const { body, log } = request;
   const username = usernameOf(body.username);
   const token = tokenOf(body.enrollment_token);

@@ -19,10 +19,10 @@ import { claimSkeleton, skeletonTaken } from '../../lib/db/usernames.js';
 import { skeletonOf } from '../../lib/usernames.js';
 import { tokenOf } from '../../lib/validation.js';
 import { usernameOf } from '../../lib/usernames.js';
-import type { GeneratePasswordRequest } from '../../lib/validation.js';
+import type { RequestBody } from '../../lib/openapi-types.js';
 
 /** The one token the request carries, if any; two at once is a malformed request. */
-function presentedToken(body: GeneratePasswordRequest): PresentedToken | undefined {
+function presentedToken(body: RequestBody<'generatePassword'>): PresentedToken | undefined {
   const given: PresentedToken[] = [];
   const invitation = tokenOf(body.invitation_token);
   const renewal = tokenOf(body.renewal_token);
@@ -64,7 +64,7 @@ const MESSAGES: Record<PasswordChange['kind'], string> = {
   stage: 'New password issued; scan the QR code now, it will not be shown again. Your current password and code keep working until you sign in with the new ones.',
 };
 
-export const generatePassword = jsonFunction<GeneratePasswordRequest>('generate-password', 'GeneratePasswordRequest', async (runtime, request) => {
+export const generatePassword = jsonFunction('generate-password', 'generatePassword', async (runtime, request) => {
   const { body, log, signal } = request;
   const username = usernameOf(body.username);
   const token = presentedToken(body);

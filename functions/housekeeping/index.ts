@@ -6,12 +6,14 @@ import { http } from '@google-cloud/functions-framework';
 import { postFunction } from '../../lib/http/function.js';
 import { verifiedSender } from '../../lib/events-auth.js';
 import { housekeepingTick } from '../../lib/housekeeping.js';
+import type { Schemas } from '../../lib/openapi-types.js';
 
 export const housekeeping = postFunction(
   'housekeeping',
   async (runtime, { log, requestId }) => {
     const report = await housekeepingTick(runtime, log, requestId);
-    return { status: 200, body: { delivered: report.delivered, failed: report.failed, reminders: report.reminders, pruned: { ...report.pruned } } };
+    const body: Schemas['HousekeepingReport'] = { delivered: report.delivered, failed: report.failed, reminders: report.reminders, pruned: { ...report.pruned } };
+    return { status: 200, body };
   },
   { beforeBody: verifiedSender() },
 );

@@ -10,6 +10,7 @@
 // statement) then sees the first one's row.
 import type { Queryable } from './database.js';
 import { skeletonOf } from '../usernames.js';
+import type { Provenance } from '../lifecycle.js';
 
 // The first key of the two-key advisory lock form: this service's namespace for skeleton
 // locks ("USER" in ASCII). Two-key locks do not share a key space with one-key locks such
@@ -31,8 +32,8 @@ export async function skeletonTaken(db: Queryable, skeleton: string, exceptUsern
 }
 
 /** The account that already has this skeleton (other than `exceptUsername`), for IT's conflict reply. */
-export async function skeletonHolder(db: Queryable, skeleton: string, exceptUsername: string): Promise<{ username: string; provenance: string } | undefined> {
-  const [row] = await db.query<{ username: string; provenance: string }>(
+export async function skeletonHolder(db: Queryable, skeleton: string, exceptUsername: string): Promise<{ username: string; provenance: Provenance } | undefined> {
+  const [row] = await db.query<{ username: string; provenance: Provenance }>(
     'SELECT username, provenance FROM users WHERE username_skeleton = $1 AND username <> $2 ORDER BY username LIMIT 1',
     [skeleton, exceptUsername],
   );

@@ -1,22 +1,7 @@
 // The contract's error answers: one class carries status, machine code, human sentence
-// and the headers some statuses need (Allow, Retry-After).
-export type ErrorCode =
-  | 'invalid_request'
-  | 'invalid_credentials'
-  | 'invalid_token'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'credentials_expired'
-  | 'account_disabled'
-  | 'method_not_allowed'
-  | 'request_timeout'
-  | 'account_exists'
-  | 'not_found'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'too_many_requests'
-  | 'internal'
-  | 'unavailable';
+// and the headers some statuses need (Allow, Retry-After). The codes are openapi.yaml's
+// ErrorCode (lib/openapi-types.ts).
+import type { ErrorCode } from '../openapi-types.js';
 
 export class HttpError extends Error {
   override name = 'HttpError';

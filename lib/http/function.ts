@@ -15,8 +15,8 @@ import { describeError, log as rootLog } from '../log.js';
 import type { Logger } from '../log.js';
 import { getRuntime, readiness } from '../runtime.js';
 import type { Runtime } from '../runtime.js';
-import { validateBody } from '../validation.js';
-import type { JsonObject } from '../validation.js';
+import { validateRequestBody } from '../validation.js';
+import type { JsonOperation, RequestBody, SuccessReply } from '../openapi-types.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -37,12 +37,12 @@ export interface JsonRequest<T> extends RequestContext {
   body: T;
 }
 
-export interface JsonReply {
-  status: number;
-  body: JsonObject;
-}
-
-export type JsonHandler<T> = (runtime: Runtime, request: JsonRequest<T>) => Promise<JsonReply>;
+/**
+ * The handler of a JSON operation of openapi.yaml: it gets the request body as the
+ * operation's schema admitted it, and answers one of the operation's documented success
+ * statuses with that status's body (failures are thrown HttpErrors).
+ */
+export type JsonHandler<Op extends JsonOperation> = (runtime: Runtime, request: JsonRequest<RequestBody<Op>>) => Promise<SuccessReply<Op>>;
 
 /** A POST as the envelope hands it over: headers, the body's bytes (at most 16 KiB), ids. */
 export interface PostRequest extends RequestContext {
@@ -55,7 +55,7 @@ export interface PostRequest extends RequestContext {
 export interface Reply {
   status: number;
   headers?: Record<string, string>;
-  body?: JsonObject | string;
+  body?: object | string;
 }
 
 export type PostHandler = (runtime: Runtime, request: PostRequest) => Promise<Reply>;
@@ -85,7 +85,7 @@ function requestIdOf(req: Request): string {
   return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-function send(res: Response, status: number, body: JsonObject | string | undefined, headers: Record<string, string> = {}): void {
+function send(res: Response, status: number, body: object | string | undefined, headers: Record<string, string> = {}): void {
   res.set(headers);
   if (body === undefined) {
     res.status(status).end();
@@ -135,17 +135,13 @@ function payloadTooLarge(): HttpError {
   return new HttpError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
 }
 
-function parseJsonObject(bytes: Buffer): JsonObject {
-  let value: unknown;
+/** The body as JSON, unchecked: the operation's schema says what it may be. */
+function parseJson(bytes: Buffer): unknown {
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     throw invalidRequest('The request body is not valid JSON.');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidRequest('The request body must be a JSON object.');
-  }
-  return value as JsonObject;
 }
 
 /** The media type without its parameters, lower case ("application/json; charset=utf-8" → "application/json"). */
@@ -278,15 +274,17 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
 }
 
 /**
- * The envelope for a function that takes a JSON object (Content-Type: application/json),
- * checked against `schemaName` of openapi.yaml before the handler sees it.
+ * The envelope for a function that takes a JSON body (Content-Type: application/json):
+ * the operation `operationId` of openapi.yaml, whose request schema checks the body
+ * before the handler sees it.
  */
-export function jsonFunction<T>(name: string, schemaName: string, handler: JsonHandler<T>): HttpFunction {
+export function jsonFunction<Op extends JsonOperation>(name: string, operationId: Op, handler: JsonHandler<NoInfer<Op>>): HttpFunction {
   return postFunction(name, async (runtime, request) => {
     if (mediaType(request) !== 'application/json') {
       throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
     }
     const { requestId, log, clientAddress, signal } = request;
-    return handler(runtime, { body: validateBody<T>(schemaName, parseJsonObject(request.body)), requestId, log, clientAddress, signal });
+    const body = validateRequestBody(operationId, parseJson(request.body));
+    return handler(runtime, { body, requestId, log, clientAddress, signal });
   });
 }
