@@ -277,6 +277,39 @@ export function requireEventSenderChecks(config: Config, served: 'employee-event
   if (served === 'employee-events' && config.hrEventSources === undefined) throw new ConfigError(`HR_EVENT_SOURCES must be set ${why}`);
 }
 
+/** The URLs the portal's page calls (PORTAL_*_URL); by default the portal's own origin, as in the dev server. */
+export interface PortalConfig {
+  generatePassword: string;
+  generate2fa: string;
+  authenticate: string;
+}
+
+/**
+ * A URL the portal's page calls: an absolute http(s) URL (the function's own Knative
+ * route), or a path on the portal's origin. Kept as given: the page resolves it.
+ */
+function portalUrlVar(env: Env, name: string, fallback: string): string {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  let url: URL;
+  try {
+    url = new URL(raw, 'http://same-origin.invalid');
+  } catch {
+    throw new ConfigError(`${name} must be a URL such as https://authenticate.cofrap.example.com/, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  return raw;
+}
+
+/** The portal's settings: it needs no database or secret, so it reads only these (and PORT). */
+export function loadPortalConfig(env: Env = process.env): PortalConfig {
+  return {
+    generatePassword: portalUrlVar(env, 'PORTAL_GENERATE_PASSWORD_URL', '/generate-password'),
+    generate2fa: portalUrlVar(env, 'PORTAL_GENERATE_2FA_URL', '/generate-2fa'),
+    authenticate: portalUrlVar(env, 'PORTAL_AUTHENTICATE_URL', '/authenticate'),
+  };
+}
+
 /** PORT alone: what a process that needs no database or secret (the portal) reads. */
 export function loadPort(env: Env = process.env): number {
   return intVar(env, 'PORT', 8080, 0, 65535);

@@ -12,7 +12,8 @@ import { createAndEnroll } from './helpers/journey.js';
 import type { Answer } from './helpers/http.js';
 import { sendEmployeeEvent, replyEvent } from './helpers/events.js';
 import { codeAt, currentStep, stepWithMargin } from './helpers/totp.js';
-import { contentSecurityPolicy, portalConfig } from '../functions/portal/index.js';
+import { contentSecurityPolicy } from '../functions/portal/index.js';
+import { ConfigError, loadPortalConfig } from '../lib/config.js';
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -245,10 +246,11 @@ describe('portal', function () {
     });
 
     it('names the configured function origins in connect-src', () => {
-      const config = portalConfig({ PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/', PORTAL_GENERATE_2FA_URL: '' });
+      const config = loadPortalConfig({ PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/', PORTAL_GENERATE_2FA_URL: '' });
       expect(config).to.deep.equal({ generatePassword: '/generate-password', generate2fa: '/generate-2fa', authenticate: 'https://authenticate.cofrap.example.com/' });
       expect(contentSecurityPolicy(config)).to.contain("connect-src 'self' https://authenticate.cofrap.example.com;");
-      expect(() => portalConfig({ PORTAL_GENERATE_PASSWORD_URL: 'javascript:alert(1)' })).to.throw(/PORTAL_GENERATE_PASSWORD_URL/);
+      expect(() => loadPortalConfig({ PORTAL_GENERATE_PASSWORD_URL: 'javascript:alert(1)' })).to.throw(ConfigError, /PORTAL_GENERATE_PASSWORD_URL/);
+      expect(() => loadPortalConfig({ PORTAL_AUTHENTICATE_URL: 'http://[not-a-host' })).to.throw(ConfigError, /PORTAL_AUTHENTICATE_URL must be a URL/);
     });
   });
 

@@ -6,40 +6,9 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { http } from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
+import { loadPortalConfig } from '../../lib/config.js';
+import type { PortalConfig } from '../../lib/config.js';
 import { describeError, log as rootLog } from '../../lib/log.js';
-
-/** The URLs the page calls, from PORTAL_*_URL (default: the same origin, as in the dev server). */
-export interface PortalConfig {
-  generatePassword: string;
-  generate2fa: string;
-  authenticate: string;
-}
-
-const SETTINGS: Array<[keyof PortalConfig, string, string]> = [
-  ['generatePassword', 'PORTAL_GENERATE_PASSWORD_URL', '/generate-password'],
-  ['generate2fa', 'PORTAL_GENERATE_2FA_URL', '/generate-2fa'],
-  ['authenticate', 'PORTAL_AUTHENTICATE_URL', '/authenticate'],
-];
-
-export function portalConfig(env: Record<string, string | undefined> = process.env): PortalConfig {
-  const config = {} as PortalConfig;
-  for (const [key, variable, fallback] of SETTINGS) {
-    const raw = env[variable]?.trim();
-    if (raw === undefined || raw === '') {
-      config[key] = fallback;
-      continue;
-    }
-    let url: URL;
-    try {
-      url = new URL(raw, 'http://same-origin.invalid');
-    } catch {
-      throw new Error(`${variable} must be a URL such as https://authenticate.cofrap.example.com/, got "${raw}"`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${variable} must be an http(s) URL, got "${raw}"`);
-    config[key] = raw;
-  }
-  return config;
-}
 
 /** The Content-Security-Policy: our own script and style only; connections to us and the configured functions. */
 export function contentSecurityPolicy(config: PortalConfig): string {
@@ -69,7 +38,8 @@ function asset(file: string, type: string): Asset {
   return { type, body: readFileSync(new URL(`./web/${file}`, import.meta.url)) };
 }
 
-const config = portalConfig();
+// PORTAL_*_URL, read when the module loads: a bad one stops the start (ConfigError).
+const config = loadPortalConfig();
 const csp = contentSecurityPolicy(config);
 const ASSETS: Record<string, Asset> = {
   '/': asset('index.html', 'text/html; charset=utf-8'),
