@@ -278,11 +278,7 @@ export function requireEventSenderChecks(config: Config, served: 'employee-event
 }
 
 /** The URLs the portal's page calls (PORTAL_*_URL); by default the portal's own origin, as in the dev server. */
-export interface PortalConfig {
-  generatePassword: string;
-  generate2fa: string;
-  authenticate: string;
-}
+export type PortalConfig = Record<'generatePassword' | 'generate2fa' | 'authenticate', string>;
 
 /**
  * A URL the portal's page calls: an absolute http(s) URL (the function's own Knative

@@ -13,15 +13,22 @@ import { DOCUMENT_ID, OPENAPI_DOCUMENT, newAjv } from '../dist/lib/openapi.js';
 
 const standaloneCode = standaloneModule.default;
 const ajv = newAjv({ code: { source: true } });
-const refs = Object.fromEntries(Object.keys(OPENAPI_DOCUMENT.components.schemas).map((name) => [name, `${DOCUMENT_ID}#/components/schemas/${name}`]));
+const refs = Object.fromEntries(
+  Object.keys(OPENAPI_DOCUMENT.components.schemas).map((name) => [name, `${DOCUMENT_ID}#/components/schemas/${name}`]),
+);
 const escape = (key) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 for (const [path, item] of Object.entries(OPENAPI_DOCUMENT.paths)) {
   for (const [method, operation] of Object.entries(item)) {
     if (operation?.requestBody?.content?.['application/json']?.schema === undefined) continue;
     const { operationId } = operation;
-    if (typeof operationId !== 'string') throw new Error(`openapi.yaml: ${method.toUpperCase()} ${path} takes JSON but has no operationId`);
-    if (operationId in refs) throw new Error(`openapi.yaml: operationId ${operationId} is also the name of a component schema`);
+    if (typeof operationId !== 'string')
+      throw new Error(`openapi.yaml: ${method.toUpperCase()} ${path} takes JSON but has no operationId`);
+    if (operationId in refs)
+      throw new Error(`openapi.yaml: operationId ${operationId} is also the name of a component schema`);
     refs[operationId] = `${DOCUMENT_ID}#/paths/${escape(path)}/${method}/requestBody/content/application~1json/schema`;
   }
 }
-writeFileSync('dist/lib/openapi-validators.cjs', `// Generated from openapi.yaml by scripts/compile-validators.mjs; do not edit.\n${standaloneCode(ajv, refs)}\n`);
+writeFileSync(
+  'dist/lib/openapi-validators.cjs',
+  `// Generated from openapi.yaml by scripts/compile-validators.mjs; do not edit.\n${standaloneCode(ajv, refs)}\n`,
+);

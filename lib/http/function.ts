@@ -161,7 +161,7 @@ function applyCors(runtime: Runtime, req: Request, res: Response): Promise<boole
     maxAge: 600,
   });
   return new Promise((resolve, reject) => {
-    middleware(req, res, (error?: unknown) => (error ? reject(error) : resolve(false)));
+    middleware(req, res, (error?: Error) => (error ? reject(error) : resolve(false)));
     if (res.headersSent || res.writableEnded) resolve(true);
   });
 }
@@ -261,7 +261,7 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
       if (!gone && !res.headersSent) send(res, failure.status, failure.body(), failure.headers);
     } finally {
       const probe = req.path === '/healthz' || req.path === '/readyz';
-      (probe && res.statusCode < 400 ? log.debug : log.info)('request', {
+      log[probe && res.statusCode < 400 ? 'debug' : 'info']('request', {
         method: req.method,
         path: req.path,
         // 499: nginx's "client closed request"; nothing was sent
