@@ -177,6 +177,7 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
       }
       if (state.purpose === 'recovery' && step === 'enroll') return 'This setup session is no longer valid: it expired. Sign in again with your password and another recovery code to start over.';
       if (step === 'enroll') return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
+      if (signingIn) return 'The service did not accept this sign-in. Sign in again; if it keeps happening, contact the IT service desk.';
       return 'New accounts need an invitation here. Use the link HR sent you, or contact the IT service desk.';
     case 'unauthenticated':
     case 'forbidden':
@@ -683,19 +684,14 @@ async function offerPasswordManager(source: string, enrollment: string | undefin
 }
 
 /** Hands the password to the browser's password manager: Chromium's Credential Management API where there is one; the form's submit event otherwise. */
-async function savePassword(event: SubmitEvent): Promise<void> {
+function savePassword(event: SubmitEvent): void {
   event.preventDefault();
   clearMessage();
   if (newPassword === undefined) return;
-  const Credential = window.PasswordCredential;
-  if (Credential !== undefined) {
-    try {
-      await navigator.credentials.store(new Credential({ id: state.username, password: newPassword, name: state.username }));
-    } catch {
-      // the browser declined; its password manager may still offer to save the submitted form
-    }
-  }
   showMessage('If your browser or password manager offers to save the password, accept it. If it does not, use "Copy password" and paste it into your password manager.', 'info');
+  const Credential = window.PasswordCredential;
+  // The browser's save prompt answers when the person does: nothing waits for it.
+  if (Credential !== undefined) void navigator.credentials.store(new Credential({ id: state.username, password: newPassword, name: state.username })).catch(() => undefined);
 }
 
 async function copyPassword(): Promise<void> {
@@ -883,6 +879,11 @@ async function loadConfig(): Promise<void> {
     for (const key of ['generatePassword', 'generate2fa', 'authenticate'] as const) {
       if (typeof value[key] === 'string' && value[key] !== '') state.config[key] = value[key];
     }
+    if (typeof value.username?.pattern === 'string' && typeof value.username.characters === 'string' && typeof value.username.maxLength === 'number') {
+      state.config.username = value.username;
+    }
+    if (typeof value.enrollmentWindow === 'string' && value.enrollmentWindow !== '') state.config.enrollmentWindow = value.enrollmentWindow;
+    if (typeof value.selfRegistration === 'boolean') state.config.selfRegistration = value.selfRegistration;
   } catch {
     // the same-origin defaults of the development server
   }
