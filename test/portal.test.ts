@@ -3,11 +3,13 @@
 // labelled fields. Plus the page's HTTP surface (security headers, 405, config.json).
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
 import { parse } from 'yaml';
 import { useServer } from './helpers/backends.js';
 import type { LiveServer } from './helpers/backends.js';
-import { launchChromium, readQrFromScreen, readQrFromSource, snap } from './helpers/browser.js';
+import { ARTIFACTS, launchChromium, readQrFromScreen, readQrFromSource, snap } from './helpers/browser.js';
 import { postJson, rememberSecretsOf, request } from './helpers/http.js';
 import { createAndEnroll } from './helpers/journey.js';
 import type { Answer } from './helpers/http.js';
@@ -44,6 +46,21 @@ async function nextCode(account: Account): Promise<string> {
 }
 
 const section = (page: Page, name: string): Locator => page.getByRole('region', { name });
+
+/** Screenshots side by side, 40 px apart on the page's ground colour: one PNG for docs/. */
+function sideBySide(images: PNG[]): Buffer {
+  const gap = 40;
+  const width = images.reduce((sum, image) => sum + image.width, 0) + gap * (images.length - 1);
+  const height = Math.max(...images.map((image) => image.height));
+  const sheet = new PNG({ width, height });
+  for (let offset = 0; offset < sheet.data.length; offset += 4) sheet.data.set([0xd5, 0xdb, 0xe3, 0xff], offset);
+  let x = 0;
+  for (const image of images) {
+    PNG.bitblt(image, sheet, 0, 0, image.width, image.height, x, 0);
+    x += image.width + gap;
+  }
+  return PNG.sync.write(sheet);
+}
 const message = (page: Page): Locator => page.getByRole('alert');
 
 async function openPortal(browser: Browser, base: string, viewport = DESKTOP, path = '/'): Promise<{ context: BrowserContext; page: Page }> {
@@ -364,6 +381,39 @@ describe('portal', function () {
 
     it('creates an account on a phone: the password saved by the password manager or copied, the tap-to-add link and the key copied, the activation pre-filled (phone, 390×844)', async () => {
       await createInBrowser(browser, server.url, 'pia.phone', 'create-phone', PHONE, true);
+    });
+
+    it('makes the screenshots of docs/: portal.png (sign-in, desktop) and portal-phone.png (the password and authenticator steps on a phone); copied there with UPDATE_SCREENSHOTS=1', async () => {
+      const shots: Record<string, Buffer> = {};
+      {
+        const { context, page } = await openPortal(browser, server.url, { width: 1100, height: 760 });
+        shots.desktop = await page.screenshot();
+        await context.close();
+      }
+      const { context, page } = await openPortal(browser, server.url, PHONE);
+      try {
+        await page.getByRole('button', { name: 'Create an account' }).click();
+        await section(page, 'Create an account').getByLabel('Username').fill('jose.fino');
+        await page.getByRole('button', { name: 'Create my account' }).click();
+        const step1 = section(page, NEW_CREDENTIALS.password);
+        await step1.getByRole('button', { name: 'Save in my password manager' }).waitFor();
+        await page.evaluate('window.scrollTo(0, 0)');
+        const password = await page.screenshot();
+        await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
+        const step2 = section(page, NEW_CREDENTIALS.app);
+        await step2.getByRole('link', { name: 'Add to my authenticator app' }).waitFor();
+        await page.waitForFunction('document.querySelector("#totp-qr").complete');
+        await page.evaluate('window.scrollTo(0, 0)');
+        shots.phone = sideBySide([PNG.sync.read(password), PNG.sync.read(await page.screenshot())]);
+      } finally {
+        await context.close();
+      }
+      for (const [name, png] of [['portal.png', shots.desktop], ['portal-phone.png', shots.phone]] as const) {
+        const image = PNG.sync.read(png as Buffer);
+        expect(image.width, name).to.equal(name === 'portal.png' ? 1100 : 2 * 2 * PHONE.width + 40);
+        writeFileSync(path.join(ARTIFACTS, `docs-${name}`), png as Buffer);
+        if (process.env.UPDATE_SCREENSHOTS === '1') writeFileSync(path.join(PROJECT_ROOT, 'docs', name), png as Buffer);
+      }
     });
 
     it('signs in with username, password and a code typed "123 456", shows the expiry date, and signs out from the header (phone, 390×844)', async () => {
@@ -720,8 +770,10 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
         };
         await createAgain();
         await section(page, NEW_CREDENTIALS.password).waitFor();
-        // The page is lost (a reload, a tab the phone dropped) during the password step.
+        // The page is lost (a reload, a tab the phone dropped) during the password step: the browser asks first.
+        const asked = new Promise<string>((resolve) => page.once('dialog', (dialog) => { resolve(dialog.type()); void dialog.accept(); }));
         await page.reload();
+        expect(await asked, 'the page asks before a reload loses the setup').to.equal('beforeunload');
         await page.locator('html[data-ready="true"]').waitFor();
         await createAgain();
         await message(page).getByText(/Created it here yourself and lost the setup page before its first sign-in\? The name is freed 20 minutes after you started: create it again then\.$/).waitFor();
@@ -745,6 +797,7 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
         const create = section(again.page, 'Create an account');
         await create.getByRole('button', { name: 'Create my account' }).click();
         await section(again.page, NEW_CREDENTIALS.password).waitFor();
+        again.page.once('dialog', (dialog) => void dialog.accept());
         await again.page.reload();
         await again.page.locator('html[data-ready="true"]').waitFor();
         await again.page.getByRole('banner').getByRole('button', { name: 'Create an account' }).click();

@@ -44,6 +44,8 @@ type View = 'signin' | 'create' | 'expired' | 'reset' | 'password' | '2fa' | 'co
 type Purpose = 'create' | 'invitation' | 'renewal' | 'recovery';
 type Step = 'signin' | 'recovery' | 'create' | 'enroll';
 
+/** The steps of a setup under way, which a reload would lose. */
+const SETUP_VIEWS: View[] = ['password', '2fa', 'codes', 'activate'];
 const VIEWS: View[] = ['signin', 'create', 'expired', 'reset', 'password', '2fa', 'codes', 'activate', 'recovered', 'done'];
 
 const state: {
@@ -403,8 +405,8 @@ function labelSteps(): void {
   const first = recovery ? 1 : 2;
   element('twofa-title').textContent = `Step ${first} of ${total} — ${recovery ? 'your new authenticator app' : 'your authenticator app'}`;
   element('twofa-intro').textContent = recovery
-    ? 'Scan this QR code with the authenticator app on your new phone (for example FreeOTP, Aegis or Google Authenticator).'
-    : 'Scan this QR code with an authenticator app (for example FreeOTP, Aegis or Google Authenticator).';
+    ? 'Add this entry to the authenticator app on your new phone (for example FreeOTP, Aegis or Google Authenticator): scan the QR code, or, on that phone, tap "Add to my authenticator app".'
+    : 'Add this entry to an authenticator app (for example FreeOTP, Aegis or Google Authenticator): scan the QR code with your phone, or, on the phone itself, tap "Add to my authenticator app".';
   element('codes-title').textContent = `Step ${first + 1} of ${total} — ${recovery ? 'your new recovery codes' : 'your recovery codes'}`;
   element('codes-replace').hidden = !(recovery || state.purpose === 'renewal');
   element('codes-replace').textContent = recovery
@@ -907,6 +909,11 @@ async function start(): Promise<void> {
   on('copy-password', 'click', copyPassword);
   on('copy-key', 'click', () => (manualKey === undefined ? undefined : copyText(manualKey, 'The key is copied. Paste it into your authenticator app (time-based, 6 digits, 30 seconds).', element('manual-key'))));
   on('nav-signout', 'click', signOut);
+  // A reload or a closed tab in the middle of a setup loses the only copy of the password
+  // QR code (and leaves the name taken until the enrollment window lapses): the browser asks first.
+  window.addEventListener('beforeunload', (event) => {
+    if (state.enrollmentToken !== undefined && SETUP_VIEWS.includes(state.view)) event.preventDefault();
+  });
   on('renew', 'click', renew);
   on('renew-now', 'click', renewNow);
   on('to-2fa', 'click', () => enrollFrom(element('view-password')));
