@@ -605,7 +605,7 @@ describe('portal', function () {
       invalid_token: /^New accounts need an invitation here\./,
       account_exists: /Created it here yourself and lost the setup page before its first sign-in\? The name is freed 15 minutes after you started/,
       request_timeout: /took too long to reach the service/,
-      too_many_requests: /^Too many attempts from your network\. Try again in 15 minutes/,
+      too_many_requests: /^Too many requests right now\. Try again in 15 minutes/,
       unavailable: /busy or briefly unavailable\. Try again in 2 seconds/,
     };
 

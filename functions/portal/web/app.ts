@@ -199,7 +199,7 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
       // The service pauses a username from one address, a username from everywhere, or one address for every username (contract §6).
       return signingIn || step === 'enroll'
         ? `Too many failed sign-ins for this username or from your network, so sign-in is paused. Try again ${retryIn(wait)}.`
-        : `Too many attempts from your network. Try again ${retryIn(wait)}.`;
+        : `Too many requests right now. Try again ${retryIn(wait)}.`;
     }
     case 'unavailable':
       return answer.retryAfter !== undefined
