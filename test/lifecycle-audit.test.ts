@@ -23,6 +23,7 @@ import { runToExit } from './helpers/process.js';
 import { SECRET_SHAPES, rememberSecret, rememberedSecrets } from './helpers/secrets.js';
 import { stepWithMargin } from './helpers/totp.js';
 import { identityEventType, isPublished } from '../lib/audit.js';
+import { skeletonOf } from '../lib/usernames.js';
 import type { AuditType, PublishedType } from '../lib/audit.js';
 
 // Days, so that "expires in N days" is exact; RENEWAL_WINDOW and the reminders keep their defaults.
@@ -455,6 +456,30 @@ describe('lifecycle changes: one record and one identity event each, in the chan
     }
     expect(await eventsOf('lc.same')).to.deep.equal(before);
     expect(await eventsOf('lc.gone')).to.deep.equal(goneEvents);
+  });
+
+  it('more reminders due than one tick publishes (1 000): the next tick publishes the rest, each once', async () => {
+    const usernames = Array.from({ length: 1001 }, (_, i) => `lc.many.${i}`);
+    await live.backend.sql(
+      `INSERT INTO users (username, username_skeleton, status, provenance, password_hash, created_at, activated_at)
+       SELECT n, s, 'active', 'hr', '$2b$04$' || repeat('x', 53), now() - $3::interval + interval '20 days', now()
+         FROM unnest($1::text[], $2::text[]) AS a(n, s)`,
+      [usernames, usernames.map(skeletonOf), MAX_AGE],
+    );
+    const tick = async (): Promise<number> => {
+      const answer = await postJson(fn('housekeeping'), { specversion: '1.0' }, await brokerAuthorization());
+      expect(answer.status, answer.text).to.equal(200);
+      const [row] = await live.backend.sql<{ records: number; events: number }>(
+        `SELECT count(*)::int AS records, count(o.id)::int AS events FROM audit_log a LEFT JOIN outbox o USING (id)
+          WHERE a.type = 'credentials.expiring' AND a.username LIKE 'lc.many.%'`,
+      );
+      expect(row?.events).to.equal(row?.records);
+      return row?.records ?? -1;
+    };
+    expect(await tick(), 'one tick publishes at most its batch').to.be.at.most(1000);
+    expect(await tick(), 'the next tick publishes the rest').to.equal(1001);
+    expect(await tick(), 'and nothing twice').to.equal(1001);
+    await live.backend.sql("DELETE FROM users WHERE username LIKE 'lc.many.%'");
   });
 
   it('no record and no event holds a secret: every password, code, token and secret the run saw, every hash and digest stored', async () => {
