@@ -442,6 +442,8 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       ['lc.same', 'fr.cofrap.hr.employee.rehired', { username: 'lc.same' }, 'not_disabled'],
       ['lc.gone', 'fr.cofrap.hr.employee.departed', { username: 'lc.gone' }, 'already_disabled'],
       ['lc.gone', 'fr.cofrap.it.credentials.reset-requested', { username: 'lc.gone', requested_by: 'agent.smith' }, 'not_active', HELPDESK],
+      // a disabled account comes back by a re-hire only
+      ['lc.gone', 'fr.cofrap.hr.employee.created', { username: 'lc.gone' }, 'exists'],
     ];
     const goneEvents = await eventsOf('lc.gone');
     for (const [index, [username, type, data, outcome, source]] of cases.entries()) {
