@@ -11,6 +11,8 @@
 // Over real HTTP on the development server, real CloudEvents from the broker's stand-in,
 // the operator's real command, on a real PostgreSQL; no K_SINK, so the events stay in the
 // outbox as written (delivery is test/audit.test.ts's). Time is moved by writing timestamps.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
 import { requireBackend, useServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
@@ -20,6 +22,8 @@ import type { Enrolled } from './helpers/journey.js';
 import { replyEvent, sendEmployeeEvent } from './helpers/events.js';
 import { brokerAuthorization } from './helpers/oidc.js';
 import { runToExit } from './helpers/process.js';
+import type { Exit } from './helpers/process.js';
+import { SecretBox } from '../lib/crypto/fernet.js';
 import { SECRET_SHAPES, rememberSecret, rememberedSecrets } from './helpers/secrets.js';
 import { stepWithMargin } from './helpers/totp.js';
 import { identityEventType, isPublished } from '../lib/audit.js';
@@ -31,7 +35,7 @@ const MAX_AGE = '180 days';
 const HELPDESK = '/it/helpdesk';
 
 /** What a change answered: an HTTP answer, or the operator command's exit. */
-type Result = { status: number; code?: string | undefined; text: string };
+type Result = { status: number; code?: string | undefined; text: string; stderr?: string };
 
 /** One lifecycle change. */
 interface Row {
@@ -83,12 +87,16 @@ describe('lifecycle changes: one record and one identity event each, in the chan
   /** The operator's command, as IT runs it; reset and enable print a link with a token on stdout. */
   async function operator(args: string[]): Promise<Result> {
     const exit = await runToExit('account', live.backend.env(), { args, stdoutHandsOver: true });
+    return handedOver(exit);
+  }
+
+  function handedOver(exit: Exit): Result {
     for (const link of exit.stdout.match(/[?&](reset|invitation)=[^&\s]+/g) ?? []) {
       const token = decodeURIComponent(link.split('=')[1] as string);
       handedOut.push(token);
       rememberSecret(token, 'token');
     }
-    return { status: exit.code ?? -1, text: exit.output };
+    return { status: exit.code ?? -1, text: exit.output, stderr: exit.stderr };
   }
 
   const rows: Row[] = [
@@ -339,6 +347,22 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         state: "SELECT jsonb_agg(to_jsonb(r)) AS state FROM expiry_reminders r WHERE username = $1",
       },
     },
+    {
+      change: 'encryption key rotated (the rotate command re-seals a secret sealed with an older key)',
+      username: 'lc.rotated',
+      origin: 'rotate-encryption-key',
+      prepare: async (username) => {
+        const account = await createAndEnroll(live.url, username);
+        // sealed with the second (older) key of encryption-key, as before a rotation
+        const keys = readFileSync(path.join(live.backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n');
+        await live.backend.sql('UPDATE users SET mfa_secret = $2 WHERE username = $1', [username, new SecretBox([keys[1] as string]).encrypt(account.secret)]);
+        return {};
+      },
+      act: async () => handedOver(await runToExit('rotate-encryption-key', live.backend.env())),
+      succeeds: { status: 0 },
+      records: [{ type: 'encryption-key.rotated', actor: 'rotate-encryption-key', details: { column: 'mfa_secret' } }],
+      changed: { xid: USER_XID, state: USER_STATE },
+    },
   ];
 
   interface Written {
@@ -395,9 +419,9 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       } finally {
         await removeFault();
       }
-      if (row.origin === 'account') {
+      if (faulted.stderr !== undefined) {
         expect(faulted.status, faulted.text).to.equal(1);
-        expect(faulted.text.trim().split('\n'), faulted.text).to.have.length(1);
+        expect(faulted.stderr.trim().split('\n'), faulted.text).to.have.length(1);
       } else {
         expect([faulted.status, faulted.code], faulted.text).to.deep.equal([500, 'internal']);
       }
