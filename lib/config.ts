@@ -107,7 +107,7 @@ function intVar(env: Env, name: string, fallback: number, min: number, max: numb
   return value;
 }
 
-function boolVar(env: Env, name: string, fallback: boolean): boolean {
+export function boolVar(env: Env, name: string, fallback: boolean): boolean {
   const raw = readVar(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;
   if (['true', '1', 'yes', 'on'].includes(raw)) return true;
@@ -122,7 +122,7 @@ const INTERVAL_UNIT = '(?:years?|y|mons?|months?|weeks?|w|days?|d|hours?|h|minut
 const VERBOSE_INTERVAL = new RegExp(`^(?:\\d+\\s*${INTERVAL_UNIT}\\s*)+$`, 'i');
 const ISO_INTERVAL = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
 
-function intervalVar(env: Env, name: string, fallback: string): string {
+export function intervalVar(env: Env, name: string, fallback: string): string {
   const raw = readVar(env, name);
   if (raw === undefined) return fallback;
   if (!VERBOSE_INTERVAL.test(raw) && !ISO_INTERVAL.test(raw)) {
@@ -278,7 +278,16 @@ export function requireEventSenderChecks(config: Config, served: 'employee-event
 }
 
 /** The URLs the portal's page calls (PORTAL_*_URL); by default the portal's own origin, as in the dev server. */
-export type PortalConfig = Record<'generatePassword' | 'generate2fa' | 'authenticate', string>;
+export type PortalUrls = Record<'generatePassword' | 'generate2fa' | 'authenticate', string>;
+
+/** The portal's settings: it needs no database or secret, so it reads only these (and PORT). */
+export interface PortalConfig {
+  urls: PortalUrls;
+  /** ENROLLMENT_TTL, which the page tells in words: how long a setup started and lost keeps its name. */
+  enrollmentTtl: string;
+  /** SELF_REGISTRATION: whether the page offers to create an account without an invitation. */
+  selfRegistration: boolean;
+}
 
 /**
  * A URL the portal's page calls: an absolute http(s) URL (the function's own Knative
@@ -297,14 +306,21 @@ function portalUrlVar(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
-/** The portal's settings: it needs no database or secret, so it reads only these (and PORT). */
 export function loadPortalConfig(env: Env = process.env): PortalConfig {
   return {
-    generatePassword: portalUrlVar(env, 'PORTAL_GENERATE_PASSWORD_URL', '/generate-password'),
-    generate2fa: portalUrlVar(env, 'PORTAL_GENERATE_2FA_URL', '/generate-2fa'),
-    authenticate: portalUrlVar(env, 'PORTAL_AUTHENTICATE_URL', '/authenticate'),
+    urls: {
+      generatePassword: portalUrlVar(env, 'PORTAL_GENERATE_PASSWORD_URL', '/generate-password'),
+      generate2fa: portalUrlVar(env, 'PORTAL_GENERATE_2FA_URL', '/generate-2fa'),
+      authenticate: portalUrlVar(env, 'PORTAL_AUTHENTICATE_URL', '/authenticate'),
+    },
+    enrollmentTtl: enrollmentTtlVar(env),
+    selfRegistration: selfRegistrationVar(env),
   };
 }
+
+// Read by the functions and by the portal, whose page tells them to people.
+const enrollmentTtlVar = (env: Env): string => intervalVar(env, 'ENROLLMENT_TTL', '15 minutes');
+const selfRegistrationVar = (env: Env): boolean => boolVar(env, 'SELF_REGISTRATION', true);
 
 /** PORT alone: what a process that needs no database or secret (the portal) reads. */
 export function loadPort(env: Env = process.env): number {
@@ -361,13 +377,13 @@ export function loadConfig(env: Env = process.env): Config {
     encryptionKeys,
     bcryptCost: intVar(env, 'BCRYPT_COST', 12, 10, 15),
     credentialMaxAge: intervalVar(env, 'CREDENTIAL_MAX_AGE', '6 months'),
-    enrollmentTtl: intervalVar(env, 'ENROLLMENT_TTL', '15 minutes'),
+    enrollmentTtl: enrollmentTtlVar(env),
     renewalTtl: intervalVar(env, 'RENEWAL_TTL', '15 minutes'),
     invitationTtl: intervalVar(env, 'INVITATION_TTL', '7 days'),
     resetTtl: intervalVar(env, 'RESET_TTL', '24 hours'),
     renewalWindow: intervalVar(env, 'RENEWAL_WINDOW', '30 days'),
     totpIssuer: readVar(env, 'TOTP_ISSUER') ?? 'COFRAP Secure',
-    selfRegistration: boolVar(env, 'SELF_REGISTRATION', true),
+    selfRegistration: selfRegistrationVar(env),
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),
     bcryptThreads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64),
     bcryptEngine: engineVar(env),
