@@ -18,6 +18,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { requireBackend, useServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
+import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { replyEvent, sendEmployeeEvent } from './helpers/events.js';
 import { brokerAuthorization } from './helpers/oidc.js';
@@ -106,7 +107,13 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
   after(() => sink.close());
 
   const fn = (name: string): string => `${live.url}/${name}`;
-  const hr = (type: string, data: Record<string, unknown>, id: string, source?: string) => sendEmployeeEvent(fn('employee-events'), type, data, { id, ...(source === undefined ? {} : { source }) });
+  /** The replies of employee-events the journey got (invitations, resets, conflicts). */
+  const replies: Array<ReturnType<typeof replyEvent>> = [];
+  const hr = async (type: string, data: Record<string, unknown>, id: string, source?: string): Promise<Answer> => {
+    const answer = await sendEmployeeEvent(fn('employee-events'), type, data, { id, ...(source === undefined ? {} : { source }) });
+    if (answer.text !== '') replies.push(replyEvent(answer));
+    return answer;
+  };
   const operator = async (args: string[]): Promise<void> => {
     const exit = await runToExit('account', live.backend.env(), { args, stdoutHandsOver: true });
     expect(exit.code, exit.output).to.equal(0);
@@ -234,6 +241,18 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
     }
     expect(failures).to.deep.equal([]);
     expect([...seen].sort(), 'every published type, each with its schema').to.deep.equal(PUBLISHED_TYPES.map(identityEventType).sort());
+    // the replies of employee-events, against their webhooks
+    expect(replies.map((r) => r.type).sort()).to.deep.equal([
+      'fr.cofrap.identity.account.conflict', 'fr.cofrap.identity.account.conflict',
+      'fr.cofrap.identity.account.invited', 'fr.cofrap.identity.account.invited',
+      'fr.cofrap.identity.account.reset',
+    ]);
+    for (const reply of replies) {
+      const validate = schemaAt(dataSchemaPointer(`${reply.type} (reply)`) as string);
+      expect(validate(reply.data), `${reply.type}: ${JSON.stringify(validate.errors)}`).to.equal(true);
+      expect(reply.subject).to.equal(reply.data?.username);
+    }
+
     // the variants with optional fields were among them
     const optional = sink.received.flatMap(({ headers, data }) => OPTIONAL_FIELDS.filter((f) => f in data).map((f) => `${headers['ce-type']}:${f}`));
     expect([...new Set(optional)].sort()).to.include.members([
@@ -253,7 +272,7 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
       expect(validate({ username: 'es.ann', secret: 'JBSWY3DPEHPK3PXP' }), `${type} accepts a secret field`).to.equal(false);
     }
     // and the replies of employee-events, which the broker passes on
-    for (const reply of ['fr.cofrap.identity.account.invited (reply)', 'fr.cofrap.identity.account.conflict (reply)', 'fr.cofrap.identity.account.reset']) {
+    for (const reply of ['fr.cofrap.identity.account.invited (reply)', 'fr.cofrap.identity.account.conflict (reply)', 'fr.cofrap.identity.account.reset (reply)']) {
       expect(dataSchemaPointer(reply), reply).to.be.a('string');
     }
   });
