@@ -278,6 +278,50 @@ for (const kind of BACKENDS) {
       expect(recreated.text).to.equal('');
     });
 
+    it('departed voids everything staged and every live token: a disabled account holds no usable staged credential or token; a re-hire starts over', async () => {
+      const step = await stepWithMargin(10);
+      const dana = await createAndEnroll(base, 'dana');
+      expect((await signIn(base, 'dana', dana.password, dana.secret, step - 1)).status).to.equal(200);
+      // a helpdesk reset used and its authenticator enrolled: a staged password, secret and recovery codes, the
+      // sealed copy of the codes its enrollment token would show again; then a second reset token, still unused
+      const resetToken = async (): Promise<string> => replyEvent(await sendEmployeeEvent(url, RESET, { username: 'dana', requested_by: 'helpdesk.agent' }, { source: HELPDESK_SOURCE })).data?.reset_token as string;
+      const staged = await createAccount(base, 'dana', { reset_token: await resetToken() }, 200);
+      const stagedFactor = await enroll(base, 'dana', staged.enrollmentToken);
+      const liveReset = await resetToken();
+
+      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'dana' })).status).to.equal(200);
+      if (kind === 'postgres') {
+        const [row] = await live.backend.sql(
+          `SELECT staged_password_hash, staged_mfa_secret, staged_recovery_code_digests, enrollment_recovery_codes,
+                  enrollment_token_hash, renewal_token_hash, invitation_token_hash, reset_token_hash
+             FROM users WHERE username = 'dana'`,
+        );
+        expect(Object.entries(row ?? {}).filter(([, value]) => value !== null).map(([column]) => column), 'kept on the disabled account').to.deep.equal([]);
+      }
+      // nothing staged or handed out opens anything: the tokens are void, the staged factors unknown
+      expect((await postJson(`${base}/generate-2fa`, { username: 'dana', enrollment_token: staged.enrollmentToken })).body.code).to.equal('invalid_token');
+      expect((await postJson(`${base}/generate-password`, { username: 'dana', reset_token: liveReset })).body.code).to.equal('invalid_token');
+      expect((await signIn(base, 'dana', staged.password, stagedFactor.secret, step)).body.code).to.equal('invalid_credentials');
+      const stagedCode = await postJson(`${base}/authenticate`, { username: 'dana', password: dana.password, recovery_code: stagedFactor.recoveryCodes[0] });
+      expect(stagedCode.body.code).to.equal('invalid_credentials');
+      // the credentials in use answer only what the contract tells whoever proves both factors (§6)
+      expect((await signIn(base, 'dana', dana.password, dana.secret, step)).body.code).to.equal('account_disabled');
+      const code = await postJson(`${base}/authenticate`, { username: 'dana', password: dana.password, recovery_code: dana.recoveryCodes[0] });
+      expect(code.body.code, code.text).to.equal('account_disabled');
+
+      // the re-hire starts from a fresh invitation: the old credentials and recovery codes are gone
+      const invitation = invitationOf(await sendEmployeeEvent(url, REHIRED, { username: 'dana' }));
+      if (kind === 'postgres') {
+        const [row] = await live.backend.sql("SELECT password_hash, mfa_secret, recovery_code_digests FROM users WHERE username = 'dana'");
+        expect(row).to.deep.equal({ password_hash: null, mfa_secret: null, recovery_code_digests: [] });
+      }
+      const again = await createAccount(base, 'dana', { invitation_token: invitation.token });
+      const { secret } = await enroll(base, 'dana', again.enrollmentToken);
+      expect((await signIn(base, 'dana', again.password, secret, step)).status).to.equal(200);
+      expect((await postJson(`${base}/authenticate`, { username: 'dana', password: dana.password, recovery_code: dana.recoveryCodes[1] })).body.code).to.equal('invalid_credentials');
+      expect((await postJson(`${base}/authenticate`, { username: 'dana', password: again.password, recovery_code: dana.recoveryCodes[1] })).body.code).to.equal('invalid_credentials');
+    });
+
     it('departed before any account blocks self-registration of that username', async () => {
       expect((await sendEmployeeEvent(url, DEPARTED, { username: 'tess' })).status).to.equal(200);
       expect((await postJson(`${base}/generate-password`, { username: 'tess' })).body.code).to.equal('account_exists');

@@ -68,16 +68,18 @@ export async function provenanceOf(db: Queryable, username: string): Promise<{ p
 }
 
 /**
- * Re-hire: a disabled account becomes invited again, as if new — its old credentials,
- * staged ones, tokens and activation are gone, and a fresh invitation is issued.
+ * Re-hire: a disabled account becomes invited again, as if new — its old credentials
+ * (recovery codes included), staged ones, tokens and activation are gone, and a fresh
+ * invitation is issued.
  * undefined when the account is not disabled (nothing changes).
  */
 export async function rehire(db: Queryable, invitation: Omit<Invitation, 'usernameSkeleton'>): Promise<InvitationIssued | undefined> {
   const [row] = await db.query<{ invitation_expires_at: Date; email: string | null }>(
     `UPDATE users AS u
         SET status = 'invited', provenance = 'hr', created_at = now(), expired = FALSE,
-            password_hash = NULL, mfa_secret = NULL, last_totp_step = NULL,
-            staged_password_hash = NULL, staged_mfa_secret = NULL,
+            password_hash = NULL, mfa_secret = NULL, last_totp_step = NULL, recovery_code_digests = '{}',
+            staged_password_hash = NULL, staged_mfa_secret = NULL, staged_recovery_code_digests = NULL,
+            enrollment_recovery_codes = NULL,
             activated_at = NULL, disabled_at = NULL,
             enrollment_token_hash = NULL, enrollment_expires_at = NULL,
             renewal_token_hash = NULL, renewal_expires_at = NULL,
@@ -118,8 +120,15 @@ export type DisabledFrom = { previousStatus: AccountStatus | 'none'; changed: bo
 
 /**
  * Disables the account (creating a disabled placeholder if there is none), voids its tokens
- * and any staged credentials. An account already disabled is left as it is (changed: false),
- * so a departure delivered twice, or for someone already gone, records no second change.
+ * and everything staged: the staged password, secret and recovery codes, and the sealed
+ * copy of the codes an enrollment showed (only its now-void enrollment token could show
+ * them again). Nothing reads them any more: a re-hire (or the operator's enable) starts
+ * over from a fresh invitation. The credentials in use (password hash, secret, recovery
+ * code digests, last TOTP step) stay, because whoever proves both factors of a disabled
+ * account is told 403 account_disabled rather than 401 (contract §6); they open nothing
+ * else, and the re-hire clears them. An account already disabled is left as it is
+ * (changed: false), so a departure delivered twice, or for someone already gone, records
+ * no second change.
  */
 export async function disable(db: Queryable, username: string): Promise<DisabledFrom> {
   const [row] = await db.query<{ previous_status: AccountStatus | null; changed: boolean }>(
@@ -134,7 +143,8 @@ export async function disable(db: Queryable, username: string): Promise<Disabled
               renewal_token_hash = NULL, renewal_expires_at = NULL,
               invitation_token_hash = NULL, invitation_expires_at = NULL,
               reset_token_hash = NULL, reset_expires_at = NULL,
-              staged_password_hash = NULL, staged_mfa_secret = NULL
+              staged_password_hash = NULL, staged_mfa_secret = NULL, staged_recovery_code_digests = NULL,
+              enrollment_recovery_codes = NULL
         WHERE u.status <> 'disabled'
        RETURNING 1)
      SELECT (SELECT status FROM previous) AS previous_status, EXISTS (SELECT 1 FROM changed) AS changed`,
