@@ -192,7 +192,7 @@ export const authenticate = jsonFunction('authenticate', 'authenticate', async (
       return {
         status: 200,
         body: {
-          authenticated: true,
+          authenticated: true as const,
           username,
           expires_at: signedIn.expiresAt.toISOString(),
           recovery_codes_left: signedIn.recoveryCodesLeft,
