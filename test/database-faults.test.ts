@@ -217,36 +217,30 @@ describe('database faults on postgres', function () {
         answers.push(answer);
         expected.set(answer, success);
       });
+    // the superuser's SQL: the database owner may not end the functions' sessions
+    const terminate = async (): Promise<number> => {
+      const [row] = await adminQuery<{ n: number }>(
+        backend.name,
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cofrap-credentials' AND pid <> pg_backend_pid()",
+        [backend.name],
+      );
+      return row?.n ?? 0;
+    };
     let terminated = 0;
-    let stop = false;
-    let wavesOver: () => void = () => undefined;
-    const wavesDone = new Promise<void>((resolve) => (wavesOver = resolve));
-    const terminator = (async () => {
-      while (!stop) {
-        // the superuser's SQL: the database owner may not end the functions' sessions
-        const [row] = await adminQuery<{ n: number }>(
-          backend.name,
-          "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cofrap-credentials' AND pid <> pg_backend_pid()",
-          [backend.name],
-        );
-        terminated += row?.n ?? 0;
-        // again after the service has sent the database a few messages (some work gets
-        // through, some is caught), or when the waves are done
-        for (let i = 0; i < 6 && !stop; i++) await Promise.race([proxy.nextTraffic(), wavesDone]);
-      }
-    })();
-    // three waves, so requests meet connections killed while idle and while busy
+    // three waves, so requests meet connections killed while idle (before the wave) and
+    // while busy (as soon as the wave's first query is on its way)
     for (let wave = 0; wave < 3; wave++) {
-      await Promise.all([
+      terminated += await terminate();
+      const sent = Promise.all([
         ...Array.from({ length: 6 }, (_, i) => track(postJson(`${base}/generate-password`, { username: `wave${wave}.user${i}` }), 201)),
         ...signingIn.map((a) => track(signIn(base, a.username, a.password, a.secret, step + wave - 1), 200)),
         ...(wave === 0 ? enrolling.map((e) => track(postJson(`${base}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }), 200)) : []),
         track(request(`${base}/readyz`), 200),
       ]);
+      await Promise.race([proxy.nextTraffic(), sent]);
+      terminated += await terminate();
+      await sent;
     }
-    stop = true;
-    wavesOver();
-    await terminator;
 
     const statuses = answers.map((a) => a.status);
     console.log(`      ${terminated} connections terminated; answers: ${JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((x) => x === s).length])))}`);
