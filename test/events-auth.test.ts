@@ -24,6 +24,7 @@ import { EXPIRES_AT, ISSUED_AT, TestIssuer, newSigningKey } from './helpers/oidc
 import { runToExit, startProcess } from './helpers/process.js';
 import type { RunningProcess } from './helpers/process.js';
 import { rememberSecret } from './helpers/secrets.js';
+import { pause } from './helpers/time.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
 const UNAUTHENTICATED_BODY = { error: 'The request does not prove that it comes from the event broker.', code: 'unauthenticated' };
@@ -36,7 +37,7 @@ async function logLine(server: RunningProcess, requestId: string, event: string)
       const entry = JSON.parse(line) as Record<string, unknown>;
       if (entry.request_id === requestId && entry.event === event) return entry;
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await pause(20);
   }
   throw new Error(`no "${event}" line for request ${requestId}:\n${server.output.slice(-20).join('\n')}`);
 }
