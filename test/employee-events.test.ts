@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { BACKENDS, useServer } from './helpers/backends.js';
+import { useInProcessServer } from './helpers/in-process.js';
 import { postJson, request } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
@@ -354,24 +355,23 @@ for (const kind of BACKENDS) {
       });
     });
   });
-
-  describe(`invitations only (SELF_REGISTRATION=false) on ${kind}`, function () {
-    const live = useServer(kind, { SELF_REGISTRATION: 'false' });
-
-    it('creates an invited username with its token, and nothing else', async () => {
-      const invitation = invitationOf(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'vera' }));
-      expect((await postJson(`${live.url}/generate-password`, { username: 'walk.in' })).body.code).to.equal('invalid_token');
-      await createAccount(live.url, 'vera', { invitation_token: invitation.token });
-    });
-
-    // Time is moved by writing the invitation's deadline, which the test reaches on PostgreSQL only.
-    if (kind === 'postgres') {
-      it('refuses a lapsed invitation', async () => {
-        const invitation = invitationOf(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'wes' }));
-        const lapsed = await live.backend.sql("UPDATE users SET invitation_expires_at = now() - interval '1 second' WHERE username = 'wes' RETURNING username");
-        expect(lapsed).to.have.length(1);
-        expect((await postJson(`${live.url}/generate-password`, { username: 'wes', invitation_token: invitation.token })).body.code).to.equal('invalid_token');
-      });
-    }
-  });
 }
+
+// In-process (test/helpers/in-process.ts) on PostgreSQL, where time is moved by writing the
+// invitation's deadline.
+describe('invitations only (SELF_REGISTRATION=false), in-process on postgres', function () {
+  const live = useInProcessServer({ SELF_REGISTRATION: 'false' });
+
+  it('creates an invited username with its token, and nothing else', async () => {
+    const invitation = invitationOf(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'vera' }));
+    expect((await postJson(`${live.url}/generate-password`, { username: 'walk.in' })).body.code).to.equal('invalid_token');
+    await createAccount(live.url, 'vera', { invitation_token: invitation.token });
+  });
+
+  it('refuses a lapsed invitation', async () => {
+    const invitation = invitationOf(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'wes' }));
+    const lapsed = await live.backend.sql("UPDATE users SET invitation_expires_at = now() - interval '1 second' WHERE username = 'wes' RETURNING username");
+    expect(lapsed).to.have.length(1);
+    expect((await postJson(`${live.url}/generate-password`, { username: 'wes', invitation_token: invitation.token })).body.code).to.equal('invalid_token');
+  });
+});

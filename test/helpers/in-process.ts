@@ -16,6 +16,33 @@ import type { Runtime } from '../../lib/runtime.js';
 import { Backend, requireBackend } from './backends.js';
 import { rememberOutput } from './secrets.js';
 
+let logSink: string[] | undefined;
+let capturing = false;
+
+/**
+ * The service's logger writes JSON lines to this process's stdout: from the first
+ * in-process suite on, they are kept (for the suite that runs, and for the run's secret
+ * check, as a spawned server's are) instead of printed among the results. Installed once
+ * and left in place: a runtime's late lines (its bcrypt warm-up, a second after start)
+ * may come after its suite is over.
+ */
+function captureServiceLogs(into: string[]): void {
+  logSink = into;
+  if (capturing) return;
+  capturing = true;
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (typeof chunk === 'string' && chunk.startsWith('{"time"')) {
+      for (const line of chunk.split('\n').filter((l) => l !== '')) {
+        logSink?.push(line);
+        rememberOutput('in-process server', line);
+      }
+      return true;
+    }
+    return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
+}
+
 export interface InProcessServer {
   readonly backend: Backend;
   readonly url: string;
@@ -34,25 +61,11 @@ export function useInProcessServer(env: Record<string, string> = {}): InProcessS
   let server: http.Server | undefined;
   let url: string | undefined;
   let runtime: Runtime | undefined;
-  let restoreStdout: (() => void) | undefined;
 
   before(async function () {
     await requireBackend(this, 'postgres');
     await backend.prepare();
-    // The service's logger writes JSON lines to stdout: keep them for the suite and for the
-    // run's secret check, as a spawned server's, instead of printing them among the results.
-    const write = process.stdout.write;
-    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (typeof chunk === 'string' && chunk.startsWith('{"time"')) {
-        for (const line of chunk.split('\n').filter((l) => l !== '')) {
-          output.push(line);
-          rememberOutput('in-process server', line);
-        }
-        return true;
-      }
-      return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    }) as typeof process.stdout.write;
-    restoreStdout = () => (process.stdout.write = write);
+    captureServiceLogs(output);
     runtime = await getRuntime(() => loadConfig(backend.env(env)));
     const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
     const running = await listen(createApp(mounts, { openapi: OPENAPI_DOCUMENT }), 0);
@@ -67,7 +80,6 @@ export function useInProcessServer(env: Record<string, string> = {}): InProcessS
       await closed;
     }
     await closeProcessRuntime();
-    restoreStdout?.();
     await backend.dispose();
   });
 
