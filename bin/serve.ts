@@ -27,12 +27,13 @@ if (target === PORTAL) {
   // The portal reads its PORTAL_*_URL settings when its module loads.
   const handler = await loadFunction(PORTAL).catch((error: unknown) => stopOnConfiguration(error instanceof Error ? error.message : String(error)));
   const running = await listen(createApp([{ path: '/', handler }], { notFound: false, databaseReadiness: false }), port);
-  log.info('listening', { function: target, port: running.port });
+  // Signals handled before "listening" is said: a SIGTERM right after it drains, not kills.
   shutdownOnSignals(running.server, async () => undefined, log);
+  log.info('listening', { function: target, port: running.port });
 } else {
   const runtime = await startRuntime([target]);
   const handler = await loadFunction(target);
   const { server, port } = await listen(createApp([{ path: '/', handler }], { notFound: false }), runtime.config.port);
-  runtime.log.info('listening', { function: target, port });
   shutdownOnSignals(server, closeProcessRuntime, runtime.log);
+  runtime.log.info('listening', { function: target, port });
 }

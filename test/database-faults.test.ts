@@ -1,7 +1,9 @@
 // The real PostgreSQL going away under the service: through a TCP proxy the test cuts and
 // restores, and by pg_terminate_backend on the service's own connections. While it is gone
 // every request answers 503 with Retry-After (never 500) and /readyz says not ready; the
-// service is back on its own within 1 s of the database; no account is half-written.
+// service is back on its own once the database is; no account is half-written. Cuts are
+// made when a query is on its way, not at fixed times; how long recovery took is logged,
+// not asserted (recovery targets belong to the bench).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,19 +20,14 @@ import { CuttableProxy } from './helpers/proxy.js';
 import { sendEmployeeEvent } from './helpers/events.js';
 import { rememberSecret } from './helpers/secrets.js';
 import { stepWithMargin } from './helpers/totp.js';
+import { until } from './helpers/time.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { hashToken } from '../lib/crypto/tokens.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const RECOVERY_LIMIT_MS = 1000;
-
-/** Polls /readyz until it answers 200; the milliseconds that took (or the limit's overrun). */
-async function millisecondsUntilReady(url: string, limitMs: number): Promise<number> {
+/** Polls /readyz until it answers 200; the milliseconds that took, for the log. */
+async function millisecondsUntilReady(url: string): Promise<number> {
   const started = Date.now();
-  while (Date.now() - started < limitMs * 3) {
-    if ((await request(`${url}/readyz`)).status === 200) return Date.now() - started;
-    await sleep(10);
-  }
+  await until(async () => (await request(`${url}/readyz`)).status === 200, `${url} never became ready again`, { everyMs: 10 });
   return Date.now() - started;
 }
 
@@ -110,7 +107,7 @@ describe('database faults on postgres', function () {
     await backend.dispose();
   });
 
-  it(`answers 503 with Retry-After while the database is gone, writes nothing, and recovers by itself within ${RECOVERY_LIMIT_MS} ms`, async () => {
+  it('answers 503 with Retry-After while the database is gone, writes nothing, and recovers by itself', async () => {
     expect((await createAccount(base, 'before.outage')).password).to.have.length(24);
     await proxy.cut();
     for (const [fn, body] of [
@@ -125,18 +122,16 @@ describe('database faults on postgres', function () {
     expectUnavailable(notReady, 'readyz');
     expect(notReady.body.error).to.match(/unreachable/);
     expect((await request(`${base}/healthz`)).status).to.equal(200);
-    await sleep(500); // gone for a while, not a blip
+    // still gone on a second try: every request since the cut has met a closed door
+    expectUnavailable(await postJson(`${base}/generate-password`, { username: 'during.outage' }), 'generate-password, again');
 
     await proxy.restore();
     const back = Date.now();
-    const readyAfter = await millisecondsUntilReady(base, RECOVERY_LIMIT_MS);
+    const readyAfter = await millisecondsUntilReady(base);
     const created = await postJson(`${base}/generate-password`, { username: 'during.outage' });
-    const servingAfter = Date.now() - back;
-    console.log(`      recovery: /readyz 200 after ${readyAfter} ms, first creation answered after ${servingAfter} ms`);
-    expect(readyAfter).to.be.lessThan(RECOVERY_LIMIT_MS);
+    console.log(`      recovery (busy machines vary): /readyz 200 after ${readyAfter} ms, first creation answered after ${Date.now() - back} ms`);
     // the creation refused during the outage left nothing behind: it is created now
     expect(created.status, created.text).to.equal(201);
-    expect(servingAfter).to.be.lessThan(RECOVERY_LIMIT_MS);
   });
 
   it('a database lost in the middle of creations, renewals and enrollments leaves no half-written account', async () => {
@@ -160,13 +155,13 @@ describe('database faults on postgres', function () {
     ];
     let settled = false;
     const all = Promise.all(burst).finally(() => (settled = true));
+    // Three times: cut as soon as a query is on its way (a request mid-work), then restore.
     let cuts = 0;
-    for (const [cutAt, gone] of [[150, 150], [200, 200], [250, 150]] as const) {
-      await sleep(cutAt);
+    for (let i = 0; i < 3; i++) {
+      await Promise.race([proxy.nextTraffic(), all]);
       if (settled) break;
       await proxy.cut();
       cuts++;
-      await sleep(gone);
       await proxy.restore();
     }
     const results = await all;
@@ -207,7 +202,7 @@ describe('database faults on postgres', function () {
       }
     }
     // and the service is back by itself
-    expect(await millisecondsUntilReady(base, RECOVERY_LIMIT_MS)).to.be.lessThan(RECOVERY_LIMIT_MS);
+    console.log(`      ready again after ${await millisecondsUntilReady(base)} ms`);
   });
 
   it('pg_terminate_backend on its connections while it serves: 503 or success, never 500, and it reconnects by itself', async () => {
@@ -222,31 +217,30 @@ describe('database faults on postgres', function () {
         answers.push(answer);
         expected.set(answer, success);
       });
+    // the superuser's SQL: the database owner may not end the functions' sessions
+    const terminate = async (): Promise<number> => {
+      const [row] = await adminQuery<{ n: number }>(
+        backend.name,
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cofrap-credentials' AND pid <> pg_backend_pid()",
+        [backend.name],
+      );
+      return row?.n ?? 0;
+    };
     let terminated = 0;
-    let stop = false;
-    const terminator = (async () => {
-      while (!stop) {
-        // the superuser's SQL: the database owner may not end the functions' sessions
-        const [row] = await adminQuery<{ n: number }>(
-          backend.name,
-          "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cofrap-credentials' AND pid <> pg_backend_pid()",
-          [backend.name],
-        );
-        terminated += row?.n ?? 0;
-        await sleep(25);
-      }
-    })();
-    // three waves, so requests meet connections killed while idle and while busy
+    // three waves, so requests meet connections killed while idle (before the wave) and
+    // while busy (as soon as the wave's first query is on its way)
     for (let wave = 0; wave < 3; wave++) {
-      await Promise.all([
+      terminated += await terminate();
+      const sent = Promise.all([
         ...Array.from({ length: 6 }, (_, i) => track(postJson(`${base}/generate-password`, { username: `wave${wave}.user${i}` }), 201)),
         ...signingIn.map((a) => track(signIn(base, a.username, a.password, a.secret, step + wave - 1), 200)),
         ...(wave === 0 ? enrolling.map((e) => track(postJson(`${base}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }), 200)) : []),
         track(request(`${base}/readyz`), 200),
       ]);
+      await Promise.race([proxy.nextTraffic(), sent]);
+      terminated += await terminate();
+      await sent;
     }
-    stop = true;
-    await terminator;
 
     const statuses = answers.map((a) => a.status);
     console.log(`      ${terminated} connections terminated; answers: ${JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((x) => x === s).length])))}`);
@@ -257,9 +251,9 @@ describe('database faults on postgres', function () {
     }
 
     const back = Date.now();
-    expect(await millisecondsUntilReady(base, RECOVERY_LIMIT_MS)).to.be.lessThan(RECOVERY_LIMIT_MS);
+    const readyAfter = await millisecondsUntilReady(base);
     expect((await postJson(`${base}/generate-password`, { username: 'after.terminations' })).status).to.equal(201);
-    expect(Date.now() - back).to.be.lessThan(RECOVERY_LIMIT_MS);
+    console.log(`      recovery (busy machines vary): /readyz 200 after ${readyAfter} ms, a creation answered after ${Date.now() - back} ms`);
     const secretBox = box();
     for (const row of (await rows()).values()) expectConsistent(row, secretBox);
   });

@@ -24,6 +24,7 @@ import { EXPIRES_AT, ISSUED_AT, TestIssuer, newSigningKey } from './helpers/oidc
 import { runToExit, startProcess } from './helpers/process.js';
 import type { RunningProcess } from './helpers/process.js';
 import { rememberSecret } from './helpers/secrets.js';
+import { pause, until } from './helpers/time.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
 const UNAUTHENTICATED_BODY = { error: 'The request does not prove that it comes from the event broker.', code: 'unauthenticated' };
@@ -36,7 +37,7 @@ async function logLine(server: RunningProcess, requestId: string, event: string)
       const entry = JSON.parse(line) as Record<string, unknown>;
       if (entry.request_id === requestId && entry.event === event) return entry;
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await pause(20);
   }
   throw new Error(`no "${event}" line for request ${requestId}:\n${server.output.slice(-20).join('\n')}`);
 }
@@ -365,11 +366,14 @@ describe('employee-events in embedded mode (npm start)', function () {
   describe('without sender settings', () => {
     const live = useServer('pglite');
 
-    it('says at start, in a warning, that events are accepted unchecked', () => {
+    it('says at start, in a warning, that events are accepted unchecked', async () => {
+      // the banner is written just after the "listening" line the start waited for
+      const banner = 'WARNING: employee-events skips these sender checks: token, source (embedded development mode only)';
+      await until(() => live.process.output.some((line) => line.includes(banner)), () => `no banner in:\n${live.process.output.join('\n')}`);
       const warning = live.process.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.event === 'events_unchecked');
       expect(warning?.level).to.equal('warn');
       expect(warning?.unchecked).to.deep.equal(['token', 'source']);
-      expect(live.process.output.join('\n')).to.contain('WARNING: employee-events skips these sender checks: token, source (embedded development mode only)');
+      expect(live.process.output.join('\n')).to.contain(banner);
     });
 
     it('accepts an event without a token, from any source', async () => {

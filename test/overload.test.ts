@@ -17,13 +17,13 @@ import { checkAgainstDocument } from './helpers/contract.js';
 import { createAndEnroll } from './helpers/journey.js';
 import { codeAt, stepWithMargin } from './helpers/totp.js';
 import type { QueueFigures } from '../lib/crypto/bcrypt-queue.js';
+import { pause } from './helpers/time.js';
 
 const QUEUE_SECONDS = 3;
 const BODY_TIMEOUT_MS = 500;
 
 type Entry = Record<string, unknown>;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The request line, headers and body of an authenticate call, as bytes on the wire. */
 function rawAuthenticate(username: string, address: string): string {
@@ -70,7 +70,7 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
   async function allEnded(before: number, count: number): Promise<Entry[]> {
     for (let waited = 0; authenticateLines().length < before + count; waited += 20) {
       if (waited > 60_000) throw new Error(`only ${authenticateLines().length - before} of ${count} requests ended`);
-      await sleep(20);
+      await pause(20);
     }
     return authenticateLines().slice(before);
   }
@@ -123,7 +123,7 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
       const now = figures();
       if (now.computed > before.computed && now.queued >= before.threads + 2) break;
       if (waited > 60_000) throw new Error(`the jobs never queued: ${JSON.stringify(now)}`);
-      await sleep(5);
+      await pause(5);
     }
     const atClose = figures();
     sockets.forEach((socket) => socket.destroy());
@@ -197,7 +197,7 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     let line: Entry | undefined;
     for (let waited = 0; line === undefined && waited < 10_000; waited += 20) {
       line = authenticateLines().find((e) => e.code === 'request_timeout');
-      if (line === undefined) await sleep(20);
+      if (line === undefined) await pause(20);
     }
     expect(line?.status).to.equal(408);
     console.log(`      answered 408 after ${String(line?.duration_ms)} ms (limit ${BODY_TIMEOUT_MS} ms)`);

@@ -1,6 +1,7 @@
-// Races on one account, over real HTTP, on both databases: concurrent enrollments with one
-// token and concurrent failed sign-ins around the throttle threshold. Each must end with
-// exactly one winner, and (on PostgreSQL, where the rows can be read) consistent rows.
+// Races on one account, over real HTTP, on both databases: concurrent creations of one
+// username, concurrent enrollments with one token and concurrent failed sign-ins around the
+// throttle threshold. Each must end with exactly one winner, and (on PostgreSQL, where the
+// rows can be read) consistent rows. (Two processes sharing the throttle: brute-force.test.ts.)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -50,6 +51,7 @@ for (const kind of BACKENDS) {
       const base = live.url;
       const step = await stepWithMargin();
       const account = await createAndEnroll(base, 'under.siege');
+      let failuresFromAddress = 0;
       for (const username of ['under.siege', 'no.such.person']) {
         const answers = await Promise.all(Array.from({ length: 20 }, () => postJson(`${base}/authenticate`, { username, password: 'guess-guess', totp: '000000' })));
         const refused = count(answers, 401);
@@ -66,6 +68,10 @@ for (const kind of BACKENDS) {
           expect(rows).to.deep.equal([{ client_address: '127.0.0.1', failures: refused, locked: refused === THRESHOLD }]);
           const [ceiling] = await live.backend.sql<{ failures: number }>('SELECT failures FROM auth_throttle_username WHERE username = $1', [username]);
           expect(ceiling?.failures).to.equal(refused);
+          // a refused attempt counts nowhere: not towards the address either
+          failuresFromAddress += refused;
+          const [address] = await live.backend.sql<{ n: number }>("SELECT cardinality(failed_at) AS n FROM auth_throttle_address WHERE client_address = '127.0.0.1'");
+          expect(address?.n).to.equal(failuresFromAddress);
         }
       }
       const locked = await signIn(base, 'under.siege', account.password, account.secret, step);
@@ -73,19 +79,24 @@ for (const kind of BACKENDS) {
       expect(locked.body.code).to.equal('too_many_requests');
     });
 
-    if (kind === 'postgres') {
-      it('50 concurrent creations leave one row: the winner\'s password hash and enrollment token', async () => {
-        const answers = await Promise.all(Array.from({ length: 50 }, () => postJson(`${live.url}/generate-password`, { username: 'race.rows' })));
-        expect(count(answers, 201)).to.equal(1);
-        expect(count(answers, 409)).to.equal(49);
-        const winner = answers.find((a) => a.status === 201) as Answer;
+    it('50 simultaneous creations of one username make one account and 49 × 409: the winner\'s password and token', async () => {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => postJson(`${live.url}/generate-password`, { username: 'race.user' })));
+      expect(count(answers, 201)).to.equal(1);
+      expect(count(answers, 409)).to.equal(49);
+      const winner = answers.find((a) => a.status === 201) as Answer;
+      const password = decodeQrPng(winner.body.qr_code_base64 as string);
+      if (kind === 'postgres') {
         const rows = await live.backend.sql<{ password_hash: string; enrollment_token_hash: string; status: string; mfa_secret: string | null }>(
-          "SELECT password_hash, enrollment_token_hash, status, mfa_secret FROM users WHERE username = 'race.rows'",
+          "SELECT password_hash, enrollment_token_hash, status, mfa_secret FROM users WHERE username = 'race.user'",
         );
         expect(rows).to.have.length(1);
         expect(rows[0]).to.include({ status: 'pending', mfa_secret: null, enrollment_token_hash: hashToken(winner.body.enrollment_token as string) });
-        expect(await bcrypt.compare(decodeQrPng(winner.body.qr_code_base64 as string), rows[0]?.password_hash as string)).to.equal(true);
-      });
-    }
+        expect(await bcrypt.compare(password, rows[0]?.password_hash as string)).to.equal(true);
+      }
+      // on either database, the winner's token enrolls and its password signs in
+      const { secret } = await enroll(live.url, 'race.user', winner.body.enrollment_token as string);
+      const step = await stepWithMargin();
+      expect((await signIn(live.url, 'race.user', password, secret, step)).status).to.equal(200);
+    });
   });
 }

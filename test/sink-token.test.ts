@@ -19,6 +19,7 @@ import { Database, createPool } from '../lib/db/database.js';
 import { createLogger } from '../lib/log.js';
 import { deliverPending, sendEvent, sinkToken } from '../lib/outbox.js';
 import type { PendingEvent } from '../lib/db/audit.js';
+import { pause } from './helpers/time.js';
 
 interface Arrival {
   authorization: string | undefined;
@@ -47,7 +48,7 @@ class Ingress {
   }
 
   async until(test: (arrivals: Arrival[]) => boolean): Promise<Arrival[]> {
-    for (let i = 0; i < 200 && !test(this.arrivals); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (let i = 0; i < 200 && !test(this.arrivals); i++) await pause(25);
     return this.arrivals;
   }
 
@@ -154,14 +155,14 @@ describe('identity events: the sender\'s token, end to end on postgres', functio
     expect(pending, 'account.created and password.issued').to.have.length.greaterThan(0);
     const refused = await ingress.until((a) => a.filter((x) => x.subject === 'st.without').length === pending.length);
     expect(refused.filter((a) => a.subject === 'st.without').map((a) => a.authorization)).to.deep.equal(pending.map(() => undefined));
-    for (let i = 0; i < 200 && !live.process.output.some((line) => line.includes('identity_event_refused')); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (let i = 0; i < 200 && !live.process.output.some((line) => line.includes('identity_event_refused')); i++) await pause(25);
     const logged = live.process.output.find((line) => line.includes('identity_event_refused'));
     expect(logged, 'the refusal is logged').to.be.a('string');
     expect(JSON.parse(logged as string)).to.include({ status: 401, with_token: false, type: 'fr.cofrap.identity.account.created' });
     for (let i = 0; i < 200; i++) {
       const [row] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject = 'st.without' AND delivered_at IS NULL AND attempts = 1");
       if (row?.n === pending.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await pause(25);
     }
     const waiting = await live.backend.sql<{ attempts: number }>("SELECT attempts FROM outbox WHERE subject = 'st.without' AND delivered_at IS NULL");
     expect(waiting.map((w) => w.attempts)).to.deep.equal(pending.map(() => 1));

@@ -18,6 +18,7 @@ import { Database, createPool } from '../lib/db/database.js';
 import type { Queryable } from '../lib/db/database.js';
 import { claimSkeleton, skeletonTaken } from '../lib/db/usernames.js';
 import { createLogger } from '../lib/log.js';
+import { until } from './helpers/time.js';
 
 const SEED_SCHEMA = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-schema.sql'), 'utf8');
 const SEED_INSERT = 'INSERT INTO users (username, password_hash, mfa_secret, created_at, expired) VALUES ($1, $2, $3, $4, $5)';
@@ -200,24 +201,36 @@ describe('finding 5: skeleton claims of new accounts (lib/db/usernames.ts), on p
     const database = db as Database;
     let inserted: () => void = () => undefined;
     const firstInserted = new Promise<void>((resolve) => (inserted = resolve));
+    let secondWaits: () => void = () => undefined;
+    const secondWaiting = new Promise<void>((resolve) => (secondWaits = resolve));
     const first = database.transaction(async (tx) => {
       const claim = await claimSkeleton(tx, 'jose.fino');
       if (!claim.taken) await insert(tx, 'jose.fino', claim.skeleton);
       inserted();
-      await new Promise((resolve) => setTimeout(resolve, 400)); // commit late
+      // commit only once the second is seen waiting for this transaction's lock
+      await secondWaiting;
       return claim.taken;
     });
     await firstInserted;
-    const started = Date.now();
-    const second = database.transaction(async (tx) => {
-      const claim = await claimSkeleton(tx, 'jose.fıno');
-      if (!claim.taken) await insert(tx, 'jose.fıno', claim.skeleton);
-      return { taken: claim.taken, waited: Date.now() - started };
-    });
-    const [firstTaken, secondResult] = await Promise.all([first, second]);
+    let secondDone = false;
+    const second = database
+      .transaction(async (tx) => {
+        const claim = await claimSkeleton(tx, 'jose.fıno');
+        if (!claim.taken) await insert(tx, 'jose.fıno', claim.skeleton);
+        return claim.taken;
+      })
+      .finally(() => (secondDone = true));
+    // The second blocks on the first's lock (a session of this database waiting on a Lock)
+    // and does not finish while the first is open.
+    await until(
+      async () => secondDone || (await adminQuery<{ n: number }>(backend.name, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", [backend.name]))[0]?.n === 1,
+      'the second claim never waited for the first',
+    );
+    expect(secondDone, 'the second finished while the first was still open').to.equal(false);
+    secondWaits();
+    const [firstTaken, secondTaken] = await Promise.all([first, second]);
     expect(firstTaken).to.equal(false);
-    expect(secondResult.taken).to.equal(true);
-    expect(secondResult.waited).to.be.greaterThan(250);
+    expect(secondTaken).to.equal(true);
     const rows = await backend.sql<{ username: string }>('SELECT username FROM users WHERE username_skeleton = $1', [skeletonOf('jose.fino')]);
     expect(rows.map((r) => r.username)).to.deep.equal(['jose.fino']);
   });

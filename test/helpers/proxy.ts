@@ -5,6 +5,7 @@ import net from 'node:net';
 export class CuttableProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private trafficWaiters: Array<() => void> = [];
   port = 0;
 
   constructor(private readonly targetPort = 5432, private readonly targetHost = '127.0.0.1') {}
@@ -17,6 +18,11 @@ export class CuttableProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
+      client.on('data', () => {
+        const waiters = this.trafficWaiters;
+        this.trafficWaiters = [];
+        waiters.forEach((wake) => wake());
+      });
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
@@ -27,6 +33,14 @@ export class CuttableProxy {
     });
     this.port = (server.address() as net.AddressInfo).port;
     this.server = server;
+  }
+
+  /**
+   * Resolves when the service next sends the database something (a query on its way): a
+   * cut made then catches a request in the middle of its work, whatever the machine's speed.
+   */
+  nextTraffic(): Promise<void> {
+    return new Promise((resolve) => this.trafficWaiters.push(resolve));
   }
 
   /** Stops accepting and kills every open connection: the database is "gone". */
