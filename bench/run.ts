@@ -150,7 +150,7 @@ function stop(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 function serverEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(key)) env[key] = value;
+    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|PG_STATEMENT_TIMEOUT_MS|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(key)) env[key] = value;
   }
   return { ...env, BCRYPT_COST: String(COST), ...BENCH_EVENT_SENDERS, ...extra };
 }

@@ -1,0 +1,69 @@
+// The server-side bound on every statement the functions send, kept in force behind a
+// transaction-mode connection pooler (PgBouncer), where a connection's session settings
+// are not ours: a startup parameter is refused by the pooler (`unsupported startup
+// parameter`), and a session SET would stay on a server connection that the next
+// transaction, of another pod, gets. So the bound comes from two places that a pooler
+// cannot lose:
+//  - the database's default (ALTER DATABASE … SET statement_timeout), written by the
+//    migration command (bin/migrate.ts), which every new server session starts with:
+//    it covers the single statements sent outside a transaction;
+//  - SET LOCAL at the start of each transaction the code opens (lib/db/database.ts),
+//    which ends with the transaction: the process's own bound on the statements that hold
+//    row locks, whatever the database's default says.
+// Readiness checks that the default is in force (lib/runtime.ts), so a database never
+// migrated by this version, or whose default was reset, is seen rather than silently
+// unbounded.
+import type { Queryable } from './database.js';
+import { quoteIdent } from './grants.js';
+
+/** The contract's bound on one statement: a hung database is answered 503, not waited on. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+
+/** SET cannot take a parameter: the bound is a whole number of milliseconds, checked here. */
+function milliseconds(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new Error(`a statement timeout must be a positive whole number of milliseconds, got ${ms}`);
+  return String(ms);
+}
+
+/** The statement that opens a transaction with the bound (one round trip: a simple query). */
+export function beginWithTimeout(ms: number): string {
+  return `BEGIN; SET LOCAL statement_timeout = ${milliseconds(ms)}`;
+}
+
+/** The statement_timeout a new statement outside a transaction runs under, in ms (0: none). */
+export async function sessionStatementTimeout(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ ms: number }>("SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'");
+  return row?.ms ?? 0;
+}
+
+/** Why the sessions' default does not bound statements by `ms`; undefined when it does. */
+export async function statementTimeoutProblem(db: Queryable, ms: number): Promise<string | undefined> {
+  const current = await sessionStatementTimeout(db);
+  if (current > 0 && current <= ms) return undefined;
+  return `statement_timeout is ${current === 0 ? 'off' : `${current} ms`} on new sessions, expected at most ${ms} ms; run the migrations (they set the database's default)`;
+}
+
+/**
+ * Makes `ms` the default statement_timeout of every new session on the current database
+ * (the functions' through a pooler included). Only the database's owner (or a superuser)
+ * may; the migration runs as the owner role. Takes effect for sessions opened afterwards:
+ * a pooler's server connections opened before keep their setting until they are renewed
+ * (PgBouncer's server_lifetime), and readiness says so meanwhile.
+ */
+export async function setDatabaseStatementTimeout(db: Queryable, ms: number): Promise<void> {
+  const [where] = await db.query<{ database: string; owns: boolean }>(
+    `SELECT current_database() AS database,
+            pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') AS owns`,
+  );
+  if (where === undefined) throw new Error('no current database');
+  if (!where.owns) {
+    // A superuser may have set it already: this session started with the database's default.
+    const current = await sessionStatementTimeout(db);
+    if (current > 0 && current <= ms) return;
+    throw new Error(
+      `the migration's role does not own database ${where.database}, so it cannot set its statement_timeout; ` +
+        `as a superuser: ALTER DATABASE ${quoteIdent(where.database)} SET statement_timeout = ${milliseconds(ms)} (docs/capacity.md)`,
+    );
+  }
+  await db.query(`ALTER DATABASE ${quoteIdent(where.database)} SET statement_timeout = ${milliseconds(ms)}`);
+}
