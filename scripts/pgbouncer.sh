@@ -48,10 +48,10 @@ INI
     fi
     pgbouncer -d "${as[@]}" "$dir/pgbouncer.ini"
     for _ in $(seq 1 50); do
-      pg_isready -q -h 127.0.0.1 -p "$port" && break
+      pg_isready -q -h 127.0.0.1 -p "$port" -U postgres -d postgres && break
       sleep 0.1
     done
-    pg_isready -q -h 127.0.0.1 -p "$port" || { echo "PgBouncer did not start:" >&2; cat "$dir/pgbouncer.log" >&2; exit 1; }
+    pg_isready -q -h 127.0.0.1 -p "$port" -U postgres -d postgres || { echo "PgBouncer did not start:" >&2; cat "$dir/pgbouncer.log" >&2; exit 1; }
     echo "postgresql://127.0.0.1:$port"
     ;;
   stop)
