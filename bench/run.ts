@@ -24,6 +24,7 @@ import { PasswordHasher } from '../lib/crypto/bcrypt.js';
 import { decodeQrPng } from '../test/helpers/qr.js';
 import { codeAt, currentStep } from '../test/helpers/totp.js';
 import type { LatencySummary, LoadResult, LoadSpec, Scenario } from './load.js';
+import { SCALE_PROCESSES, runScalePhase, scaleTable } from './scale.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SEED_DIR = path.resolve(ROOT, '../shared/seed/python');
@@ -55,7 +56,7 @@ const SETTINGS = {
   concurrencies: [1, 16] as const,
   stressClients: 50,
   skipSeed: process.argv.includes('--no-seed'),
-  /** --only=generate-2fa,authenticate,stress,cold: a part of the run, for development. */
+  /** --only=generate-2fa,authenticate,stress,cold,scale: a part of the run, for development. */
   only: process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',') ?? [],
 };
 const wanted = (part: string): boolean => SETTINGS.only.length === 0 || SETTINGS.only.includes(part);
@@ -545,7 +546,7 @@ async function main(): Promise<void> {
     const secret = enrolled.manual_entry_key as string;
     await postJson(url('authenticate'), { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) }, 200);
     const accountsPerRun = 400;
-    const signInRuns = SETTINGS.concurrencies.length + 1;
+    const signInRuns = SETTINGS.concurrencies.length + 1 + SCALE_PROCESSES.length;
     const copies = Array.from({ length: accountsPerRun * signInRuns }, (_, i) => `bench-signin-${i + 1}`);
     await adminQuery(
       databases.ours.url,
@@ -620,6 +621,13 @@ async function main(): Promise<void> {
     const engineInUse = ours.engine() ?? 'unknown';
     await ours.close();
     ours = undefined;
+
+    // Scale: authenticate on 1, 2 and 4 processes behind a round-robin proxy (bench/scale.ts).
+    const scale = !wanted('scale') ? undefined : await runScalePhase({
+      root: ROOT, serverEnv, freePort, waitFor, stop, say, runLoad: runLoadProcess,
+      loadSpec: (target, expected, clients, scenario) => loadSpec(target, 'ours', expected, clients, scenario),
+      signInScenario: () => ({ kind: 'sign-in', password, secret, accounts: signInAccounts() }),
+    }, env, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim());
 
     // Cold start: one function per process, as in the images, to its first /readyz 200.
     const cold: Record<string, { runsMs: number[]; medianMs: number }> = {};
@@ -706,6 +714,7 @@ async function main(): Promise<void> {
       lines.push(`authenticate, ${SETTINGS.stressClients} clients, ${SETTINGS.stressS} s: ${fmt(stress.throughput, 2)} req/s, p50 ${fmt(sp?.p50)} ms, p99 ${fmt(sp?.p99)} ms, errors ${stress.errors}, peak RSS ${fmt(peakRssMiB)} MiB (VmHWM ${fmt(afterStress?.hwmMiB)} MiB)`);
     }
     lines.push(`cold start to the first /readyz 200 (median of ${SETTINGS.coldStarts}): ` + Object.entries(cold).map(([target, result]) => `${target} ${fmt(result.medianMs)} ms`).join(', '));
+    if (scale !== undefined) lines.push('', ...scaleTable(scale), '');
     lines.push(seed === undefined ? `seed: NOT MEASURED: ${seedSkipped ?? ''}` : `seed: ${seed.note}`);
     lines.push('');
     lines.push('| target | measured | |');
@@ -733,6 +742,7 @@ async function main(): Promise<void> {
       rows,
       authenticateStress: { clients: SETTINGS.stressClients, durationS: SETTINGS.stressS, result: stress, peakRssMiB, vmHwmMiB: afterStress?.hwmMiB },
       coldStart: cold,
+      scale,
       targets,
       table,
     };
