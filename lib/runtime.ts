@@ -33,7 +33,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   const embedded = await startEmbedded(target.dataDir);
   // PGlite serves one session: one connection, kept open. No pooler stands between: the
   // session's default bound can be a startup parameter (readiness checks it all the same).
-  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0, statement_timeout: timeout }, log, timeout);
+  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0, maxLifetimeSeconds: 0, statement_timeout: timeout }, log, timeout);
   const db = new Database(pool, { statementTimeoutMs: timeout, onClose: () => embedded.stop() });
   try {
     await migrate(db, log);

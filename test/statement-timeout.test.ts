@@ -10,6 +10,7 @@
 import { expect } from 'chai';
 import { Backend, THROUGH_POOLER, requireBackend, useServer } from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
+import { beginWithTimeout, parseTimeout } from '../lib/db/statement-timeout.js';
 
 /** Short, so the suite is quick; far above what any statement of a sign-in takes. */
 const BOUND_MS = 1500;
@@ -85,5 +86,17 @@ describe(`statement timeout on postgres, ${via}: a database without the default 
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('unit: statement_timeout values', () => {
+  it('reads the values ALTER … SET stores, in ms, and nothing else', () => {
+    expect(['10000', '10s', '1min', '250ms', "'5s'", '0'].map(parseTimeout)).to.deep.equal([10_000, 10_000, 60_000, 250, 5000, 0]);
+    expect(['', 'ten', '10 parsecs', '-1'].map(parseTimeout)).to.deep.equal([undefined, undefined, undefined, undefined]);
+  });
+
+  it('opens a transaction with a whole, positive number of milliseconds only', () => {
+    expect(beginWithTimeout(1500)).to.equal('BEGIN; SET LOCAL statement_timeout = 1500');
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => beginWithTimeout(bad), String(bad)).to.throw(/positive whole number/);
   });
 });

@@ -111,6 +111,7 @@ class RollbackFailed extends Error {
 }
 
 const CLIENT_WAIT_BEYOND_SERVER_MS = 2000;
+const CONNECTION_LIFETIME_SECONDS = 600;
 
 function clientQueryable(client: pg.PoolClient): Queryable {
   return {
@@ -134,6 +135,9 @@ export function createPool(config: pg.PoolConfig, log: Logger, statementTimeoutM
     // later than the server's bound, so that a slow statement is cut (and its locks
     // released) by the server rather than abandoned by the client.
     query_timeout: statementTimeoutMs + CLIENT_WAIT_BEYOND_SERVER_MS,
+    // Connections are renewed, so a session opened before the migration set the
+    // database's default statement_timeout does not keep the old one for good.
+    maxLifetimeSeconds: CONNECTION_LIFETIME_SECONDS,
     application_name: 'cofrap-credentials',
     ...config,
   });

@@ -36,10 +36,46 @@ export async function sessionStatementTimeout(db: Queryable): Promise<number> {
   return row?.ms ?? 0;
 }
 
-/** Why the sessions' default does not bound statements by `ms`; undefined when it does. */
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A statement_timeout as ALTER … SET stores it ('10000', '10s', '1min'), in ms; undefined if unreadable. */
+export function parseTimeout(value: string): number | undefined {
+  const match = /^\s*'?(\d+)\s*(us|ms|s|min|h|d)?'?\s*$/.exec(value);
+  if (match?.[1] === undefined) return undefined;
+  return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] as number);
+}
+
+/**
+ * The statement_timeout a session of this role on this database starts with, from the
+ * defaults ALTER ROLE / ALTER DATABASE … SET wrote (the most specific wins, as at login);
+ * undefined when none is set there (the server's configuration then applies).
+ */
+export async function newSessionStatementTimeout(db: Queryable): Promise<number | undefined> {
+  const [row] = await db.query<{ value: string }>(
+    `SELECT substr(option, length('statement_timeout=') + 1) AS value
+       FROM pg_db_role_setting s, unnest(s.setconfig) AS option
+      WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+        AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = current_user))
+        AND option LIKE 'statement_timeout=%'
+      ORDER BY s.setrole <> 0 DESC, s.setdatabase <> 0 DESC
+      LIMIT 1`,
+  );
+  return row === undefined ? undefined : parseTimeout(row.value);
+}
+
+const bounded = (value: number | undefined, ms: number): boolean => value !== undefined && value > 0 && value <= ms;
+
+/**
+ * Why a statement outside a transaction may run unbounded by `ms`; undefined when it may
+ * not. In force means: the session the check ran on has the bound, or the defaults give it
+ * to every new session. (A connection opened before the migration set the default keeps
+ * its old setting until renewed: the pool's maxLifetimeSeconds, a pooler's server_lifetime.)
+ */
 export async function statementTimeoutProblem(db: Queryable, ms: number): Promise<string | undefined> {
   const current = await sessionStatementTimeout(db);
-  if (current > 0 && current <= ms) return undefined;
+  if (bounded(current, ms)) return undefined;
+  const next = await newSessionStatementTimeout(db);
+  if (bounded(next, ms)) return undefined;
   return `statement_timeout is ${current === 0 ? 'off' : `${current} ms`} on new sessions, expected at most ${ms} ms; run the migrations (they set the database's default)`;
 }
 
