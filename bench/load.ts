@@ -55,6 +55,12 @@ export interface LoadResult {
   lateAnswers: number;
   /** sign-in only: times a client found no account with a usable TOTP step and waited. */
   starved: number;
+  /**
+   * Answers 503 with Retry-After inside the window: the service shed the request before
+   * doing anything (contract §6, the bounded bcrypt queue). Not errors: the client waits
+   * Retry-After, as a real one should, and its (account, step) stays unused.
+   */
+  shed: number;
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -81,6 +87,8 @@ export function summarise(values: number[]): LatencySummary | undefined {
 interface Answer {
   status: number;
   text: string;
+  /** Seconds, from a 503's Retry-After. */
+  retryAfter: number | undefined;
 }
 
 function post(agent: http.Agent, url: URL, body: string, timeoutMs: number): Promise<Answer> {
@@ -97,7 +105,10 @@ function post(agent: http.Agent, url: URL, body: string, timeoutMs: number): Pro
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        const retryAfter = Number.parseInt(String(response.headers['retry-after'] ?? ''), 10);
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined }),
+        );
         response.on('error', reject);
       },
     );
@@ -132,13 +143,14 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let warmupAnswers = 0;
   let lateAnswers = 0;
   let starved = 0;
+  let shed = 0;
   let sequence = 0;
   const scenario = spec.scenario;
   const busy = new Set<number>();
   let cursor = 0;
 
   /** The next body for `client`, or undefined when sign-in has no usable (account, step) right now. */
-  const nextBody = (client: number): { body: string; release?: () => void } | undefined => {
+  const nextBody = (client: number): { body: string; release?: () => void; unused?: () => void } | undefined => {
     switch (scenario.kind) {
       case 'create':
         return { body: JSON.stringify({ username: `${scenario.prefix}-${process.pid}-${client}-${sequence++}` }) };
@@ -155,13 +167,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
           const index = cursor++ % scenario.accounts.length;
           const account = scenario.accounts[index] as { username: string; lastStep: number | null };
           if (busy.has(index)) continue;
-          const step = Math.max((account.lastStep ?? now - 2) + 1, now);
+          const before = account.lastStep;
+          const step = Math.max((before ?? now - 2) + 1, now);
           if (step > now + 1) continue;
           account.lastStep = step;
           busy.add(index);
           return {
             body: JSON.stringify({ username: account.username, password: scenario.password, totp: codeAt(scenario.secret, step) }),
             release: () => busy.delete(index),
+            // A shed request never reached the account: its step may be used again.
+            unused: () => {
+              if (account.lastStep === step) account.lastStep = before;
+            },
           };
         }
         return undefined;
@@ -180,17 +197,25 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const sent = performance.now();
       let ok = false;
       let failure = '';
+      let retryAfter: number | undefined;
       try {
         const answer = await post(agent, url, next.body, spec.timeoutMs);
         ok = succeeded(spec, answer);
         if (!ok) failure = `${answer.status} ${answer.text.slice(0, 160)}`;
+        if (spec.side === 'ours' && answer.status === 503 && answer.retryAfter !== undefined) {
+          retryAfter = answer.retryAfter;
+          next.unused?.();
+        }
       } catch (error) {
         failure = error instanceof Error ? error.message : String(error);
       } finally {
         next.release?.();
       }
       const done = performance.now();
-      if (done < windowStart) {
+      if (retryAfter !== undefined) {
+        if (done >= windowStart && done <= windowEnd) shed++;
+        await sleep(Math.min(retryAfter * 1000, Math.max(0, windowEnd - done)));
+      } else if (done < windowStart) {
         warmupAnswers++;
       } else if (done > windowEnd) {
         lateAnswers++;
@@ -217,6 +242,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     warmupAnswers,
     lateAnswers,
     starved,
+    shed,
   };
 }
 

@@ -711,7 +711,7 @@ async function main(): Promise<void> {
     lines.push('');
     if (stress !== undefined) {
       const sp = stress.latencyMs;
-      lines.push(`authenticate, ${SETTINGS.stressClients} clients, ${SETTINGS.stressS} s: ${fmt(stress.throughput, 2)} req/s, p50 ${fmt(sp?.p50)} ms, p99 ${fmt(sp?.p99)} ms, errors ${stress.errors}, peak RSS ${fmt(peakRssMiB)} MiB (VmHWM ${fmt(afterStress?.hwmMiB)} MiB)`);
+      lines.push(`authenticate, ${SETTINGS.stressClients} clients, ${SETTINGS.stressS} s: ${fmt(stress.throughput, 2)} req/s, p50 ${fmt(sp?.p50)} ms, p99 ${fmt(sp?.p99)} ms, shed (503 + Retry-After, then retried) ${stress.shed}, errors ${stress.errors}, peak RSS ${fmt(peakRssMiB)} MiB (VmHWM ${fmt(afterStress?.hwmMiB)} MiB)`);
     }
     lines.push(`cold start to the first /readyz 200 (median of ${SETTINGS.coldStarts}): ` + Object.entries(cold).map(([target, result]) => `${target} ${fmt(result.medianMs)} ms`).join(', '));
     if (scale !== undefined) lines.push('', ...scaleTable(scale), '');

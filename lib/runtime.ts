@@ -55,7 +55,7 @@ export async function createRuntime(config: Config, log: Logger = rootLog): Prom
     (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
   );
   // Where the throttle's client address comes from, said once at start; at debug level
-  // each request logs how it resolved (README, "Client address").
+  // each request logs how it resolved (docs/operations.md, "Client address").
   const hops = config.trustedProxyHops;
   log.info('client_address_source', {
     trusted_proxy_hops: hops,

@@ -350,7 +350,7 @@ prove_generate_password() {
   say "$fn: POST / {\"username\":\"image.proof\"} 201, account stored"
   stop_with_sigterm "$fn"
 
-  # The operator command is in every image (README "Operator command"): it reads that account.
+  # The operator command is in every image (docs/operations.md, "Operator command"): it reads that account.
   run_in_image "$fn" "$work/secrets" node dist/bin/account.js show image.proof >"$work/account.log" 2>&1 \
     || { cat "$work/account.log" >&2; die "node dist/bin/account.js show image.proof failed in the $fn image"; }
   grep -qx 'status: pending' "$work/account.log" || { cat "$work/account.log" >&2; die "account show in the $fn image did not report status: pending"; }

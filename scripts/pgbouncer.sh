@@ -40,11 +40,14 @@ logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 admin_users = postgres
 INI
-    # PgBouncer refuses to run as root: as root, it runs as the server's own user.
+    # PgBouncer refuses to run as root: as root, it runs as the server's own user (the
+    # Debian packages' postgres), or nobody.
     as=()
     if [ "$(id -u)" -eq 0 ]; then
-      as=(-u postgres)
-      chown -R postgres "$dir"
+      user=postgres
+      id "$user" >/dev/null 2>&1 || user=nobody
+      as=(-u "$user")
+      chown -R "$user" "$dir"
     fi
     pgbouncer -d "${as[@]}" "$dir/pgbouncer.ini"
     for _ in $(seq 1 50); do

@@ -58,7 +58,7 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
       { client_address: '198.51.100.7', failures: PAIR_THRESHOLD },
       { client_address: '198.51.100.8', failures: 1 },
     ]);
-    // what an operator reads at debug level to check TRUSTED_PROXY_HOPS (README, "Client address")
+    // what an operator reads at debug level to check TRUSTED_PROXY_HOPS (docs/operations.md, "Client address")
     const resolved = logged('client_address').find((entry) => entry.client_address === '198.51.100.7');
     expect(resolved).to.include({ peer: '127.0.0.1', forwarded_entries: 2, trusted_proxy_hops: 1 });
   });

@@ -1,7 +1,7 @@
 // The bcrypt implementation behind PasswordHasher. The default is the native `bcrypt`
 // package (OpenBSD's C implementation, N-API, with prebuilt binaries for the common
 // platforms inside its npm package): measured here it is about a quarter faster than
-// bcryptjs at cost 12 (README, "Performance"), and authenticate's throughput is bounded by
+// bcryptjs at cost 12 (bench/README.md, the bcrypt floor), and authenticate's throughput is bounded by
 // bcrypt. It is an optional dependency: bcryptjs, pure JavaScript, stays the portable
 // engine, used wherever the native binding did not install or cannot load, or when
 // BCRYPT_ENGINE=bcryptjs. Both write `$2b$` hashes and read `$2a$`/`$2b$`/`$2y$`, so

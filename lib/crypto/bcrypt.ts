@@ -20,7 +20,7 @@ export interface HasherOptions {
 
 // The warm-up measures a job at this cost and scales it up: each cost step doubles
 // bcrypt's work, and at cost 8 the fixed part and a first call's overheads are already
-// small (measured: README, "Bounded bcrypt queue"; at cost 4 a thread's first call came
+// small (measured: docs/operations.md, "Bounded bcrypt queue"; at cost 4 a thread's first call came
 // out 1.6 times too slow once scaled with the native engine, 20 times with bcryptjs). It runs WARM_UP_DELAY_MS after start, off the start-up's
 // path: even 15 ms on a worker thread competed with the process's start for the CPU.
 const WARM_UP_COST = 8;

@@ -26,7 +26,7 @@ export function quoteIdent(name: string): string {
 
 const how = (functionsRole: string, owner: string): string =>
   `as a superuser, in this database: REASSIGN OWNED BY ${quoteIdent(functionsRole)} TO ${quoteIdent(owner)}; ` +
-  `ALTER ROLE ${quoteIdent(functionsRole)} NOSUPERUSER NOCREATEDB NOCREATEROLE (README.md, "Two database roles")`;
+  `ALTER ROLE ${quoteIdent(functionsRole)} NOSUPERUSER NOCREATEDB NOCREATEROLE (docs/operations.md, "Two database roles")`;
 
 /** Why the functions' role cannot be given DML-only access as it is; empty when all is well. */
 export async function functionsRoleProblems(db: Queryable, functionsRole: string): Promise<string[]> {
@@ -34,7 +34,7 @@ export async function functionsRoleProblems(db: Queryable, functionsRole: string
     'SELECT rolsuper AS super, rolcreatedb AS createdb, rolcreaterole AS createrole, current_user AS me FROM pg_roles WHERE rolname = $1',
     [functionsRole],
   );
-  if (role === undefined) return [`the functions' role ${functionsRole} does not exist; create it (README.md, "Two database roles")`];
+  if (role === undefined) return [`the functions' role ${functionsRole} does not exist; create it (docs/operations.md, "Two database roles")`];
   const problems: string[] = [];
   if (role.super) problems.push(`the functions' role ${functionsRole} is a superuser`);
   if (role.createdb) problems.push(`the functions' role ${functionsRole} may create databases (CREATEDB)`);

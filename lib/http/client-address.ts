@@ -45,7 +45,7 @@ export function resolveClientAddress(req: IncomingMessage, trustedHops: number):
   // count is wrong for it, and the leftmost entry (what proxy-addr would answer) may be one
   // the client wrote. The nearest proxy stands for the client instead: such requests share
   // one key, which errs towards throttling. (A client that sent entries of its own hides
-  // this case; only a constant chain prevents it: see README, "Client address".)
+  // this case; only a constant chain prevents it: see docs/operations.md, "Client address".)
   if (forwardedEntries < trustedHops) return { address: peer, peer, forwardedEntries, fallback: 'missing_hops' };
   const entry = proxyaddr(req, (_address, hop) => hop < trustedHops);
   const address = canonical(entry);

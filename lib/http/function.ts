@@ -191,7 +191,7 @@ let warnedFallback = false;
 
 /**
  * The client's address for this request. At debug level every request logs how it was
- * resolved, so an operator can check TRUSTED_PROXY_HOPS against real traffic (README,
+ * resolved, so an operator can check TRUSTED_PROXY_HOPS against real traffic (docs/operations.md,
  * "Client address"); a chain shorter than the configured hops is a warning, once.
  */
 function clientAddressOf(req: Request, runtime: Runtime, log: Logger): string {

@@ -3,14 +3,33 @@
 // code, or a recovery code when the phone is lost), account creation (or an invitation),
 // the recovery codes, a new authenticator after a lost phone, and the renewal of
 // credentials (expired, or before the deadline). Every answer ends in a visible state;
-// errors go to an aria-live region in plain words. Passwords, codes and tokens live only
-// in memory and in the fields of the step that needs them: never in storage, the URL or
-// the console.
+// errors go to an aria-live region in plain words, decided here from the answer's code
+// (the service's own sentence names API fields and is never shown). Passwords, codes and
+// tokens live only in memory and in the fields of the step that needs them: never in
+// storage, the URL, the page's text or the console.
+//
+// Phones: a person cannot scan their own screen, so beside each QR code the page offers
+// what works on the same device: the otpauth:// link and the key to copy for the
+// authenticator, and for the password a form the browser's password manager saves (the
+// password read from the QR code in the page, by jsqr served from our own origin).
 
 interface PortalConfig {
   generatePassword: string;
   generate2fa: string;
   authenticate: string;
+  /** openapi.yaml's Username pattern, its character class and its length (absent: the service alone checks). */
+  username?: { pattern: string; characters: string; maxLength: number };
+  /** ENROLLMENT_TTL in words. */
+  enrollmentWindow?: string;
+  selfRegistration?: boolean;
+}
+
+/** jsqr's decoding function, as its browser build defines it on window. */
+type QrDecoder = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+interface Window {
+  jsQR?: QrDecoder;
+  /** The Credential Management API's password credential (Chromium): not in TypeScript's DOM library. */
+  PasswordCredential?: new (data: { id: string; password: string; name?: string }) => Credential;
 }
 
 interface ApiAnswer {
@@ -25,6 +44,8 @@ type View = 'signin' | 'create' | 'expired' | 'reset' | 'password' | '2fa' | 'co
 type Purpose = 'create' | 'invitation' | 'renewal' | 'recovery';
 type Step = 'signin' | 'recovery' | 'create' | 'enroll';
 
+/** The steps of a setup under way, which a reload would lose. */
+const SETUP_VIEWS: View[] = ['password', '2fa', 'codes', 'activate'];
 const VIEWS: View[] = ['signin', 'create', 'expired', 'reset', 'password', '2fa', 'codes', 'activate', 'recovered', 'done'];
 
 const state: {
@@ -44,6 +65,8 @@ const state: {
   codesSaved: boolean;
   /** How many codes this enrollment gave (a sign-in with the new authenticator answers as many left). */
   newCodeCount: number;
+  /** Who is signed in (the header says so), once a sign-in succeeded. */
+  signedIn?: string;
   view: View;
 } = {
   config: { generatePassword: '/generate-password', generate2fa: '/generate-2fa', authenticate: '/authenticate' },
@@ -58,6 +81,13 @@ const state: {
 
 /** The recovery codes of the enrollment under way: from generate-2fa's answer until the codes step is left. */
 let pendingCodes: string[] = [];
+/**
+ * The new password, read from its QR code in the page: in memory only, from the password
+ * step until the activation (which it pre-fills) or until the enrollment is left.
+ */
+let newPassword: string | undefined;
+/** The authenticator's key of the enrollment under way, for its copy button. */
+let manualKey: string | undefined;
 /** The blob: URL of the last "Download as text", revoked when the codes step is left. */
 let downloadUrl: string | undefined;
 
@@ -102,13 +132,35 @@ function seconds(count: number): string {
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
 
-/** The human sentence for an error answer of the contract (§2), in the context of a step. */
+/** "in 30 seconds (after 14:05:12)": when to try again, from a Retry-After. */
+function retryIn(wait: number): string {
+  const at = new Date(Date.now() + wait * 1000).toLocaleTimeString();
+  return `in ${seconds(wait)} (after ${at})`;
+}
+
+/** The username rule in words, with its length from openapi.yaml's pattern. */
+function usernameRuleInWords(): string {
+  const max = state.config.username?.maxLength ?? 64;
+  return `A username is 1 to ${max} characters: letters of one alphabet (for example all Latin), digits and . _ - @, without spaces.`;
+}
+
+/**
+ * The human sentence for an error answer of the contract (§2), in the context of a step:
+ * every code of openapi.yaml's ErrorCode has its own words here. The service's `error`
+ * sentence is never shown: it names API fields (`Field "username" must be…`).
+ */
 function describeFailure(answer: ApiAnswer, step: Step): string {
   const code = typeof answer.body.code === 'string' ? answer.body.code : '';
-  const detail = typeof answer.body.error === 'string' ? answer.body.error : '';
+  const signingIn = step === 'signin' || step === 'recovery';
   switch (code) {
     case 'invalid_request':
-      return `Please check what you typed: ${detail}`;
+      if (step === 'create') return `This username cannot be used. ${usernameRuleInWords()}`;
+      if (signingIn) {
+        return step === 'recovery'
+          ? 'Check what you typed: your username (letters, digits and . _ - @) and a recovery code such as k7qm-3x9d-pw2h-t4nc.'
+          : 'Check what you typed: your username (letters, digits and . _ - @) and the 6 digits your authenticator app shows.';
+      }
+      return 'The service did not accept what the page sent. Reload the page and start again; if it keeps happening, contact the IT service desk.';
     case 'invalid_credentials':
       if (step === 'recovery') return 'The username, password or recovery code is not correct. Check them and try again; each recovery code works only once.';
       if (step === 'enroll' && state.purpose === 'recovery') return 'The password or the code is not correct. Type your password and the current code from your new app (codes change every 30 seconds).';
@@ -127,22 +179,32 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
       }
       if (state.purpose === 'recovery' && step === 'enroll') return 'This setup session is no longer valid: it expired. Sign in again with your password and another recovery code to start over.';
       if (step === 'enroll') return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
+      if (signingIn) return 'The service did not accept this sign-in. Sign in again; if it keeps happening, contact the IT service desk.';
       return 'New accounts need an invitation here. Use the link HR sent you, or contact the IT service desk.';
+    case 'unauthenticated':
+    case 'forbidden':
+      return 'The credential service refused the page\'s request. Reload the page and try again; if it keeps happening, contact the IT service desk.';
     case 'credentials_expired':
-      return 'Your credentials have expired and must be renewed.';
+      return 'Your credentials have expired and must be renewed: sign in with your password and code to start the renewal.';
     case 'account_disabled':
       return 'This account is disabled. If you think this is a mistake, contact the IT service desk.';
     case 'account_exists':
       return state.purpose === 'invitation'
         ? 'The account for this invitation already exists: the invitation was already used. Sign in with your password and code, or ask HR for a new invitation.'
-        : 'An account with this username already exists. Sign in instead, or use the invitation link HR sent you.';
+        : takenInWords();
+    case 'request_timeout':
+      return 'Your request took too long to reach the service: the connection is slow or was interrupted. Check your connection and try again.';
     case 'too_many_requests': {
       const wait = answer.retryAfter ?? 30;
-      const at = new Date(Date.now() + wait * 1000).toLocaleTimeString();
-      return `Too many failed attempts for this account. Try again in ${seconds(wait)} (after ${at}).`;
+      // The service pauses a username from one address, a username from everywhere, or one address for every username (contract §6).
+      return signingIn || step === 'enroll'
+        ? `Too many failed sign-ins for this username or from your network, so sign-in is paused. Try again ${retryIn(wait)}.`
+        : `Too many requests right now. Try again ${retryIn(wait)}.`;
     }
     case 'unavailable':
-      return 'The service is temporarily unavailable. Please try again shortly.';
+      return answer.retryAfter !== undefined
+        ? `The service is busy or briefly unavailable. Try again ${retryIn(answer.retryAfter)}.`
+        : 'The service is temporarily unavailable. Please try again in a minute.';
     case 'internal':
       return `Something went wrong on our side. Please try again; if it keeps happening, contact the IT service desk${answer.requestId ? ` (reference ${answer.requestId})` : ''}.`;
     case 'not_found':
@@ -150,9 +212,25 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
     case 'unsupported_media_type':
     case 'payload_too_large':
       return 'The portal could not talk to the credential service correctly. Reload the page and try again; if it keeps happening, contact the IT service desk.';
+    case 'network':
+      return 'The credential service cannot be reached. Check your connection and try again.';
     default:
-      return detail !== '' ? detail : `Unexpected answer from the service (HTTP ${answer.status}). Please try again shortly.`;
+      return `Unexpected answer from the service (HTTP ${answer.status}). Please try again shortly; if it keeps happening, contact the IT service desk.`;
   }
+}
+
+/**
+ * A 409 to a creation without a token: the name is someone's — perhaps the person's own,
+ * set up on a page they lost. The answer does not say which (§4), so the page names
+ * every way on: sign in, the invitation link again, or the wait until the name frees.
+ */
+function takenInWords(): string {
+  const ways = ['If the account is yours and active, sign in instead.', 'Invited by HR and lost the setup page? Open your invitation link again: it works until the account is activated.'];
+  if (state.config.selfRegistration !== false) {
+    const wait = state.config.enrollmentWindow ?? 'a few minutes';
+    ways.push(`Created it here yourself and lost the setup page before its first sign-in? The name is freed ${wait} after you started: create it again then.`);
+  }
+  return `The username is taken (or one that looks the same). ${ways.join(' ')}`;
 }
 
 // ---- requests -----------------------------------------------------------------
@@ -169,7 +247,7 @@ async function post(url: string, body: Record<string, string>): Promise<ApiAnswe
       referrerPolicy: 'no-referrer',
     });
   } catch {
-    return { status: 0, body: { code: 'network', error: 'The credential service cannot be reached. Check your connection and try again.' }, retryAfter: undefined, requestId: undefined };
+    return { status: 0, body: { code: 'network' }, retryAfter: undefined, requestId: undefined };
   }
   let parsed: Record<string, unknown> = {};
   try {
@@ -212,6 +290,13 @@ function show(view: View, focus?: HTMLElement): void {
     if (current) element(id).setAttribute('aria-current', 'page');
     else element(id).removeAttribute('aria-current');
   }
+  // Signed in: the header names who, and offers to sign out (and start over) instead of signing in.
+  const signedIn = view === 'done' && state.signedIn !== undefined;
+  element('nav-signin').hidden = signedIn;
+  element('nav-create').hidden = signedIn;
+  element('nav-user').hidden = !signedIn;
+  element('nav-signout').hidden = !signedIn;
+  element('nav-username').textContent = signedIn ? (state.signedIn as string) : '';
   const target = focus ?? element(`view-${view}`).querySelector<HTMLElement>('h1');
   if (target) {
     if (!target.hasAttribute('tabindex') && !(target instanceof HTMLInputElement) && !(target instanceof HTMLButtonElement)) target.tabIndex = -1;
@@ -268,6 +353,7 @@ function formatDay(iso: unknown): string {
 /** The signed-in view: the expiry, what changed, and the offers to renew early or to get new recovery codes. */
 function showSignedIn(body: Record<string, unknown>, change?: string): void {
   const who = String(body.username ?? state.username);
+  state.signedIn = who;
   element('done-text').textContent = `Signed in as ${who}. Your credentials are valid until ${formatWhen(body.expires_at)}.`;
   for (const id of ['signin-password', 'signin-code', 'signin-recovery', 'activate-password', 'activate-code']) input(id).value = '';
   resetEnrollment();
@@ -319,8 +405,8 @@ function labelSteps(): void {
   const first = recovery ? 1 : 2;
   element('twofa-title').textContent = `Step ${first} of ${total} — ${recovery ? 'your new authenticator app' : 'your authenticator app'}`;
   element('twofa-intro').textContent = recovery
-    ? 'Scan this QR code with the authenticator app on your new phone (for example FreeOTP, Aegis or Google Authenticator).'
-    : 'Scan this QR code with an authenticator app (for example FreeOTP, Aegis or Google Authenticator).';
+    ? 'Add this entry to the authenticator app on your new phone (for example FreeOTP, Aegis or Google Authenticator): scan the QR code, or, on that phone, tap "Add to my authenticator app".'
+    : 'Add this entry to an authenticator app (for example FreeOTP, Aegis or Google Authenticator): scan the QR code with your phone, or, on the phone itself, tap "Add to my authenticator app".';
   element('codes-title').textContent = `Step ${first + 1} of ${total} — ${recovery ? 'your new recovery codes' : 'your recovery codes'}`;
   element('codes-replace').hidden = !(recovery || state.purpose === 'renewal');
   element('codes-replace').textContent = recovery
@@ -353,6 +439,10 @@ function resetEnrollment(): void {
   element<HTMLImageElement>('password-qr').removeAttribute('src');
   element<HTMLImageElement>('totp-qr').removeAttribute('src');
   element('manual-key').textContent = '';
+  element<HTMLAnchorElement>('totp-link').removeAttribute('href');
+  manualKey = undefined;
+  newPassword = undefined;
+  clearPasswordForm();
   clearCodes();
   state.enrollmentToken = undefined;
   state.codesSaved = false;
@@ -377,6 +467,11 @@ function showCodes(): void {
 
 function showActivate(): void {
   element('to-codes').textContent = 'Back to the first sign-in';
+  // The new password, read from its QR code in this page: nobody retypes 24 random characters.
+  const field = input('activate-password');
+  const prefilled = state.purpose !== 'recovery' && newPassword !== undefined;
+  if (prefilled && field.value === '') field.value = newPassword as string;
+  element('activate-prefilled').hidden = !prefilled;
   show('activate', element('activate-title'));
   announce(state.purpose === 'recovery' ? 'Enter your password and the first code of your new app.' : 'Enter your password and the first code of your app.');
 }
@@ -429,6 +524,25 @@ async function copyCodes(): Promise<void> {
 
 // ---- flows --------------------------------------------------------------------
 
+/** A code as typed or pasted ("123 456", "123-456", "123456"): its digits, when the rest is only spaces and hyphens. */
+function sixDigits(typed: string): string {
+  return typed.replace(/[\s\u2010-\u2015-]+/g, '');
+}
+
+/** The username as the service stores it (§3: trimmed, NFKC, lower case), and what is wrong with it in words, if anything. */
+function checkUsername(typed: string): { username: string; problem?: string } {
+  const username = typed.normalize('NFKC').trim().toLowerCase();
+  const rule = state.config.username;
+  if (username === '') return { username, problem: `Enter the username you want. ${usernameRuleInWords()}` };
+  if (rule === undefined) return { username };
+  if (new RegExp(rule.pattern, 'u').test(username)) return { username };
+  const allowed = new RegExp(`^${rule.characters}$`, 'u');
+  const refused = [...new Set(Array.from(username).filter((character) => !allowed.test(character)))];
+  const named = refused.map((character) => (/\s/u.test(character) ? 'spaces' : `"${character}"`)).join(', ');
+  if (refused.length > 0) return { username, problem: `A username cannot contain ${named}. ${usernameRuleInWords()}` };
+  return { username, problem: `This username is ${Array.from(username).length} characters long. ${usernameRuleInWords()}` };
+}
+
 async function signIn(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   clearMessage();
@@ -437,7 +551,7 @@ async function signIn(event: SubmitEvent): Promise<void> {
   const password = input('signin-password').value;
   const codeField = input(recovery ? 'signin-recovery' : 'signin-code');
   // A recovery code is sent without spaces or hyphens, in lower case (the service ignores them too).
-  const code = recovery ? codeField.value.replace(/[\s-]+/g, '').toLowerCase() : codeField.value.replace(/\s+/g, '');
+  const code = recovery ? codeField.value.replace(/[\s-]+/g, '').toLowerCase() : sixDigits(codeField.value);
   if (username === '' || password === '' || (recovery ? code === '' : !/^\d{6}$/.test(code))) {
     showMessage(recovery
       ? 'Enter your username, your password and one of your recovery codes.'
@@ -459,7 +573,9 @@ async function signIn(event: SubmitEvent): Promise<void> {
     state.renewalToken = answer.body.renewal_token;
     input('signin-password').value = '';
     setRecoveryMode(false, false);
-    showMessage(`Your password and ${recovery ? 'recovery code' : 'code'} are right, but your credentials have expired (they must be renewed every six months). Renew them now, before ${formatWhen(answer.body.renewal_expires_at)}.`, 'info');
+    element('expired-text').textContent =
+      `Your password and ${recovery ? 'recovery code' : 'code'} are right, but your credentials are more than six months old and must be renewed. ` +
+      `Renew them now, before ${formatWhen(answer.body.renewal_expires_at)}: you get a new password, a new entry for your authenticator app and new recovery codes.`;
     show('expired', element('renew'));
     return;
   }
@@ -503,21 +619,125 @@ async function generatePassword(form: HTMLElement, username: string): Promise<vo
   state.resetToken = undefined;
   state.invitationToken = undefined;
   labelSteps();
-  element<HTMLImageElement>('password-qr').src = qrSource(answer.body.qr_code_base64);
+  const source = qrSource(answer.body.qr_code_base64);
+  element<HTMLImageElement>('password-qr').src = source;
   clearMessage();
   show('password', element('password-title'));
-  announce('Your new password is shown as a QR code. Scan it now, it will not be shown again.');
+  announce('Your new password is shown as a QR code. Save it now, it will not be shown again.');
+  await offerPasswordManager(source, state.enrollmentToken);
+}
+
+// ---- the password on this device ------------------------------------------------
+
+let decoder: Promise<QrDecoder> | undefined;
+
+/** jsqr, loaded from our own origin the first time a password QR code is shown. */
+function loadDecoder(): Promise<QrDecoder> {
+  decoder ??= new Promise<QrDecoder>((resolve, reject) => {
+    if (window.jsQR !== undefined) return resolve(window.jsQR);
+    const script = document.createElement('script');
+    script.src = 'jsqr.js';
+    script.addEventListener('load', () => (window.jsQR !== undefined ? resolve(window.jsQR) : reject(new Error('jsqr defined nothing'))));
+    script.addEventListener('error', () => reject(new Error('jsqr.js did not load')));
+    document.head.append(script);
+  }).catch((error: unknown) => {
+    decoder = undefined;
+    throw error;
+  });
+  return decoder;
+}
+
+/** The text of a QR code image (a data: URL of a PNG): its pixels on a canvas, read by jsqr. */
+async function readQr(source: string): Promise<string> {
+  const image = new Image();
+  image.src = source;
+  const [decode] = await Promise.all([loadDecoder(), image.decode()]);
+  const canvas = document.createElement('canvas');
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  if (context === null) throw new Error('no canvas');
+  context.drawImage(image, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+  const found = decode(pixels.data, canvas.width, canvas.height);
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  if (found === null || found.data === '') throw new Error('no QR code in the image');
+  return found.data;
+}
+
+/**
+ * The password QR code read in the page: kept in memory for the activation, and put in a
+ * form the browser's password manager recognises (username + new-password) with a copy
+ * button. Where it cannot be read, the form stays hidden and the QR code is the only way.
+ */
+async function offerPasswordManager(source: string, enrollment: string | undefined): Promise<void> {
+  let password: string;
+  try {
+    password = await readQr(source);
+  } catch {
+    return;
+  }
+  // The employee may have moved on (or started over) while the decoder loaded.
+  if (state.view !== 'password' || state.enrollmentToken !== enrollment) return;
+  newPassword = password;
+  input('save-username').value = state.username;
+  input('save-password').value = password;
+  element('save-form').hidden = false;
+}
+
+/** Hands the password to the browser's password manager: Chromium's Credential Management API where there is one; the form's submit event otherwise. */
+function savePassword(event: SubmitEvent): void {
+  event.preventDefault();
+  clearMessage();
+  if (newPassword === undefined) return;
+  showMessage('If your browser or password manager offers to save the password, accept it. If it does not, use "Copy password" and paste it into your password manager.', 'info');
+  const Credential = window.PasswordCredential;
+  // The browser's save prompt answers when the person does: nothing waits for it.
+  if (Credential !== undefined) void navigator.credentials.store(new Credential({ id: state.username, password: newPassword, name: state.username })).catch(() => undefined);
+}
+
+async function copyPassword(): Promise<void> {
+  if (newPassword === undefined) return;
+  await copyText(newPassword, 'The password is copied. Paste it into your password manager now.', input('save-password'));
+}
+
+/** Copies a text; where the browser refuses, selects `fallback` for Ctrl+C. */
+async function copyText(text: string, done: string, fallback: HTMLElement): Promise<void> {
+  const clipboard: Clipboard | undefined = navigator.clipboard;
+  try {
+    if (clipboard === undefined) throw new Error('no clipboard');
+    await clipboard.writeText(text);
+    showMessage(done, 'info');
+  } catch {
+    if (fallback instanceof HTMLInputElement) {
+      // A password field cannot be selected for copying: the QR code remains the way.
+      showMessage('This browser did not let the page copy. Scan the QR code with your password manager instead.', 'info');
+      return;
+    }
+    window.getSelection()?.selectAllChildren(fallback);
+    showMessage('This browser did not let the page copy. The text is selected: press Ctrl+C (⌘C on a Mac) to copy it.', 'info');
+  }
+}
+
+/** The password form is emptied when its step is left; the password stays in memory for the activation. */
+function clearPasswordForm(): void {
+  element('save-form').hidden = true;
+  input('save-username').value = '';
+  input('save-password').value = '';
 }
 
 async function create(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   clearMessage();
-  const username = input('create-username').value.trim();
-  if (username === '') {
-    showMessage('Enter the username you want (letters, digits and . _ - @).');
-    input('create-username').focus();
+  const field = input('create-username');
+  const { username, problem } = checkUsername(field.value);
+  if (problem !== undefined) {
+    field.setAttribute('aria-invalid', 'true');
+    showMessage(problem);
+    field.focus();
     return;
   }
+  field.removeAttribute('aria-invalid');
   await generatePassword(element('create-form'), username);
 }
 
@@ -553,8 +773,16 @@ async function enroll(form: HTMLElement): Promise<string | undefined> {
   if (answer.status !== 200) return describeFailure(answer, 'enroll');
   // The password QR code is gone from the page once the user moved on.
   element<HTMLImageElement>('password-qr').removeAttribute('src');
+  clearPasswordForm();
   element<HTMLImageElement>('totp-qr').src = qrSource(answer.body.qr_code_2fa_base64);
-  element('manual-key').textContent = String(answer.body.manual_entry_key).replace(/(.{4})(?=.)/g, '$1 ');
+  manualKey = String(answer.body.manual_entry_key);
+  element('manual-key').textContent = manualKey.replace(/(.{4})(?=.)/g, '$1 ');
+  // On the phone itself: the otpauth:// link opens the authenticator app with this entry.
+  const uri = typeof answer.body.otpauth_uri === 'string' && answer.body.otpauth_uri.startsWith('otpauth://') ? answer.body.otpauth_uri : undefined;
+  const link = element<HTMLAnchorElement>('totp-link');
+  link.hidden = uri === undefined;
+  if (uri !== undefined) link.href = uri;
+  else link.removeAttribute('href');
   const codes = answer.body.recovery_codes;
   pendingCodes = Array.isArray(codes) ? codes.filter((code): code is string => typeof code === 'string') : [];
   state.newCodeCount = pendingCodes.length;
@@ -593,7 +821,7 @@ async function activate(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   clearMessage();
   const password = input('activate-password').value;
-  const code = input('activate-code').value.replace(/\s+/g, '');
+  const code = sixDigits(input('activate-code').value);
   const recovery = state.purpose === 'recovery';
   if (password === '' || !/^\d{6}$/.test(code)) {
     showMessage(recovery
@@ -635,6 +863,7 @@ function toRecoverySignIn(): void {
 
 function signOut(): void {
   state.username = '';
+  state.signedIn = undefined;
   state.renewalToken = undefined;
   input('signin-username').value = '';
   clearMessage();
@@ -652,6 +881,11 @@ async function loadConfig(): Promise<void> {
     for (const key of ['generatePassword', 'generate2fa', 'authenticate'] as const) {
       if (typeof value[key] === 'string' && value[key] !== '') state.config[key] = value[key];
     }
+    if (typeof value.username?.pattern === 'string' && typeof value.username.characters === 'string' && typeof value.username.maxLength === 'number') {
+      state.config.username = value.username;
+    }
+    if (typeof value.enrollmentWindow === 'string' && value.enrollmentWindow !== '') state.config.enrollmentWindow = value.enrollmentWindow;
+    if (typeof value.selfRegistration === 'boolean') state.config.selfRegistration = value.selfRegistration;
   } catch {
     // the same-origin defaults of the development server
   }
@@ -671,6 +905,15 @@ async function start(): Promise<void> {
   on('codes-form', 'submit', (event) => confirmCodes(event as SubmitEvent));
   on('codes-download', 'click', downloadCodes);
   on('codes-copy', 'click', copyCodes);
+  on('save-form', 'submit', (event) => savePassword(event as SubmitEvent));
+  on('copy-password', 'click', copyPassword);
+  on('copy-key', 'click', () => (manualKey === undefined ? undefined : copyText(manualKey, 'The key is copied. Paste it into your authenticator app (time-based, 6 digits, 30 seconds).', element('manual-key'))));
+  on('nav-signout', 'click', signOut);
+  // A reload or a closed tab in the middle of a setup loses the only copy of the password
+  // QR code (and leaves the name taken until the enrollment window lapses): the browser asks first.
+  window.addEventListener('beforeunload', (event) => {
+    if (state.enrollmentToken !== undefined && SETUP_VIEWS.includes(state.view)) event.preventDefault();
+  });
   on('renew', 'click', renew);
   on('renew-now', 'click', renewNow);
   on('to-2fa', 'click', () => enrollFrom(element('view-password')));
