@@ -31,9 +31,9 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   // Loaded only here: PGlite is tens of modules that a function on a real server never needs.
   const { startEmbedded } = await import('./db/embedded.js');
   const embedded = await startEmbedded(target.dataDir);
-  // PGlite serves one session: one connection, kept open. No pooler stands between: the
-  // session's default bound can be a startup parameter (readiness checks it all the same).
-  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0, maxLifetimeSeconds: 0, statement_timeout: timeout }, log, timeout);
+  // PGlite serves one session: one connection, kept open. It enforces no statement_timeout
+  // (one WASM thread, no timer to cancel a statement): the client's own wait is the bound.
+  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 }, log, timeout);
   const db = new Database(pool, { statementTimeoutMs: timeout, onClose: () => embedded.stop() });
   try {
     await migrate(db, log);
@@ -71,9 +71,9 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
 }
 
 /**
- * Ready means: the database answers, its schema is the one this code expects, and a
- * statement sent outside a transaction is bounded as configured (through a pooler, the
- * database's default is the only bound such a statement has).
+ * Ready means: the database answers, its schema is the one this code expects, and (on a
+ * PostgreSQL server) a statement sent outside a transaction is bounded as configured
+ * (through a pooler, the database's default is the only bound such a statement has).
  */
 export async function readiness(runtime: Runtime): Promise<{ ready: boolean; reason?: string }> {
   try {
@@ -81,8 +81,11 @@ export async function readiness(runtime: Runtime): Promise<{ ready: boolean; rea
     if (version !== LATEST_SCHEMA_VERSION) {
       return { ready: false, reason: `schema version ${version ?? 'none'}, expected ${LATEST_SCHEMA_VERSION}; run the migrations` };
     }
-    const timeout = await statementTimeoutProblem(runtime.db, runtime.config.statementTimeoutMs);
-    if (timeout !== undefined) return { ready: false, reason: timeout };
+    // Only a server cuts a statement: the embedded PGlite has no statement timeout at all.
+    if (runtime.config.database.kind === 'postgres') {
+      const timeout = await statementTimeoutProblem(runtime.db, runtime.config.statementTimeoutMs);
+      if (timeout !== undefined) return { ready: false, reason: timeout };
+    }
     return { ready: true };
   } catch {
     return { ready: false, reason: 'database unreachable' };

@@ -6,9 +6,10 @@
 // migration). The sleep is the test's own: a trigger its owner role adds to the scratch
 // database, which fires for one username only. If the bound were not in force the server
 // would sleep on and the client's own later wait would end the request with another error
-// (500), so each test can fail.
+// (500), so each test can fail. The embedded PGlite enforces no statement timeout: it is
+// only checked to be ready without one.
 import { expect } from 'chai';
-import { Backend, THROUGH_POOLER, requireBackend, useServer } from './helpers/backends.js';
+import { BACKENDS, Backend, THROUGH_POOLER, requireBackend, useServer } from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
 import { beginWithTimeout, parseTimeout } from '../lib/db/statement-timeout.js';
 
@@ -83,6 +84,24 @@ describe(`statement timeout on postgres, ${via}: a database without the default 
       const answer = await request(`${server.url}/readyz`);
       expect(answer.status, answer.text).to.equal(503);
       expect(String(answer.body.error)).to.contain('statement_timeout is off');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+// Not in the pass through PgBouncer, which runs PostgreSQL only (BACKENDS).
+if (BACKENDS.includes('pglite')) describe('statement timeout in the embedded mode (PGlite)', function () {
+  this.timeout(120_000);
+  const backend = new Backend('pglite');
+  after(() => backend.dispose());
+
+  it('/readyz answers 200: PGlite cuts no statement, so there is no bound to check', async () => {
+    await backend.prepare();
+    const server = await backend.start();
+    try {
+      const answer = await request(`${server.url}/readyz`);
+      expect(answer.status, answer.text).to.equal(200);
     } finally {
       await server.stop();
     }
