@@ -9,8 +9,12 @@
 // (500), so each test can fail. The embedded PGlite enforces no statement timeout: it is
 // only checked to be ready without one.
 import { expect } from 'chai';
-import { BACKENDS, Backend, THROUGH_POOLER, requireBackend, useServer } from './helpers/backends.js';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BACKENDS, Backend, THROUGH_POOLER, adminQuery, makeSecretsDir, requireBackend, useServer } from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
+import { runToExit } from './helpers/process.js';
 import { beginWithTimeout, parseTimeout } from '../lib/db/statement-timeout.js';
 
 /** Short, so the suite is quick; far above what any statement of a sign-in takes. */
@@ -87,6 +91,39 @@ describe(`statement timeout on postgres, ${via}: a database without the default 
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('statement timeout: the migration sets the database\'s default', function () {
+  this.timeout(120_000);
+  const name = `cofrap_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const secrets = makeSecretsDir();
+  let created = false;
+  after(async () => {
+    rmSync(secrets, { recursive: true, force: true });
+    if (!created) return;
+    await adminQuery('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminQuery('postgres', `DROP ROLE IF EXISTS ${name}`);
+  });
+
+  it('as a role that does not own the database: refused with the superuser\'s command, and accepted once a superuser has set it', async function () {
+    await requireBackend(this, 'postgres');
+    // The database is the superuser's; the role may connect and create tables, nothing more.
+    await adminQuery('postgres', `CREATE ROLE ${name} LOGIN`);
+    created = true;
+    await adminQuery('postgres', `CREATE DATABASE ${name}`);
+    await adminQuery(name, `GRANT CONNECT ON DATABASE ${name} TO ${name}; GRANT CREATE, USAGE ON SCHEMA public TO ${name}`);
+    writeFileSync(path.join(secrets, 'db-credentials-username'), `${name}\n`);
+    const env = { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: name, SECRETS_DIR: secrets };
+    const refused = await runToExit('migrate', env);
+    expect(refused.code, refused.output).to.equal(1);
+    expect(refused.output).to.contain(`as a superuser: ALTER DATABASE "${name}" SET statement_timeout = 10000`);
+    expect(await adminQuery(name, 'SELECT 1 FROM pg_tables WHERE tablename = $1', ['schema_migrations'])).to.deep.equal([]);
+
+    await adminQuery(name, `ALTER DATABASE ${name} SET statement_timeout = '5s'`);
+    const accepted = await runToExit('migrate', env);
+    expect(accepted.code, accepted.output).to.equal(0);
+    expect(accepted.output).to.contain('applied migrations');
   });
 });
 

@@ -79,27 +79,31 @@ export async function statementTimeoutProblem(db: Queryable, ms: number): Promis
   return `statement_timeout is ${current === 0 ? 'off' : `${current} ms`} on new sessions, expected at most ${ms} ms; run the migrations (they set the database's default)`;
 }
 
+// Serialises migration commands that run together: two ALTER DATABASE … SET on the same
+// database at once fail with "tuple concurrently updated".
+const DEFAULT_LOCK_KEY = 0x434f46524152;
+
 /**
  * Makes `ms` the default statement_timeout of every new session on the current database
- * (the functions' through a pooler included). Only the database's owner (or a superuser)
- * may; the migration runs as the owner role. Takes effect for sessions opened afterwards:
- * a pooler's server connections opened before keep their setting until they are renewed
- * (PgBouncer's server_lifetime), and readiness says so meanwhile.
+ * (the functions' through a pooler included), in the transaction `tx`. Only the database's
+ * owner (or a superuser) may; the migration runs as the owner role. Takes effect for
+ * sessions opened afterwards: connections opened before keep their setting until they are
+ * renewed (the pools' maxLifetimeSeconds, PgBouncer's server_lifetime).
  */
-export async function setDatabaseStatementTimeout(db: Queryable, ms: number): Promise<void> {
-  const [where] = await db.query<{ database: string; owns: boolean }>(
+export async function setDatabaseStatementTimeout(tx: Queryable, ms: number): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [DEFAULT_LOCK_KEY]);
+  const [where] = await tx.query<{ database: string; owns: boolean }>(
     `SELECT current_database() AS database,
             pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') AS owns`,
   );
   if (where === undefined) throw new Error('no current database');
   if (!where.owns) {
-    // A superuser may have set it already: this session started with the database's default.
-    const current = await sessionStatementTimeout(db);
-    if (current > 0 && current <= ms) return;
+    // A superuser may have set it already.
+    if (bounded(await newSessionStatementTimeout(tx), ms)) return;
     throw new Error(
       `the migration's role does not own database ${where.database}, so it cannot set its statement_timeout; ` +
         `as a superuser: ALTER DATABASE ${quoteIdent(where.database)} SET statement_timeout = ${milliseconds(ms)} (docs/capacity.md)`,
     );
   }
-  await db.query(`ALTER DATABASE ${quoteIdent(where.database)} SET statement_timeout = ${milliseconds(ms)}`);
+  await tx.query(`ALTER DATABASE ${quoteIdent(where.database)} SET statement_timeout = ${milliseconds(ms)}`);
 }
