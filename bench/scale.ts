@@ -196,10 +196,10 @@ export function scaleTable(run: ScaleRun): string[] {
   return [
     `scale: ${POD_FUNCTION} (node ${POD_COMMAND.join(' ')}, ${settings} each) behind a round-robin proxy holding at most ${run.containerConcurrency} requests per process (containerConcurrency), ${run.clients} clients, closed loop; made by: ${run.command}`,
     '',
-    '| processes | req/s | vs 1 process | p50 ms | p99 ms | errors |',
-    '|---:|---:|---:|---:|---:|---:|',
+    '| processes | req/s | vs 1 process | p50 ms | p99 ms | shed (503) | errors |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
     ...run.steps.map(({ processes, result }) =>
-      `| ${processes} | ${fmt(result.throughput, 2)} | ${single === undefined || single === 0 ? '—' : `${fmt(result.throughput / single, 2)} x`} | ${fmt(result.latencyMs?.p50, 1)} | ${fmt(result.latencyMs?.p99, 1)} | ${result.errors} |`,
+      `| ${processes} | ${fmt(result.throughput, 2)} | ${single === undefined || single === 0 ? '—' : `${fmt(result.throughput / single, 2)} x`} | ${fmt(result.latencyMs?.p50, 1)} | ${fmt(result.latencyMs?.p99, 1)} | ${result.shed} | ${result.errors} |`,
     ),
   ];
 }
