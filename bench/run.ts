@@ -24,7 +24,11 @@ import { PasswordHasher } from '../lib/crypto/bcrypt.js';
 import { decodeQrPng } from '../test/helpers/qr.js';
 import { codeAt, currentStep } from '../test/helpers/totp.js';
 import type { LatencySummary, LoadResult, LoadSpec, Scenario } from './load.js';
-import { SCALE_PROCESSES, runScalePhase, scaleTable } from './scale.js';
+import { auditOverheadPhase } from './audit-overhead.js';
+import { housekeepingPhase } from './housekeeping.js';
+import { recoveryPhase } from './recovery.js';
+import type { PhaseReport } from './phase.js';
+import { scalePhase, SCALE_PROCESSES } from './scale.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SEED_DIR = path.resolve(ROOT, '../shared/seed/python');
@@ -56,7 +60,7 @@ const SETTINGS = {
   concurrencies: [1, 16] as const,
   stressClients: 50,
   skipSeed: process.argv.includes('--no-seed'),
-  /** --only=generate-2fa,authenticate,stress,cold,scale: a part of the run, for development. */
+  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale: a part of the run, for development. */
   only: process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',') ?? [],
 };
 const wanted = (part: string): boolean => SETTINGS.only.length === 0 || SETTINGS.only.includes(part);
@@ -618,16 +622,21 @@ async function main(): Promise<void> {
       clearInterval(sampler);
       afterStress = memory(pid);
     }
+    // Phases kept in their own modules (bench/<phase>.ts).
+    const phases: PhaseReport[] = [];
+    if (wanted('recovery')) {
+      phases.push(await recoveryPhase({ url: url('authenticate'), databaseUrl: databases.ours.url, template: 'bench-signin', password, codes: enrolled.recovery_codes as string[], warmupS: SETTINGS.warmupS, durationS: SETTINGS.durationS, say }));
+    }
     const engineInUse = ours.engine() ?? 'unknown';
     await ours.close();
     ours = undefined;
 
     // Scale: authenticate on 1, 2 and 4 processes behind a round-robin proxy (bench/scale.ts).
-    const scale = !wanted('scale') ? undefined : await runScalePhase({
+    if (wanted('scale')) phases.push(await scalePhase({
       root: ROOT, serverEnv, freePort, waitFor, stop, say, runLoad: runLoadProcess,
       loadSpec: (target, expected, clients, scenario) => loadSpec(target, 'ours', expected, clients, scenario),
       signInScenario: () => ({ kind: 'sign-in', password, secret, accounts: signInAccounts() }),
-    }, env, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim());
+    }, env, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()));
 
     // Cold start: one function per process, as in the images, to its first /readyz 200.
     const cold: Record<string, { runsMs: number[]; medianMs: number }> = {};
@@ -636,6 +645,9 @@ async function main(): Promise<void> {
       say(`cold start ${target} x${SETTINGS.coldStarts}`);
       cold[target] = await coldStart(env, target);
     }
+
+    if (wanted('housekeeping')) phases.push(await housekeepingPhase({ databaseUrl: databases.ours.url, start: (extra) => startOurs({ ...env, ...extra }), say }));
+    if (wanted('audit-overhead')) phases.push(await auditOverheadPhase({ databaseUrl: databases.ours.url, samples: QUICK ? 200 : 1000, say }));
 
     const loadAfter = loadAverage();
     say(`load average after: ${loadAfter.join(' ')}`);
@@ -681,6 +693,7 @@ async function main(): Promise<void> {
     if (stress !== undefined) {
       targets.push({ target: `RSS under ${SETTINGS.stressClients}-client load <= 150 MiB`, measured: `${fmt(peakRssMiB)} MiB peak sampled (high-water mark ${fmt(afterStress?.hwmMiB)} MiB)`, met: peakRssMiB <= 150 });
     }
+    for (const phase of phases) targets.push(...phase.targets(floor));
 
     // ------------------------------------------------------------ the table
     const lines: string[] = [];
@@ -714,7 +727,7 @@ async function main(): Promise<void> {
       lines.push(`authenticate, ${SETTINGS.stressClients} clients, ${SETTINGS.stressS} s: ${fmt(stress.throughput, 2)} req/s, p50 ${fmt(sp?.p50)} ms, p99 ${fmt(sp?.p99)} ms, shed (503 + Retry-After, then retried) ${stress.shed}, errors ${stress.errors}, peak RSS ${fmt(peakRssMiB)} MiB (VmHWM ${fmt(afterStress?.hwmMiB)} MiB)`);
     }
     lines.push(`cold start to the first /readyz 200 (median of ${SETTINGS.coldStarts}): ` + Object.entries(cold).map(([target, result]) => `${target} ${fmt(result.medianMs)} ms`).join(', '));
-    if (scale !== undefined) lines.push('', ...scaleTable(scale), '');
+    for (const phase of phases) lines.push(...phase.lines);
     lines.push(seed === undefined ? `seed: NOT MEASURED: ${seedSkipped ?? ''}` : `seed: ${seed.note}`);
     lines.push('');
     lines.push('| target | measured | |');
@@ -742,7 +755,7 @@ async function main(): Promise<void> {
       rows,
       authenticateStress: { clients: SETTINGS.stressClients, durationS: SETTINGS.stressS, result: stress, peakRssMiB, vmHwmMiB: afterStress?.hwmMiB },
       coldStart: cold,
-      scale,
+      phases: Object.fromEntries(phases.map((phase) => [phase.name, phase.figures])),
       targets,
       table,
     };

@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { LoadResult, LoadSpec, Scenario } from './load.js';
+import { fmt } from './phase.js';
+import type { PhaseReport } from './phase.js';
 
 /** How a pod runs authenticate (the images' command): the one place the bench says it. */
 export const POD_COMMAND = ['dist/bin/serve.js'] as const;
@@ -169,6 +171,12 @@ async function startProcesses(tools: ScaleTools, count: number, env: Record<stri
   return { urls, children };
 }
 
+/** The phase as bench/run.ts prints and records it; it has no target: its figures locate the bound. */
+export async function scalePhase(tools: ScaleTools, env: Record<string, string>, command: string): Promise<PhaseReport> {
+  const run = await runScalePhase(tools, env, command);
+  return { name: 'scale', lines: ['', ...scaleTable(run), ''], targets: () => [], figures: { ...run } };
+}
+
 export async function runScalePhase(tools: ScaleTools, env: Record<string, string>, command: string): Promise<ScaleRun> {
   const settings = podSettings(tools.root);
   const perProcess = containerConcurrency(tools.root);
@@ -190,7 +198,6 @@ export async function runScalePhase(tools: ScaleTools, env: Record<string, strin
 
 /** The phase's table, with the command that made it. */
 export function scaleTable(run: ScaleRun): string[] {
-  const fmt = (value: number | undefined, digits = 0): string => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
   const single = run.steps.find((step) => step.processes === 1)?.result.throughput;
   const settings = Object.entries(run.settings).map(([key, value]) => `${key}=${value}`).join(' ');
   return [

@@ -22,7 +22,10 @@ export const PUBLISHED_TYPES = [
   'encryption-key.rotated',
 ] as const;
 
-export const TRAIL_ONLY_TYPES = ['signin.succeeded', 'signin.failed', 'signin.throttled'] as const;
+// account.unchanged: an HR or helpdesk event handled that changed nothing (an account already
+// disabled, not disabled for a re-hire, not active for a reset, already invited and active):
+// contract §7 records every event handled, but there is no change to publish.
+export const TRAIL_ONLY_TYPES = ['signin.succeeded', 'signin.failed', 'signin.throttled', 'account.unchanged'] as const;
 
 export type PublishedType = (typeof PUBLISHED_TYPES)[number];
 export type AuditType = PublishedType | (typeof TRAIL_ONLY_TYPES)[number];

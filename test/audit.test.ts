@@ -9,7 +9,6 @@ import { requireBackend, useServer } from './helpers/backends.js';
 import type { LiveServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
-import { replyEvent, sendEmployeeEvent } from './helpers/events.js';
 import { stepWithMargin } from './helpers/totp.js';
 import { decodeHeaderValue } from '../lib/cloudevents-http.js';
 import { Database, createPool } from '../lib/db/database.js';
@@ -79,20 +78,14 @@ describe('audit trail and identity events on postgres', function () {
     await requireBackend(this, 'postgres');
   });
 
-  it('create, enroll (twice), invite, reset, disable: one record each, one identity event each, delivered once', async () => {
+  // Which records and events each change writes, in its transaction, is test/lifecycle-audit.test.ts's; here, their delivery.
+  it('each identity event reaches the sink once after the commit, as the CloudEvent of its record, and is marked delivered', async () => {
     sink.received.length = 0;
     const account = await createAccount(live.url, 'au.self');
     await enroll(live.url, 'au.self', account.enrollmentToken);
     await enroll(live.url, 'au.self', account.enrollmentToken);
     const trail = await trailOf(live, 'au.self');
-    expect(trail.map((r) => r.type).sort()).to.deep.equal(['account.created', 'password.issued', 'second-factor.enrolled']);
-    for (const row of trail) {
-      expect(row.actor).to.equal('self');
-      expect(row.request_id).to.be.a('string');
-    }
-    const events = await live.backend.sql<{ id: string; type: string }>("SELECT id::text, type FROM outbox WHERE subject = 'au.self'");
-    expect(events.map((e) => e.id).sort()).to.deep.equal(trail.map((r) => r.id).sort());
-
+    for (const row of trail) expect(row.request_id).to.be.a('string');
     const received = (await sink.until(3)).filter((e) => e.subject === 'au.self');
     expect(received.map((e) => e.id).sort()).to.deep.equal(trail.map((r) => r.id).sort());
     expect(received.map((e) => e.type).sort()).to.deep.equal(['fr.cofrap.identity.account.created', 'fr.cofrap.identity.password.issued', 'fr.cofrap.identity.second-factor.enrolled']);
@@ -108,32 +101,6 @@ describe('audit trail and identity events on postgres', function () {
       if (pending !== 0) await new Promise((resolve) => setTimeout(resolve, 25));
     }
     expect(pending).to.equal(0);
-  });
-
-  it('HR events are recorded with their source and id as the actor; no record or event carries a secret', async () => {
-    const url = `${live.url}/employee-events`;
-    const invited = await sendEmployeeEvent(url, 'fr.cofrap.hr.employee.created', { username: 'au.hr', email: 'au.hr@cofrap.fr' }, { id: 'hr-0001' });
-    const invitation = replyEvent(invited).data?.invitation_token as string;
-    const account = await createAccount(live.url, 'au.hr', { invitation_token: invitation });
-    const step = await stepWithMargin();
-    const { secret, recoveryCodes } = await enroll(live.url, 'au.hr', account.enrollmentToken);
-    expect((await signIn(live.url, 'au.hr', account.password, secret, step)).status).to.equal(200);
-    const reset = await sendEmployeeEvent(url, 'fr.cofrap.it.credentials.reset-requested', { username: 'au.hr', requested_by: 'agent.smith' }, { id: 'it-0001', source: '/it/helpdesk' });
-    const resetToken = replyEvent(reset).data?.reset_token as string;
-    await sendEmployeeEvent(url, 'fr.cofrap.hr.employee.departed', { username: 'au.hr' }, { id: 'hr-0002' });
-
-    const trail = await trailOf(live, 'au.hr');
-    const byType = new Map(trail.map((r) => [r.type, r]));
-    expect(byType.get('account.invited')?.actor).to.equal('/hr/workday#hr-0001');
-    expect(byType.get('account.reset-requested')?.actor).to.equal('/it/helpdesk#it-0001');
-    expect(byType.get('account.reset-requested')?.details).to.include({ requested_by: 'agent.smith' });
-    expect(byType.get('account.disabled')?.actor).to.equal('/hr/workday#hr-0002');
-    expect(byType.get('password.issued')?.details).to.deep.equal({ reason: 'invitation' });
-
-    const dumps = await live.backend.sql<{ dump: string }>("SELECT a::text || coalesce(o::text, '') AS dump FROM audit_log a LEFT JOIN outbox o USING (id)");
-    const all = dumps.map((d) => d.dump).join('\n');
-    for (const secretValue of [account.password, invitation, resetToken, account.enrollmentToken, secret, ...recoveryCodes]) expect(all).to.not.contain(secretValue);
-    expect(all).to.not.match(/\$2[aby]\$|gAAAAA/);
   });
 
   it('sign-ins: each outcome recorded, the refusal reasons in the trail only, credentials.suspicious after three wrong codes behind a right password', async () => {
@@ -162,19 +129,6 @@ describe('audit trail and identity events on postgres', function () {
     expect(suspicious?.n).to.equal(1);
     const [failures] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject IN ('au.signin', 'au.nobody') AND type LIKE '%signin%'");
     expect(failures?.n, 'sign-in outcomes stay in the trail').to.equal(0);
-  });
-
-  it('a change whose audit record cannot be written is not made: the request fails and nothing is half-written', async () => {
-    const { functionsRole } = live.backend;
-    await live.backend.sql(`REVOKE INSERT ON audit_log FROM ${functionsRole}`);
-    try {
-      const refused = await postJson(`${live.url}/generate-password`, { username: 'au.fault' });
-      expect(refused.status, refused.text).to.equal(500);
-    } finally {
-      await live.backend.sql(`GRANT INSERT ON audit_log TO ${functionsRole}`);
-    }
-    expect(await live.backend.sql("SELECT 1 FROM users WHERE username = 'au.fault'")).to.deep.equal([]);
-    expect(await trailOf(live, 'au.fault')).to.deep.equal([]);
   });
 
   it('after a sink outage the events wait; the next delivery sends each once, even from two deliverers at once', async () => {

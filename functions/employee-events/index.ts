@@ -17,7 +17,7 @@ import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
 import { recordAudit } from '../../lib/db/audit.js';
 import { eventContext } from '../../lib/audit-context.js';
-import type { AuditEntry } from '../../lib/audit.js';
+import type { AuditDetails, AuditEntry } from '../../lib/audit.js';
 import { claimSkeleton, skeletonHolder } from '../../lib/db/usernames.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { requireAllowedSource, verifiedSender } from '../../lib/events-auth.js';
@@ -26,7 +26,7 @@ interface Applied {
   /** What happened, for the log: never a token. */
   outcome: string;
   reply?: ReplyMessage;
-  /** The audit record of the change, if anything changed (never a token in it). */
+  /** The audit record of the change; none when nothing changed (never a token in it). */
   audit?: AuditEntry;
 }
 
@@ -69,9 +69,11 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
       }
       return { outcome: 'exists' };
     }
-    case EMPLOYEE_DEPARTED:
-      await disable(tx, username);
-      return { outcome: 'disabled', audit: { type: 'account.disabled', username } };
+    case EMPLOYEE_DEPARTED: {
+      const disabled = await disable(tx, username);
+      if (!disabled.changed) return { outcome: 'already_disabled' };
+      return { outcome: 'disabled', audit: { type: 'account.disabled', username, details: { previous_status: disabled.previousStatus } } };
+    }
     case EMPLOYEE_REHIRED: {
       const token = issueToken();
       const issued = await rehire(tx, invitationOf(event, token.hash, runtime));
@@ -89,6 +91,13 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
   }
 }
 
+/** The trail's record of an event that changed nothing (not published: there is no change). */
+function unchanged(event: EmployeeEvent, outcome: string): AuditEntry {
+  const details: AuditDetails = { event: event.type, outcome };
+  if ('requestedBy' in event) details.requested_by = event.requestedBy;
+  return { type: 'account.unchanged', username: event.username, details };
+}
+
 export const employeeEvents = postFunction('employee-events', async (runtime, request): Promise<Reply> => {
   const { headers, body, log } = request;
   const event = parseEmployeeEvent(headers, body);
@@ -96,8 +105,9 @@ export const employeeEvents = postFunction('employee-events', async (runtime, re
   const { deliveries, applied, events } = await runtime.db.transaction(async (tx) => {
     const deliveries = await recordDelivery(tx, event);
     const applied = await apply(tx, event, runtime);
-    const events = applied.audit === undefined ? [] : [await recordAudit(tx, eventContext('employee-events', request, event), applied.audit)];
-    return { deliveries, applied, events };
+    // Every event handled is recorded (§7): one that changed nothing in the trail only.
+    const id = await recordAudit(tx, eventContext('employee-events', request, event), applied.audit ?? unchanged(event, applied.outcome));
+    return { deliveries, applied, events: applied.audit === undefined ? [] : [id] };
   });
   runtime.publisher.nudge(events);
   log.info('employee_event', {

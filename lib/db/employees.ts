@@ -113,19 +113,32 @@ export async function requestReset(db: Queryable, username: string, resetTokenHa
   return row === undefined ? undefined : { expiresAt: row.reset_expires_at, ...(row.email === null ? {} : { email: row.email }) };
 }
 
-/** Disables the account (creating a disabled placeholder if there is none), voids its tokens and any staged credentials. */
-export async function disable(db: Queryable, username: string): Promise<void> {
-  await db.query(
-    `INSERT INTO users AS u (username, username_skeleton, status, provenance, password_hash, created_at, expired, disabled_at)
-     VALUES ($1, $2, 'disabled', 'hr', NULL, now(), FALSE, now())
-     ON CONFLICT (username) DO UPDATE
-        SET status = 'disabled',
-            disabled_at = COALESCE(u.disabled_at, now()),
-            enrollment_token_hash = NULL, enrollment_expires_at = NULL,
-            renewal_token_hash = NULL, renewal_expires_at = NULL,
-            invitation_token_hash = NULL, invitation_expires_at = NULL,
-            reset_token_hash = NULL, reset_expires_at = NULL,
-            staged_password_hash = NULL, staged_mfa_secret = NULL`,
+/** What disable() found: no row (a disabled placeholder was created), or the status it had. */
+export type DisabledFrom = { previousStatus: AccountStatus | 'none'; changed: boolean };
+
+/**
+ * Disables the account (creating a disabled placeholder if there is none), voids its tokens
+ * and any staged credentials. An account already disabled is left as it is (changed: false),
+ * so a departure delivered twice, or for someone already gone, records no second change.
+ */
+export async function disable(db: Queryable, username: string): Promise<DisabledFrom> {
+  const [row] = await db.query<{ previous_status: AccountStatus | null; changed: boolean }>(
+    `WITH previous AS (SELECT status FROM users WHERE username = $1 FOR UPDATE),
+     changed AS (
+       INSERT INTO users AS u (username, username_skeleton, status, provenance, password_hash, created_at, expired, disabled_at)
+       VALUES ($1, $2, 'disabled', 'hr', NULL, now(), FALSE, now())
+       ON CONFLICT (username) DO UPDATE
+          SET status = 'disabled',
+              disabled_at = COALESCE(u.disabled_at, now()),
+              enrollment_token_hash = NULL, enrollment_expires_at = NULL,
+              renewal_token_hash = NULL, renewal_expires_at = NULL,
+              invitation_token_hash = NULL, invitation_expires_at = NULL,
+              reset_token_hash = NULL, reset_expires_at = NULL,
+              staged_password_hash = NULL, staged_mfa_secret = NULL
+        WHERE u.status <> 'disabled'
+       RETURNING 1)
+     SELECT (SELECT status FROM previous) AS previous_status, EXISTS (SELECT 1 FROM changed) AS changed`,
     [username, skeletonOf(username)],
   );
+  return { previousStatus: row?.previous_status ?? 'none', changed: row?.changed ?? false };
 }

@@ -14,7 +14,9 @@ export interface DueReminder {
 /**
  * Claims the reminders due now: for each active account inside one of `thresholds` before
  * expiry, the nearest threshold it has reached, once per credential generation. Only the
- * rows this call inserted are returned, so concurrent ticks never publish one twice.
+ * rows this call inserted are returned, so concurrent ticks never publish one twice; the
+ * batch skips those already published, so more than `limit` due are all published over
+ * as many ticks.
  */
 export async function claimDueReminders(tx: Queryable, thresholds: string[], maxAge: string, limit: number): Promise<DueReminder[]> {
   const rows = await tx.query<{ username: string; email: string | null; expires_at: Date; days_left: number; threshold: string }>(
@@ -25,7 +27,10 @@ export async function claimDueReminders(tx: Queryable, thresholds: string[], max
         WHERE u.status = 'active' AND NOT u.expired AND u.created_at + $2::interval > now()
      ), claimed AS (
        INSERT INTO expiry_reminders (username, generation, threshold)
-       SELECT username, generation, threshold FROM due WHERE threshold IS NOT NULL
+       SELECT username, generation, threshold FROM due d
+        WHERE threshold IS NOT NULL
+          -- those published already are not taken again: past them, the batch reaches the rest
+          AND NOT EXISTS (SELECT 1 FROM expiry_reminders r WHERE r.username = d.username AND r.generation = d.generation AND r.threshold = d.threshold)
        ORDER BY expires_at LIMIT $3
        ON CONFLICT DO NOTHING
        RETURNING username, threshold
