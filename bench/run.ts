@@ -28,6 +28,7 @@ import { auditOverheadPhase } from './audit-overhead.js';
 import { housekeepingPhase } from './housekeeping.js';
 import { recoveryPhase } from './recovery.js';
 import type { PhaseReport } from './phase.js';
+import { scalePhase, SCALE_PROCESSES } from './scale.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SEED_DIR = path.resolve(ROOT, '../shared/seed/python');
@@ -59,7 +60,7 @@ const SETTINGS = {
   concurrencies: [1, 16] as const,
   stressClients: 50,
   skipSeed: process.argv.includes('--no-seed'),
-  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead: a part of the run, for development. */
+  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale: a part of the run, for development. */
   only: process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',') ?? [],
 };
 const wanted = (part: string): boolean => SETTINGS.only.length === 0 || SETTINGS.only.includes(part);
@@ -154,7 +155,7 @@ function stop(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 function serverEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(key)) env[key] = value;
+    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|PG_STATEMENT_TIMEOUT_MS|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(key)) env[key] = value;
   }
   return { ...env, BCRYPT_COST: String(COST), ...BENCH_EVENT_SENDERS, ...extra };
 }
@@ -549,7 +550,7 @@ async function main(): Promise<void> {
     const secret = enrolled.manual_entry_key as string;
     await postJson(url('authenticate'), { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) }, 200);
     const accountsPerRun = 400;
-    const signInRuns = SETTINGS.concurrencies.length + 1;
+    const signInRuns = SETTINGS.concurrencies.length + 1 + SCALE_PROCESSES.length;
     const copies = Array.from({ length: accountsPerRun * signInRuns }, (_, i) => `bench-signin-${i + 1}`);
     await adminQuery(
       databases.ours.url,
@@ -629,6 +630,13 @@ async function main(): Promise<void> {
     const engineInUse = ours.engine() ?? 'unknown';
     await ours.close();
     ours = undefined;
+
+    // Scale: authenticate on 1, 2 and 4 processes behind a round-robin proxy (bench/scale.ts).
+    if (wanted('scale')) phases.push(await scalePhase({
+      root: ROOT, serverEnv, freePort, waitFor, stop, say, runLoad: runLoadProcess,
+      loadSpec: (target, expected, clients, scenario) => loadSpec(target, 'ours', expected, clients, scenario),
+      signInScenario: () => ({ kind: 'sign-in', password, secret, accounts: signInAccounts() }),
+    }, env, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()));
 
     // Cold start: one function per process, as in the images, to its first /readyz 200.
     const cold: Record<string, { runsMs: number[]; medianMs: number }> = {};

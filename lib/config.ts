@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parseEnginePreference } from './crypto/bcrypt-engine.js';
 import type { BcryptEnginePreference } from './crypto/bcrypt-engine.js';
+import { DEFAULT_STATEMENT_TIMEOUT_MS } from './db/statement-timeout.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -22,6 +23,8 @@ export type PostgresConnection =
 export interface Config {
   port: number;
   database: DatabaseTarget;
+  /** PostgreSQL's bound on one statement, in ms (PG_STATEMENT_TIMEOUT_MS; lib/db/statement-timeout.ts). */
+  statementTimeoutMs: number;
   secretsDir: string;
   /** Fernet keys, url-safe base64; the first encrypts, all decrypt. */
   encryptionKeys: string[];
@@ -373,6 +376,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port: loadPort(env),
     database,
+    statementTimeoutMs: intVar(env, 'PG_STATEMENT_TIMEOUT_MS', DEFAULT_STATEMENT_TIMEOUT_MS, 100, 600_000),
     secretsDir,
     encryptionKeys,
     bcryptCost: intVar(env, 'BCRYPT_COST', 12, 10, 15),

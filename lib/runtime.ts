@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { loadConfig } from './config.js';
 import { Database, createPool } from './db/database.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrate.js';
+import { statementTimeoutProblem } from './db/statement-timeout.js';
 import { PasswordHasher } from './crypto/bcrypt.js';
 import { SecretBox } from './crypto/fernet.js';
 import { Publisher } from './outbox.js';
@@ -23,15 +24,17 @@ export interface Runtime {
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   const target = config.database;
+  const timeout = config.statementTimeoutMs;
   if (target.kind === 'postgres') {
-    return new Database(createPool({ ...target.connection, max: target.poolMax }, log));
+    return new Database(createPool({ ...target.connection, max: target.poolMax }, log, timeout), { statementTimeoutMs: timeout });
   }
   // Loaded only here: PGlite is tens of modules that a function on a real server never needs.
   const { startEmbedded } = await import('./db/embedded.js');
   const embedded = await startEmbedded(target.dataDir);
-  // PGlite serves one session: one connection, kept open.
-  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0 }, log);
-  const db = new Database(pool, () => embedded.stop());
+  // PGlite serves one session: one connection, kept open. It enforces no statement_timeout
+  // (one WASM thread, no timer to cancel a statement): the client's own wait is the bound.
+  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 }, log, timeout);
+  const db = new Database(pool, { statementTimeoutMs: timeout, onClose: () => embedded.stop() });
   try {
     await migrate(db, log);
   } catch (error) {
@@ -67,12 +70,21 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await Promise.allSettled([runtime.db.close(), runtime.hasher.close()]);
 }
 
-/** Ready means: the database answers and its schema is the one this code expects. */
+/**
+ * Ready means: the database answers, its schema is the one this code expects, and (on a
+ * PostgreSQL server) a statement sent outside a transaction is bounded as configured
+ * (through a pooler, the database's default is the only bound such a statement has).
+ */
 export async function readiness(runtime: Runtime): Promise<{ ready: boolean; reason?: string }> {
   try {
     const version = await schemaVersion(runtime.db);
     if (version !== LATEST_SCHEMA_VERSION) {
       return { ready: false, reason: `schema version ${version ?? 'none'}, expected ${LATEST_SCHEMA_VERSION}; run the migrations` };
+    }
+    // Only a server cuts a statement: the embedded PGlite has no statement timeout at all.
+    if (runtime.config.database.kind === 'postgres') {
+      const timeout = await statementTimeoutProblem(runtime.db, runtime.config.statementTimeoutMs);
+      if (timeout !== undefined) return { ready: false, reason: timeout };
     }
     return { ready: true };
   } catch {

@@ -73,6 +73,29 @@ function podsMounting(objects: Located[], names: readonly string[]): string[] {
     .sort();
 }
 
+/** PgBouncer's configuration file of an overlay (its configMapGenerator pgbouncer-config), by section. */
+function pgbouncerIni(dir: string, kustomization: Kustomization): Record<string, Record<string, string>> {
+  const generator = listAt(kustomization.data, 'configMapGenerator').find((g) => stringAt(g, 'name') === 'pgbouncer-config');
+  const files = listAt(generator, 'files').map(String);
+  expect(files, 'pgbouncer-config').to.deep.equal(['pgbouncer/pgbouncer.ini']);
+  // PgBouncer's own format: [section], key = value, ; or # comments.
+  const sections: Record<string, Record<string, string>> = {};
+  let section: Record<string, string> = {};
+  for (const raw of readFileSync(path.join(dir, files[0] as string), 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith(';') || line.startsWith('#')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header?.[1] !== undefined) {
+      section = sections[header[1]] ??= {};
+      continue;
+    }
+    const equals = line.indexOf('=');
+    expect(equals, `pgbouncer.ini: ${line}`).to.be.above(0);
+    section[line.slice(0, equals).trim()] = line.slice(equals + 1).trim();
+  }
+  return sections;
+}
+
 /** Every namespace the overlays deploy to. */
 const overlayNamespaces = (): string[] => [...new Set(overlayDirs.map((dir) => stringAt(readKustomization(dir).data, 'namespace') ?? ''))];
 
@@ -305,22 +328,75 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     ]);
   });
 
-  it('NetworkPolicy: the dev PostgreSQL accepts connections only from the functions that open it and the two Jobs, on 5432', () => {
+  it('NetworkPolicy: the dev PostgreSQL accepts connections only from its PgBouncer and the migration Job, the PgBouncer only from the other holders of the database credentials, on 5432', () => {
     const dev = objects.filter((l) => !l.source.startsWith(`${rel(path.join(OVERLAYS_DIR, 'prod'))}/`));
-    const policies = dev.filter((l) => isA(l.object, 'networking.k8s.io/v1', 'NetworkPolicy') && podsSelectedBy(l, dev).some((p) => nameOf(p.owner.object) === 'postgres'));
-    expect(policies.map((l) => nameOf(l.object))).to.deep.equal(['postgres-from-cofrap-clients']);
-    const policy = policies[0] as Located;
-    expect(networkPolicyProblems(policy, dev)).to.deep.equal([]);
-    expect(podsSelectedBy(policy, dev).map((p) => nameOf(p.owner.object))).to.deep.equal(['postgres']);
-    const peers = ingressPeersOf(policy);
-    expect(peers.map((p) => [p.namespace, p.ports])).to.deep.equal([[undefined, ['TCP/5432']]]);
-    // The allowed pods are exactly those that hold the database credentials, PostgreSQL aside.
-    const allowed = dev.map(podTemplateOf).filter((p): p is PodTemplate => p !== undefined && selectorMatches(peers[0]?.pods, p.metadata.labels));
-    const holders = podsMounting(dev, ['db-credentials-username']).filter((name) => name !== 'postgres');
-    expect(allowed.map((p) => nameOf(p.owner.object)).sort()).to.deep.equal(holders);
-    expect(holders).to.include.members(['cofrap-migrate', 'cofrap-rotate-encryption-key', 'authenticate', 'employee-events']).and.not.include('portal');
+    /** The pod templates one NetworkPolicy of the dev overlay, the only one that selects `target`, admits. */
+    const admittedTo = (target: string, policyName: string): string[] => {
+      const policies = dev.filter((l) => isA(l.object, 'networking.k8s.io/v1', 'NetworkPolicy') && podsSelectedBy(l, dev).some((p) => nameOf(p.owner.object) === target));
+      expect(policies.map((l) => nameOf(l.object))).to.deep.equal([policyName]);
+      const policy = policies[0] as Located;
+      expect(networkPolicyProblems(policy, dev)).to.deep.equal([]);
+      expect(podsSelectedBy(policy, dev).map((p) => nameOf(p.owner.object))).to.deep.equal([target]);
+      const peers = ingressPeersOf(policy);
+      expect(peers.map((p) => [p.namespace, p.ports])).to.deep.equal([[undefined, ['TCP/5432']]]);
+      return dev
+        .map(podTemplateOf)
+        .filter((p): p is PodTemplate => p !== undefined && selectorMatches(peers[0]?.pods, p.metadata.labels))
+        .map((p) => nameOf(p.owner.object))
+        .sort();
+    };
+    // PostgreSQL: the pooler, and the migration Job, which connects directly (its session lock).
+    expect(admittedTo('postgres', 'postgres-from-cofrap-clients')).to.deep.equal(['cofrap-migrate', 'pgbouncer']);
+    // The pooler: exactly the other pods that hold the database credentials.
+    const holders = podsMounting(dev, ['db-credentials-username']).filter((name) => !['postgres', 'pgbouncer', 'cofrap-migrate'].includes(name));
+    expect(admittedTo('pgbouncer', 'pgbouncer-from-cofrap-clients')).to.deep.equal(holders);
+    expect(holders).to.include.members(['cofrap-rotate-encryption-key', ...PUBLISHERS]).and.not.include('portal');
     // The prod overlay brings no database, so no policy for one.
     expect(objects.filter((l) => l.source.startsWith(`${rel(path.join(OVERLAYS_DIR, 'prod'))}/`) && l.object.kind === 'NetworkPolicy')).to.deep.equal([]);
+  });
+
+  it('the dev overlay: the functions connect through PgBouncer in transaction mode, the migration Job to PostgreSQL directly', () => {
+    const dir = path.join(OVERLAYS_DIR, 'dev');
+    const dev = readKustomization(dir);
+    const literals = listAt(dev.data, 'configMapGenerator').filter((g) => stringAt(g, 'name') === 'cofrap-config').flatMap((g) => listAt(g, 'literals').map(String));
+    expect(literals).to.include('POSTGRES_HOST=pgbouncer');
+    const service = objects.find((l) => isA(l.object, 'v1', 'Service') && nameOf(l.object) === 'pgbouncer') as Located;
+    expect(service, 'a Service pgbouncer').to.not.equal(undefined);
+    const pooler = objects.filter((l) => l.source.startsWith(`${rel(dir)}/`) && podTemplateOf(l) !== undefined && selectorMatches({ matchLabels: objectAt(service.object, 'spec', 'selector') }, podTemplateOf(l)?.metadata.labels));
+    expect(pooler.map((l) => `${String(l.object.kind)}/${nameOf(l.object)}`)).to.deep.equal(['Deployment/pgbouncer']);
+    const container = listAt((podTemplateOf(pooler[0] as Located) as PodTemplate).spec, 'containers')[0];
+    expect(THIRD_PARTY_IMAGES as readonly string[]).to.include(stringAt(container, 'image'));
+
+    // The migration Job's own POSTGRES_HOST, a patch of the overlay, names PostgreSQL's Service.
+    const patches = listAt(dev.data, 'patches').map((p) => stringAt(p, 'path') ?? '');
+    const direct = patches.flatMap((file) => parseYamlFile(path.join(dir, file))).find((doc) => isObject(doc) && doc.kind === 'Job' && stringAt(doc, 'metadata', 'name') === 'cofrap-migrate');
+    const migrateEnv = listAt(direct, 'spec', 'template', 'spec', 'containers', 0, 'env');
+    expect(migrateEnv.map((e) => [stringAt(e, 'name'), stringAt(e, 'value')])).to.deep.equal([['POSTGRES_HOST', 'postgres']]);
+    expect(objects.some((l) => isA(l.object, 'v1', 'Service') && nameOf(l.object) === 'postgres')).to.equal(true);
+
+    // PgBouncer's configuration: transaction mode, the functions' database on PostgreSQL's
+    // Service, no startup parameter ignored (a statement_timeout would be silently dropped).
+    const ini = pgbouncerIni(dir, dev);
+    expect(ini.pgbouncer?.pool_mode).to.equal('transaction');
+    expect(ini.pgbouncer?.ignore_startup_parameters ?? '').to.equal('');
+    expect(ini.pgbouncer?.listen_port).to.equal(baseSettings().get('POSTGRES_PORT'));
+    const database = baseSettings().get('POSTGRES_DB') ?? '';
+    expect(ini.databases?.[database], `[databases] ${database}`).to.match(/(^| )host=postgres( |$)/).and.match(new RegExp(`(^| )dbname=${database}( |$)`));
+  });
+
+  it('behind the dev PgBouncer: every pod\'s PG_POOL_MAX fits its client connections, and its server connections plus the migration Job stay under PostgreSQL\'s 100', () => {
+    const dir = path.join(OVERLAYS_DIR, 'dev');
+    const ini = pgbouncerIni(dir, readKustomization(dir));
+    const pool = Number(baseSettings().get('PG_POOL_MAX'));
+    const pods = baseObjects.filter((l) => isKnativeService(l.object) && opensDatabase(l)).map((l) => Number(at(l.object, 'spec', 'template', 'metadata', 'annotations', 'autoscaling.knative.dev/max-scale')));
+    // every Service at its max-scale, the rotation CronJob and an operator's pod
+    const clients = (pods.reduce((sum, n) => sum + n, 0) + 2) * pool;
+    expect(clients, `(${pods.join(' + ')} + 2) × ${pool}`).to.be.at.most(Number(ini.pgbouncer?.max_client_conn));
+    const server = Number(ini.pgbouncer?.max_db_connections);
+    expect(server, 'max_db_connections bounds the pooler\'s server connections').to.be.above(0);
+    expect(Number(ini.pgbouncer?.default_pool_size)).to.be.at.most(server);
+    // PostgreSQL's default max_connections, less its 3 superuser_reserved_connections
+    expect(server + pool, `${server} + ${pool} (the migration Job)`).to.be.below(100 - 3);
   });
 
   it('only the migration Job mounts the owner role\'s secrets (db-admin-username, db-admin-password); the Services and the rotation CronJob do not', () => {

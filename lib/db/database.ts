@@ -5,23 +5,40 @@ import pg from 'pg';
 import type { Logger } from '../log.js';
 import { describeError } from '../log.js';
 import { isDatabaseUnavailable } from './errors.js';
+import { DEFAULT_STATEMENT_TIMEOUT_MS, beginWithTimeout } from './statement-timeout.js';
 
 export interface Queryable {
   query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<R[]>;
 }
 
+export interface DatabaseOptions {
+  /** The bound each transaction sets on its statements (SET LOCAL; lib/db/statement-timeout.ts). */
+  statementTimeoutMs?: number;
+  onClose?: () => Promise<void>;
+}
+
 export class Database implements Queryable {
+  readonly statementTimeoutMs: number;
+  private readonly onClose: () => Promise<void>;
+
   constructor(
     private readonly pool: pg.Pool,
-    private readonly onClose: () => Promise<void> = async () => {},
-  ) {}
+    options: DatabaseOptions = {},
+  ) {
+    this.statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+    this.onClose = options.onClose ?? (async () => {});
+  }
 
   async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
     const result = await this.pool.query<R>(text, params);
     return result.rows;
   }
 
-  /** Runs `work` on one dedicated connection (migrations use it for the advisory lock). */
+  /**
+   * Runs `work` on one dedicated connection (migrations use it for their session advisory
+   * lock, which needs a direct connection: behind a transaction-mode pooler only what
+   * happens between BEGIN and COMMIT stays on one server connection).
+   */
   async withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
     let suspect: Error | undefined;
     // A checked-out client whose connection drops between two queries (inside a
@@ -57,7 +74,9 @@ export class Database implements Queryable {
 
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
-      await client.query('BEGIN');
+      // BEGIN and the transaction's statement bound in one round trip; SET LOCAL ends with
+      // the transaction, so no setting outlives it on a pooler's shared server connection.
+      await client.query(beginWithTimeout(this.statementTimeoutMs));
       try {
         const result = await work(client);
         await client.query('COMMIT');
@@ -91,6 +110,9 @@ class RollbackFailed extends Error {
   }
 }
 
+const CLIENT_WAIT_BEYOND_SERVER_MS = 2000;
+const CONNECTION_LIFETIME_SECONDS = 600;
+
 function clientQueryable(client: pg.PoolClient): Queryable {
   return {
     async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
@@ -99,13 +121,23 @@ function clientQueryable(client: pg.PoolClient): Queryable {
   };
 }
 
-export function createPool(config: pg.PoolConfig, log: Logger): pg.Pool {
+/**
+ * A pg pool whose connections carry no session setting of ours: they may be a pooler's
+ * (PgBouncer in transaction mode refuses a statement_timeout startup parameter). The
+ * server bounds each statement (lib/db/statement-timeout.ts); `statementTimeoutMs` sets
+ * the client's own wait a little beyond, for a server that no longer answers at all.
+ */
+export function createPool(config: pg.PoolConfig, log: Logger, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS): pg.Pool {
   const pool = new pg.Pool({
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    // Bounded so a hung database turns into a 503 instead of a request that never ends.
-    query_timeout: 10_000,
-    statement_timeout: 10_000,
+    // Bounded so a hung database turns into a 503 instead of a request that never ends;
+    // later than the server's bound, so that a slow statement is cut (and its locks
+    // released) by the server rather than abandoned by the client.
+    query_timeout: statementTimeoutMs + CLIENT_WAIT_BEYOND_SERVER_MS,
+    // Connections are renewed, so a session opened before the migration set the
+    // database's default statement_timeout does not keep the old one for good.
+    maxLifetimeSeconds: CONNECTION_LIFETIME_SECONDS,
     application_name: 'cofrap-credentials',
     ...config,
   });

@@ -3,7 +3,10 @@
 // service's own terms (005 re-normalises usernames with lib/usernames.ts). Each is applied
 // once, in version order whatever its kind, in its own transaction, and recorded in
 // schema_migrations. A session advisory lock serialises replicas that start together: the
-// second waits, then finds nothing left to do.
+// second waits, then finds nothing left to do. A session lock needs a session of its own:
+// the migration connects to PostgreSQL directly (the migration Job does, not through the
+// functions' transaction-mode pooler, which could hand the lock and its unlock to two
+// different server connections; docs/capacity.md).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -65,6 +68,9 @@ export async function migrate(db: Database, log: Logger, dir: string = MIGRATION
   const migrations = loadMigrations(dir);
   return db.withClient(async (client) => {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    // A migration may rightly outlast the functions' bound on a statement (005 rewrites
+    // every username): no bound on this direct session, until it is handed back.
+    await client.query('SET statement_timeout = 0');
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version    INTEGER PRIMARY KEY,
@@ -91,6 +97,7 @@ export async function migrate(db: Database, log: Logger, dir: string = MIGRATION
       }
       return applied;
     } finally {
+      await client.query('RESET statement_timeout').catch(() => undefined);
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     }
   });

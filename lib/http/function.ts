@@ -167,8 +167,8 @@ function applyCors(runtime: Runtime, req: Request, res: Response): Promise<boole
 }
 
 /**
- * GET /healthz: the process is alive (no I/O). GET /readyz: the database answers and its
- * schema is the expected version. Every function answers both, at any mount point.
+ * GET /healthz: the process is alive (no I/O). GET /readyz: the database answers, its
+ * schema is the expected version and its statements are bounded (lib/runtime.ts). Every function answers both, at any mount point.
  */
 export async function answerProbe(req: Request, res: Response): Promise<void> {
   res.set('Cache-Control', 'no-store');

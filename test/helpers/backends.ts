@@ -2,6 +2,12 @@
 // directory) and the PostgreSQL server on 127.0.0.1:5432 (a scratch database created and
 // dropped per run). Without a server the real-database suites are skipped locally with a
 // visible message; under CI=true they fail instead.
+//
+// With TEST_PGBOUNCER_URL (postgresql://host:port of a PgBouncer in transaction mode in
+// front of that server; .ci/run starts one for its second pass over the database suites)
+// the servers the suites start connect through the pooler, as the functions do on
+// Knative, while the migration and the tests' own SQL connect directly, as the migration
+// Job does; only the PostgreSQL backend runs then.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,9 +21,15 @@ import { rememberSecret } from './secrets.js';
 import { BROKER } from './oidc.js';
 
 export type BackendKind = 'pglite' | 'postgres';
-export const BACKENDS: BackendKind[] = ['pglite', 'postgres'];
 
 const ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const POOLER_URL = process.env.TEST_PGBOUNCER_URL === undefined || process.env.TEST_PGBOUNCER_URL === '' ? undefined : new URL(process.env.TEST_PGBOUNCER_URL);
+/** The servers reach PostgreSQL through the pooler of TEST_PGBOUNCER_URL. */
+export const THROUGH_POOLER = POOLER_URL !== undefined;
+export const BACKENDS: BackendKind[] = THROUGH_POOLER ? ['postgres'] : ['pglite', 'postgres'];
+/** Where the servers connect: the pooler when there is one, else the server itself. */
+const SERVED_HOST = POOLER_URL?.hostname ?? '127.0.0.1';
+const SERVED_PORT = POOLER_URL?.port === undefined || POOLER_URL.port === '' ? '5432' : POOLER_URL.port;
 
 export interface SeedFixture {
   fernet_key: string;
@@ -51,25 +63,35 @@ export function makeSecretsDir(keys: string[] = [newFernetKey(), seedFixture().f
 }
 
 let postgresAnswer: Promise<boolean> | undefined;
+let poolerAnswer: Promise<boolean> | undefined;
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
 
 export function postgresAvailable(): Promise<boolean> {
-  postgresAnswer ??= (async () => {
-    const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  })();
+  postgresAnswer ??= answers(ADMIN_URL);
   return postgresAnswer;
 }
 
 /** Call in a before() hook: skips (locally) or fails (CI) when the server is not there. */
 export async function requireBackend(context: Mocha.Context, kind: BackendKind): Promise<void> {
+  if (kind === 'postgres' && POOLER_URL !== undefined) {
+    // Asked for by name: a pooler that does not answer fails the run, locally too.
+    const url = new URL(ADMIN_URL);
+    url.host = POOLER_URL.host;
+    poolerAnswer ??= answers(url.toString());
+    if (!(await poolerAnswer)) throw new Error(`TEST_PGBOUNCER_URL is set but no pooler answers at ${POOLER_URL.host}`);
+  }
   if (kind !== 'postgres' || (await postgresAvailable())) return;
   if (process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI=true but does not answer at ${ADMIN_URL}`);
   console.log(`    ! SKIPPED: no PostgreSQL server answers at ${ADMIN_URL}; the real-database tests did not run`);
@@ -137,7 +159,7 @@ export class Backend {
   env(extra: Record<string, string> = {}): Record<string, string> {
     const common = { SECRETS_DIR: this.secretsDir, BCRYPT_COST: '10' };
     if (this.kind === 'pglite') return { PGLITE_DATA_DIR: this.dataDir as string, ...common, ...extra };
-    return { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: this.name, ...common, ...BROKER.env(), ...extra };
+    return { POSTGRES_HOST: SERVED_HOST, POSTGRES_PORT: SERVED_PORT, POSTGRES_DB: this.name, ...common, ...BROKER.env(), ...extra };
   }
 
   /** The superuser's connection URL, for a test's own client. */
@@ -148,9 +170,9 @@ export class Backend {
   /**
    * Creates the two roles and the scratch database, owned by the owner role, that only the
    * functions' role may connect to besides it; then runs `npm run migrate`'s script on it
-   * (PGlite migrates itself).
+   * (PGlite migrates itself), with `env` added to its configuration.
    */
-  async prepare(options: { migrate?: boolean } = {}): Promise<void> {
+  async prepare(options: { migrate?: boolean; env?: Record<string, string> } = {}): Promise<void> {
     if (this.kind === 'pglite') {
       mkdirSync(this.dataDir as string, { recursive: true });
       return;
@@ -166,7 +188,8 @@ export class Backend {
       await adminQuery(this.name, `REVOKE ALL ON DATABASE ${this.name} FROM PUBLIC; GRANT CONNECT ON DATABASE ${this.name} TO ${quoteIdent(this.functionsRole)}`);
     }
     if (options.migrate !== false) {
-      const result = await runToExit('migrate', this.env());
+      // Directly, as the migration Job connects (its session advisory lock needs a session).
+      const result = await runToExit('migrate', this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }));
       if (result.code !== 0) throw new Error(`migrate failed:\n${result.output}`);
     }
   }
@@ -205,9 +228,12 @@ export function useServer(kind: BackendKind, env: Record<string, string> | (() =
   let running: RunningProcess | undefined;
   before(async function () {
     await requireBackend(this, kind);
-    await backend.prepare();
     // A function is read here, after the suite's earlier hooks (e.g. one that starts an issuer).
-    running = await backend.start(typeof env === 'function' ? env() : env);
+    const served = typeof env === 'function' ? env() : env;
+    // The migration makes the suite's statement bound the database's default, as the Job does.
+    const bound = served.PG_STATEMENT_TIMEOUT_MS;
+    await backend.prepare(bound === undefined ? {} : { env: { PG_STATEMENT_TIMEOUT_MS: bound } });
+    running = await backend.start(served);
   });
   after(async () => {
     await running?.stop();

@@ -41,7 +41,7 @@ export const EMPLOYEE_EVENT_TYPES = [
 /** The types employee-events replies with, which the broker filter posts back into the broker. */
 export const REPLY_TYPE_PREFIX = 'fr.cofrap.identity.';
 /** Images the manifests may use without building them: pinned third-party images. */
-export const THIRD_PARTY_IMAGES = ['postgres:16'] as const;
+export const THIRD_PARTY_IMAGES = ['postgres:16', 'ghcr.io/cloudnative-pg/pgbouncer:1.23.0'] as const;
 
 export const rel = (file: string): string => path.relative(ROOT, file) || '.';
 
