@@ -1,12 +1,13 @@
 // openapi.yaml is the one description of the request and response bodies. The build writes
 // it beside the compiled code as dist/openapi.json, and compiles its component schemas with
 // Ajv (JSON Schema 2020-12, the dialect of OpenAPI 3.1) into dist/lib/openapi-validators.cjs
-// (scripts/compile-validators.mjs). The request checks use those, so behaviour and
-// documentation cannot drift apart, and a starting function neither parses YAML nor loads
-// Ajv. Other pointers (the tests' response checks) are compiled here on first use.
+// (scripts/compile-validators.mjs). The request checks use those (lib/request-schemas.ts),
+// so behaviour and documentation cannot drift apart, and a function neither parses YAML,
+// nor reads this document, nor loads Ajv. Other pointers (the tests' response checks, the
+// development server's /openapi.json) come from here.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Ajv2020, ErrorObject, Options, ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, Options, ValidateFunction } from 'ajv/dist/2020.js';
 
 export const OPENAPI_DOCUMENT = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -38,29 +39,4 @@ export function schemaAt(pointer: string): ValidateFunction {
   const validate = compiler.getSchema(`${DOCUMENT_ID}#${pointer}`);
   if (validate === undefined) throw new Error(`openapi.yaml has no schema at ${pointer}`);
   return validate;
-}
-
-let precompiled: Record<string, ValidateFunction> | undefined;
-
-/** The build's validator for a schema of components/schemas. */
-export function componentSchema(name: string): ValidateFunction {
-  precompiled ??= require('./openapi-validators.cjs') as Record<string, ValidateFunction>;
-  const validate = precompiled[name];
-  if (validate === undefined) throw new Error(`openapi.yaml has no schema at /components/schemas/${name}`);
-  return validate;
-}
-
-/** One validation failure in plain words, naming the field ("Field "totp" must be …"). */
-export function describeFailure(error: ErrorObject, subject = 'Field'): string {
-  if (error.keyword === 'required') {
-    return `${subject} "${String(error.params.missingProperty)}" is required.`;
-  }
-  if (error.keyword === 'additionalProperties') {
-    const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-    return `Unknown field "${String(error.params.additionalProperty)}"; expected only ${allowed.join(', ')}.`;
-  }
-  const field = error.instancePath.split('/').filter(Boolean).join('.');
-  if (field === '') return 'The request body must be a JSON object.';
-  const custom = (error.parentSchema as { 'x-error-message'?: string } | undefined)?.['x-error-message'];
-  return `${subject} "${field}" ${custom ?? error.message ?? 'is not valid'}.`;
 }

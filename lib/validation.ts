@@ -3,7 +3,7 @@
 // is 401 invalid_token, decided by the handler. Usernames have their own module
 // (lib/usernames.ts): their rules need more than a schema can say.
 import { invalidRequest } from './http/errors.js';
-import { componentSchema, describeFailure } from './openapi.js';
+import { componentSchema, describeFailure } from './request-schemas.js';
 
 export type JsonObject = Record<string, unknown>;
 

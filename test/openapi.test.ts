@@ -2,10 +2,11 @@
 // validator), and the schemas the code compiles from it are all there.
 import { expect } from 'chai';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { OPENAPI_DOCUMENT, componentSchema, schemaAt } from '../lib/openapi.js';
+import { OPENAPI_DOCUMENT, schemaAt } from '../lib/openapi.js';
+import { componentSchema } from '../lib/request-schemas.js';
 import { validateBody } from '../lib/validation.js';
 import { HttpError } from '../lib/http/errors.js';
-import { FUNCTION_NAMES } from '../lib/functions.js';
+import { FUNCTION_NAMES } from '../lib/function-names.js';
 import { checkAgainstDocument } from './helpers/contract.js';
 
 describe('openapi.yaml', () => {

@@ -64,22 +64,13 @@ interface Asset {
   body: Buffer;
 }
 
-// The compiled page sits beside this module: dist/functions/portal/web/.
+// The compiled page sits beside this module: dist/functions/portal/web/ (beside a bundle:
+// web/, scripts/bundle.mjs).
 function asset(file: string, type: string): Asset {
   return { type, body: readFileSync(new URL(`./web/${file}`, import.meta.url)) };
 }
 
-const config = portalConfig();
-const csp = contentSecurityPolicy(config);
-const ASSETS: Record<string, Asset> = {
-  '/': asset('index.html', 'text/html; charset=utf-8'),
-  '/app.js': asset('app.js', 'text/javascript; charset=utf-8'),
-  '/app.css': asset('app.css', 'text/css; charset=utf-8'),
-  '/config.json': { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(config)) },
-};
-
-const SECURITY_HEADERS = {
-  'Content-Security-Policy': csp,
+const SECURITY_HEADERS: Record<string, string> = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
@@ -88,13 +79,41 @@ const SECURITY_HEADERS = {
   'Cache-Control': 'no-store',
 };
 
+interface Prepared {
+  assets: Record<string, Asset>;
+  headers: Record<string, string>;
+}
+
+let prepared: Prepared | undefined;
+
+/**
+ * Reads PORTAL_*_URL and the page's files, once. The server calls it before it listens, so
+ * that a bad setting stops the start with one line (bin/serve-function.ts); importing the
+ * module reads nothing.
+ */
+export function preparePortal(): Prepared {
+  if (prepared !== undefined) return prepared;
+  const config = portalConfig();
+  prepared = {
+    assets: {
+      '/': asset('index.html', 'text/html; charset=utf-8'),
+      '/app.js': asset('app.js', 'text/javascript; charset=utf-8'),
+      '/app.css': asset('app.css', 'text/css; charset=utf-8'),
+      '/config.json': { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(config)) },
+    },
+    headers: { ...SECURITY_HEADERS, 'Content-Security-Policy': contentSecurityPolicy(config) },
+  };
+  return prepared;
+}
+
 export function portalHandler(req: Request, res: Response): void {
   const requestId = randomUUID();
   const log = rootLog.child({ function: 'portal', request_id: requestId });
   try {
-    res.set({ ...SECURITY_HEADERS, 'X-Request-Id': requestId });
+    const { assets, headers } = preparePortal();
+    res.set({ ...headers, 'X-Request-Id': requestId });
     const path = req.path === '/index.html' ? '/' : req.path;
-    const found = ASSETS[path];
+    const found = assets[path];
     if (found === undefined) {
       res.status(404).json({ error: `Nothing is served at ${req.path}.`, code: 'not_found' });
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
