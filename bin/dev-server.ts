@@ -2,6 +2,7 @@
 // function at POST /<name> and the portal at GET / (with its assets), over the embedded
 // database unless DATABASE_URL or POSTGRES_HOST is set.
 import { FUNCTIONS, FUNCTION_NAMES, PORTAL } from '../lib/functions.js';
+import { answerProbe } from '../lib/http/function.js';
 import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
 import { closeProcessRuntime } from '../lib/runtime.js';
 import { OPENAPI_DOCUMENT } from '../lib/openapi.js';
@@ -12,7 +13,7 @@ const mounts = FUNCTION_NAMES.map((name) => ({ path: `/${name}`, handler: FUNCTI
 // Last, at "/": the portal answers its own paths and 404 (the contract's body) for the rest.
 FUNCTIONS[PORTAL].prepare?.();
 mounts.push({ path: '/', handler: FUNCTIONS[PORTAL].handler });
-const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT, notFound: false });
+const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT, notFound: false, probe: answerProbe });
 const { server, port } = await listen(app, runtime.config.port);
 shutdownOnSignals(server, closeProcessRuntime, runtime.log);
 

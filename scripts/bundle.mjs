@@ -28,7 +28,7 @@ const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'bundle');
 
 // Each function and the names its module exports (the portal reads its settings before
-// it listens). bin/serve-function.ts starts it as bin/serve.ts would.
+// it listens). bin/serve-function.ts (bin/serve-portal.ts) starts it as bin/serve.ts would.
 const FUNCTIONS = {
   'generate-password': { handler: 'generatePassword' },
   'generate-2fa': { handler: 'generate2fa' },
@@ -41,13 +41,17 @@ const COMMANDS = ['migrate', 'account', 'rotate-encryption-key'];
 
 function functionEntry(name) {
   const { handler, prepare } = FUNCTIONS[name];
-  const serve = JSON.stringify(path.join(DIST, 'bin/serve-function.js'));
   const module = JSON.stringify(path.join(DIST, 'functions', name, 'index.js'));
+  const checks = JSON.stringify(path.join(DIST, 'bin/serve-checks.js'));
+  const serve = prepare
+    ? [`import { servePortal } from ${JSON.stringify(path.join(DIST, 'bin/serve-portal.js'))};`, `await servePortal(${handler}, ${prepare});`]
+    : [`import { serveFunction } from ${JSON.stringify(path.join(DIST, 'bin/serve-function.js'))};`, `await serveFunction(${JSON.stringify(name)}, ${handler});`];
   return [
-    `import { checkTarget, serveFunction } from ${serve};`,
+    `import { checkTarget } from ${checks};`,
     `import { ${handler}${prepare ? `, ${prepare}` : ''} } from ${module};`,
+    serve[0],
     `checkTarget(${JSON.stringify(name)});`,
-    `await serveFunction(${JSON.stringify(name)}, ${handler}${prepare ? `, ${prepare}` : ''});`,
+    serve[1],
   ].join('\n');
 }
 

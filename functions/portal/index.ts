@@ -88,7 +88,7 @@ let prepared: Prepared | undefined;
 
 /**
  * Reads PORTAL_*_URL and the page's files, once. The server calls it before it listens, so
- * that a bad setting stops the start with one line (bin/serve-function.ts); importing the
+ * that a bad setting stops the start with one line (bin/serve-portal.ts); importing the
  * module reads nothing.
  */
 export function preparePortal(): Prepared {

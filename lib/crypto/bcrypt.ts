@@ -9,7 +9,7 @@ import type { BcryptResult, BcryptTask } from './bcrypt-worker.js';
 import type { BcryptEnginePreference } from './bcrypt-engine.js';
 import { BcryptQueue } from './bcrypt-queue.js';
 import type { QueueFigures } from './bcrypt-queue.js';
-import { createLogger } from '../log.js';
+import { createLogger, describeError } from '../log.js';
 import type { Logger } from '../log.js';
 
 export interface HasherOptions {
@@ -34,14 +34,16 @@ export class PasswordHasher {
   private readonly queue: BcryptQueue;
   private readonly log: Logger;
   private dummyHash: Promise<string> | undefined;
+  private started = false;
 
   constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto', options: HasherOptions = {}) {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-      // One thread at start, the others as soon as two tasks are in flight: each thread's
-      // start-up (~40-80 ms of CPU) competed with the process's own at every cold start.
-      minThreads: 1,
+      // No thread until the first job, then one per job in flight up to the size: a
+      // thread's start-up (~40-80 ms of CPU, ~15 MiB) at the process's start made every cold
+      // start slower and every idle replica bigger (docs/images.md).
+      minThreads: 0,
       maxThreads: size,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { engine },
@@ -65,6 +67,7 @@ export class PasswordHasher {
    * its thread stopped (and replaced) if it runs.
    */
   private async run(task: BcryptTask, signal?: AbortSignal): Promise<string | boolean> {
+    this.start();
     this.queue.enqueue(signal);
     let computeSeconds: number | undefined;
     try {
@@ -100,9 +103,22 @@ export class PasswordHasher {
   }
 
   /**
-   * Prepares the dummy hash ahead of the first unknown-user request, and, a moment later,
-   * measures a job for the queue's first estimate.
+   * On the first job: the dummy hash is prepared (queued ahead of that job, so that an
+   * unknown user's first sign-in takes as long as a known one's), a job is measured a
+   * moment later for the queue's estimate, and the engine is logged. Nothing of it runs
+   * at the process's start.
    */
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.warmUp().catch((error: unknown) => this.log.error('dummy_hash_failed', describeError(error)));
+    this.engine().then(
+      (engine) => this.log.info('bcrypt_engine', { engine, cost: this.cost }),
+      (error: unknown) => this.log.error('bcrypt_engine_failed', describeError(error)),
+    );
+  }
+
+  /** Prepares the dummy hash and, a moment later, measures a job for the queue's first estimate. */
   async warmUp(): Promise<void> {
     await this.dummy();
     setTimeout(() => void this.measureWarmUp(), WARM_UP_DELAY_MS).unref();
