@@ -18,6 +18,7 @@ export async function servePortal(handler: HttpFunction, prepare: () => void): P
     stopOnConfiguration(error instanceof Error ? error.message : String(error));
   }
   const running = await listen(createApp([{ path: '/', handler }], { notFound: false }), port);
-  log.info('listening', { function: PORTAL, port: running.port });
+  // The handlers first: a SIGTERM sent as soon as 'listening' is read must find them.
   shutdownOnSignals(running.server, async () => undefined, log);
+  log.info('listening', { function: PORTAL, port: running.port });
 }
