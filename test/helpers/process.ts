@@ -12,19 +12,22 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 /**
  * What a test runs for a script, as the images run it: a function's server is its bundle
  * (dist/bundle/<FUNCTION_TARGET>.js, the image's dist/bin/serve.js), the migration and
- * operator commands theirs (scripts/bundle.mjs). The development server holds every
- * function in one process and has no image: dist/bin/dev-server.js, as tsc compiled it.
- * A FUNCTION_TARGET that names no function has no bundle: the generic dist/bin/serve.js
+ * operator commands theirs (scripts/bundle.mjs), whenever a PostgreSQL server is configured
+ * (DATABASE_URL or POSTGRES_HOST), as in an image. Without one the process runs over the
+ * embedded PGlite, which only `npm start` and the npm scripts (dist/, as tsc compiled it)
+ * carry (the portal needs no database: always its bundle), as does the development server (every function in one process, no image). A
+ * FUNCTION_TARGET that names no function has no bundle: the generic dist/bin/serve.js
  * answers it (and refuses it).
  */
 export function scriptPath(script: string, env: Record<string, string>): string {
-  if (script === 'dev-server') return 'dist/bin/dev-server.js';
+  const compiled = `dist/bin/${script}.js`;
+  const server = [env.DATABASE_URL, env.POSTGRES_HOST].some((value) => value !== undefined && value !== '');
+  // The portal holds no database either way: its bundle.
+  if (script === 'dev-server' || (!server && !(script === 'serve' && env.FUNCTION_TARGET === 'portal'))) return compiled;
   const bundle = script === 'serve' ? `dist/bundle/${env.FUNCTION_TARGET ?? ''}.js` : `dist/bundle/${script}.js`;
-  if (script !== 'serve' || existsSync(path.join(PROJECT_ROOT, bundle))) {
-    if (!existsSync(path.join(PROJECT_ROOT, bundle))) throw new Error(`${bundle} is missing: run npm run build`);
-    return bundle;
-  }
-  return 'dist/bin/serve.js';
+  if (existsSync(path.join(PROJECT_ROOT, bundle))) return bundle;
+  if (script === 'serve') return compiled;
+  throw new Error(`${bundle} is missing: run npm run build`);
 }
 
 export interface RunningProcess {
