@@ -528,7 +528,7 @@ async function main(): Promise<void> {
     const secret = enrolled.manual_entry_key as string;
     await postJson(url('authenticate'), { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) }, 200);
     const accountsPerRun = 400;
-    const signInRuns = SETTINGS.concurrencies.length + 1;
+    const signInRuns = SETTINGS.concurrencies.length + 2; // the load runs, the stress, the cold starts
     const copies = Array.from({ length: accountsPerRun * signInRuns }, (_, i) => `bench-signin-${i + 1}`);
     await adminQuery(
       databases.ours.url,
@@ -606,7 +606,7 @@ async function main(): Promise<void> {
 
     // Cold start: each function as its image starts it, beside a bare framework hello (bench/cold-start.ts).
     if (wanted('cold')) say(`cold start x${SETTINGS.coldStarts}: a bare functions-framework hello, authenticate, generate-password, generate-2fa`);
-    const cold = wanted('cold') ? await measureColdStarts({ root: ROOT, runs: SETTINGS.coldStarts, env: (extra) => serverEnv({ ...env, ...extra }), log: say }) : undefined;
+    const cold = wanted('cold') ? await measureColdStarts({ root: ROOT, runs: SETTINGS.coldStarts, env: (extra) => serverEnv({ ...env, ...extra }), log: say, signIn: { password, secret, accounts: signInAccounts() } }) : undefined;
 
     const loadAfter = loadAverage();
     say(`load average after: ${loadAfter.join(' ')}`);

@@ -34,7 +34,8 @@ export class PasswordHasher {
   private readonly queue: BcryptQueue;
   private readonly log: Logger;
   private dummyHash: Promise<string> | undefined;
-  private started = false;
+  /** Settled once the first job may run (see start()); undefined before the first job. */
+  private firstJobReady: Promise<void> | undefined;
 
   constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto', options: HasherOptions = {}) {
     const size = threads > 0 ? threads : availableParallelism();
@@ -67,7 +68,7 @@ export class PasswordHasher {
    * its thread stopped (and replaced) if it runs.
    */
   private async run(task: BcryptTask, signal?: AbortSignal): Promise<string | boolean> {
-    this.start();
+    await this.start();
     this.queue.enqueue(signal);
     let computeSeconds: number | undefined;
     try {
@@ -103,25 +104,26 @@ export class PasswordHasher {
   }
 
   /**
-   * On the first job: the dummy hash is prepared (queued ahead of that job, so that an
-   * unknown user's first sign-in takes as long as a known one's), a job is measured a
-   * moment later for the queue's estimate, and the engine is logged. Nothing of it runs
-   * at the process's start.
+   * On the first job: the dummy hash is made first (a cost-4 hash, a millisecond; the job
+   * waits for it, so an unknown user's first sign-in costs what a known one's does, and the
+   * first job does not start a second thread beside it). A moment later, off that job's
+   * path, a job is measured for the queue's estimate and the engine is logged. Nothing of
+   * it runs at the process's start.
    */
-  private start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.warmUp().catch((error: unknown) => this.log.error('dummy_hash_failed', describeError(error)));
-    this.engine().then(
-      (engine) => this.log.info('bcrypt_engine', { engine, cost: this.cost }),
-      (error: unknown) => this.log.error('bcrypt_engine_failed', describeError(error)),
+  private start(): Promise<void> {
+    if (this.firstJobReady !== undefined) return this.firstJobReady;
+    setTimeout(() => {
+      void this.measureWarmUp();
+      this.engine().then(
+        (engine) => this.log.info('bcrypt_engine', { engine, cost: this.cost }),
+        (error: unknown) => this.log.error('bcrypt_engine_failed', describeError(error)),
+      );
+    }, WARM_UP_DELAY_MS).unref();
+    this.firstJobReady = this.dummy().then(
+      () => undefined,
+      (error: unknown) => this.log.error('dummy_hash_failed', describeError(error)),
     );
-  }
-
-  /** Prepares the dummy hash and, a moment later, measures a job for the queue's first estimate. */
-  async warmUp(): Promise<void> {
-    await this.dummy();
-    setTimeout(() => void this.measureWarmUp(), WARM_UP_DELAY_MS).unref();
+    return this.firstJobReady;
   }
 
   /** One hash at WARM_UP_COST, timed on its thread and scaled to the configured cost. */
