@@ -20,8 +20,9 @@ import { fmt } from './phase.js';
 import type { PhaseReport } from './phase.js';
 
 /** How a pod runs authenticate (the images' command): the one place the bench says it. */
-export const POD_COMMAND = ['dist/bin/serve.js'] as const;
 export const POD_FUNCTION = 'authenticate';
+/** The image's `node dist/bin/serve.js` is this bundle (scripts/bundle.mjs, docs/images.md). */
+export const POD_COMMAND = [`dist/bundle/${POD_FUNCTION}.js`] as const;
 /** The pod settings a process takes from the base configuration of the manifests. */
 const POD_SETTINGS = ['BCRYPT_THREADS', 'PG_POOL_MAX', 'BCRYPT_QUEUE_SECONDS'] as const;
 export const SCALE_PROCESSES = [1, 2, 4] as const;

@@ -1,17 +1,19 @@
 // The development server (npm start): every function in one process on PORT, each JSON
 // function at POST /<name> and the portal at GET / (with its assets), over the embedded
 // database unless DATABASE_URL or POSTGRES_HOST is set.
-import { FUNCTION_NAMES, PORTAL, loadFunction } from '../lib/functions.js';
+import { FUNCTIONS, FUNCTION_NAMES, PORTAL } from '../lib/functions.js';
+import { answerProbe } from '../lib/http/function.js';
 import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
 import { closeProcessRuntime } from '../lib/runtime.js';
 import { OPENAPI_DOCUMENT } from '../lib/openapi.js';
 import { startRuntime, uncheckedEventSenders } from './start.js';
 
 const runtime = await startRuntime(FUNCTION_NAMES);
-const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
+const mounts = FUNCTION_NAMES.map((name) => ({ path: `/${name}`, handler: FUNCTIONS[name].handler }));
 // Last, at "/": the portal answers its own paths and 404 (the contract's body) for the rest.
-mounts.push({ path: '/', handler: await loadFunction(PORTAL) });
-const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT, notFound: false });
+FUNCTIONS[PORTAL].prepare?.();
+mounts.push({ path: '/', handler: FUNCTIONS[PORTAL].handler });
+const app = createApp(mounts, { openapi: OPENAPI_DOCUMENT, notFound: false, probe: answerProbe });
 const { server, port } = await listen(app, runtime.config.port);
 shutdownOnSignals(server, closeProcessRuntime, runtime.log);
 

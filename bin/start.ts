@@ -4,7 +4,7 @@
 // is checked here too, before the database is opened.
 import { ConfigError, loadConfig, requireEventSenderChecks } from '../lib/config.js';
 import type { Config } from '../lib/config.js';
-import type { FunctionName } from '../lib/functions.js';
+import type { FunctionName } from '../lib/function-names.js';
 import { describeError, log } from '../lib/log.js';
 import { getRuntime } from '../lib/runtime.js';
 import type { Runtime } from '../lib/runtime.js';

@@ -1,24 +1,30 @@
-// The functions this project builds, and where their compiled modules are. Loading a
-// module registers its handler with the functions-framework under the same name.
+// Every function's handler, imported from its module (each module also registers it with
+// the functions-framework, for the framework's own CLI). The development server and the
+// generic bin/serve.js use this table; an image's bundle imports its one function only
+// (scripts/bundle.mjs).
 import type { HttpFunction } from '@google-cloud/functions-framework';
-import { getFunction } from '@google-cloud/functions-framework/testing';
+import { authenticate } from '../functions/authenticate/index.js';
+import { employeeEvents } from '../functions/employee-events/index.js';
+import { generate2fa } from '../functions/generate-2fa/index.js';
+import { generatePassword } from '../functions/generate-password/index.js';
+import { housekeeping } from '../functions/housekeeping/index.js';
+import { portalHandler, preparePortal } from '../functions/portal/index.js';
+import type { FunctionName } from './function-names.js';
 
-/** The JSON functions, each answering POST (at /<name> in the development server). */
-export const FUNCTION_NAMES = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events', 'housekeeping'] as const;
-/** The web page, answering GET (at / in the development server). */
-export const PORTAL = 'portal';
-/** Every function, each its own image and Knative Service (FUNCTION_TARGET). */
-export const ALL_FUNCTION_NAMES = [...FUNCTION_NAMES, PORTAL] as const;
-export type FunctionName = (typeof ALL_FUNCTION_NAMES)[number];
+export { ALL_FUNCTION_NAMES, FUNCTION_NAMES, PORTAL, isFunctionName } from './function-names.js';
+export type { FunctionName } from './function-names.js';
 
-export function isFunctionName(name: string): name is FunctionName {
-  return (ALL_FUNCTION_NAMES as readonly string[]).includes(name);
+export interface ServedFunction {
+  handler: HttpFunction;
+  /** Reads what the function needs from the environment, throwing on a bad setting, before it listens. */
+  prepare?: () => void;
 }
 
-/** Imports a function's module and returns the handler it registered with the framework. */
-export async function loadFunction(name: FunctionName): Promise<HttpFunction> {
-  await import(new URL(`../functions/${name}/index.js`, import.meta.url).href);
-  const registered = getFunction(name);
-  if (typeof registered !== 'function') throw new Error(`function ${name} did not register an HTTP handler`);
-  return registered as HttpFunction;
-}
+export const FUNCTIONS: Readonly<Record<FunctionName, ServedFunction>> = {
+  'generate-password': { handler: generatePassword },
+  'generate-2fa': { handler: generate2fa },
+  authenticate: { handler: authenticate },
+  'employee-events': { handler: employeeEvents },
+  housekeeping: { handler: housekeeping },
+  portal: { handler: portalHandler, prepare: preparePortal },
+};

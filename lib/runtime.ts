@@ -9,7 +9,7 @@ import { statementTimeoutProblem } from './db/statement-timeout.js';
 import { PasswordHasher } from './crypto/bcrypt.js';
 import { SecretBox } from './crypto/fernet.js';
 import { Publisher } from './outbox.js';
-import { describeError, log as rootLog } from './log.js';
+import { log as rootLog } from './log.js';
 import type { Logger } from './log.js';
 
 export interface Runtime {
@@ -47,13 +47,8 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function createRuntime(config: Config, log: Logger = rootLog): Promise<Runtime> {
   const db = await openDatabase(config, log);
+  // Its worker threads start with its first job (lib/crypto/bcrypt.ts), not here.
   const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine, { queueSeconds: config.bcryptQueueSeconds, log });
-  // Ready before the first unknown-user sign-in, which must take as long as a known one.
-  hasher.warmUp().catch((error: unknown) => log.error('dummy_hash_failed', describeError(error)));
-  hasher.engine().then(
-    (engine) => log.info('bcrypt_engine', { engine, cost: config.bcryptCost }),
-    (error: unknown) => log.error('bcrypt_engine_failed', describeError(error)),
-  );
   // Where the throttle's client address comes from, said once at start; at debug level
   // each request logs how it resolved (docs/operations.md, "Client address").
   const hops = config.trustedProxyHops;

@@ -6,7 +6,7 @@
 // body is typed only once its schema has admitted it.
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidRequest } from './http/errors.js';
-import { componentSchema, describeFailure, requestBodySchema } from './openapi.js';
+import { componentSchema, describeFailure, requestBodySchema } from './request-schemas.js';
 import type { JsonOperation, RequestBody, SchemaName, Schemas } from './openapi-types.js';
 
 export type JsonObject = Record<string, unknown>;

@@ -2,6 +2,7 @@
 // the portal's page and style sheet travel beside the compiled code so that dist/ is
 // self-contained (the images run it).
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parse } from 'yaml';
 
 // Migrations: the .sql scripts are copied; the .ts ones are compiled there by tsc (.js and
@@ -20,3 +21,8 @@ writeFileSync('dist/openapi.json', JSON.stringify(parse(readFileSync('openapi.ya
 for (const file of ['index.html', 'app.css']) {
   cpSync(`functions/portal/web/${file}`, `dist/functions/portal/web/${file}`);
 }
+// The QR decoder the page loads from our own origin: jsqr's browser build (its main file).
+cpSync(createRequire(import.meta.url).resolve('jsqr'), 'dist/functions/portal/web/jsqr.js');
+// The document again beside the page, for the portal's server (not served): the username
+// rule the page checks comes from it, and a portal bundle carries web/ but not dist/.
+cpSync('dist/openapi.json', 'dist/functions/portal/web/openapi.json');

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Image proof (issue 5): build function images from the Dockerfile with buildah, run them,
-# and check from outside what Knative relies on.
+# Image proof (issues 5 and 18): build function images from the Dockerfile with buildah
+# (each from its function's bundle, docs/images.md), run them, and check from outside what
+# Knative relies on.
+#
+# Each image: what it holds (its function's bundle as dist/bin/serve.js, the commands, and
+#   in node_modules only the native bcrypt addon: no PGlite, no dev dependency, no other
+#   function's code) and its size, and above the Node base; its cold start, container
+#   start to the first 200 on /readyz, median of IMAGE_PROOF_COLD_RUNS (5) starts.
 #
 # generate-password (database and secrets):
 #   - the image's configuration: user 10001:10001, FUNCTION_TARGET, its CMD (which is run);
@@ -29,6 +35,7 @@
 # Settings: IMAGE_PROOF_PORT (18080), IMAGE_PROOF_CACHE (/var/cache/cofrap-image-proof),
 # IMAGE_PROOF_STORAGE_DRIVER (overlay; vfs where overlay is not available: works, about
 # 6 minutes and 5 GB while it runs),
+# IMAGE_PROOF_COLD_RUNS (5) cold starts measured per image,
 # IMAGE_PROOF_KEEP_LOGS=1 keeps the build and server logs in /tmp/cofrap-image-proof.*.
 set -Eeuo pipefail
 # A command that fails unexpectedly (set -e) says which, instead of a silent exit.
@@ -44,6 +51,7 @@ readonly PG_HOST=127.0.0.1 PG_PORT=5432 PG_ADMIN=postgres
 readonly RUN_ID="$$"
 readonly SCRATCH="cofrap_image_proof_${RUN_ID}" # the scratch role and database
 readonly BASE_ROOTFS="$CACHE/rootfs.${RUN_ID}"  # debootstrap's work, gone once committed
+readonly COLD_RUNS=${IMAGE_PROOF_COLD_RUNS:-5}
 readonly BASE_RECIPE=1                          # part of the base's cache key: bump when make_base changes
 readonly FUNCTIONS=(generate-password portal)
 # Where the secrets live on Knative. /var/run is a symlink to /run in Debian, and
@@ -191,6 +199,79 @@ build_image() {
   buildah from --pull=never --name "$(container_of "$fn")" "$(image_of "$fn")" >/dev/null
 }
 
+# The image's /app as the host sees it (the container's mounted root file system).
+app_dir_of() { echo "$(buildah mount "$(container_of "$1")")/app"; }
+
+# Bytes of a root file system, as unpacked (du --apparent-size, hard links once).
+rootfs_bytes() { du -sb --apparent-size "$1" | cut -f1; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+# What the image holds of ours: its bundle, the commands, and the bcrypt addon only.
+check_image_contents() {
+  local fn=$1 app modules
+  app=$(app_dir_of "$fn")
+  [ -f "$app/dist/bin/serve.js" ] || die "$fn: no dist/bin/serve.js in the image"
+  [ ! -e "$app/dist/functions" ] && [ ! -e "$app/dist/lib" ] || die "$fn: the image holds the compiled tree, not the bundle"
+  for command in migrate account rotate-encryption-key bcrypt-worker worker; do
+    [ -f "$app/dist/bin/$command.js" ] || die "$fn: dist/bin/$command.js is missing from the image"
+  done
+  modules=$(cd "$app/node_modules" && ls | tr '\n' ' ' | sed 's/ $//')
+  [ "$modules" = "bcrypt node-gyp-build" ] || die "$fn: node_modules holds \"$modules\", expected only bcrypt node-gyp-build"
+  ! grep -q -e '@electric-sql/pglite' -e 'PGlite is a' "$app/dist/bin/serve.js" || die "$fn: the bundle carries PGlite"
+  say "$fn image: dist/bin/serve.js $(mib "$(stat -c %s "$app/dist/bin/serve.js")") (its bundle), node_modules: $modules; no PGlite, no other function"
+}
+
+# The image's size unpacked, and above the Node base it was built on.
+report_size() {
+  local fn=$1 base_ctr base_bytes image_bytes
+  base_ctr=$(buildah from --pull=never "$BASE")
+  base_bytes=$(rootfs_bytes "$(buildah mount "$base_ctr")")
+  buildah rm "$base_ctr" >/dev/null
+  image_bytes=$(rootfs_bytes "$(buildah mount "$(container_of "$fn")")")
+  say "$fn image size: $(mib "$image_bytes"), $(mib $((image_bytes - base_bytes))) above the Node base ($(mib "$base_bytes"); goal: at most 60 MB above it)"
+  SIZES+=("$fn $(mib "$image_bytes") ($(mib $((image_bytes - base_bytes))) above the base)")
+}
+
+# Container start (buildah run of the image's CMD) to the first 200 on /readyz, COLD_RUNS
+# times; prints the median and every run.
+measure_cold_start() {
+  local fn=$1 secrets=$2 run t0 ms status times=() empty=()
+  for run in $(seq 1 "$COLD_RUNS"); do
+    port_is_free || die "port ${PORT} is already in use (set IMAGE_PROOF_PORT)"
+    t0=$(date +%s%N)
+    run_in_image "$fn" "$secrets" "${CMD[@]}" >"$work/server-$fn.log" 2>&1 &
+    server_job=$!
+    while :; do
+      kill -0 "$server_job" 2>/dev/null || { cat "$work/server-$fn.log" >&2; die "$fn exited before answering /readyz"; }
+      status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:${PORT}/readyz" || true)
+      [ "$status" = 200 ] && break
+      [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 20000 ] || die "$fn: no 200 from /readyz within 20 s of its start"
+      sleep 0.005
+    done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    times+=("$ms")
+    node_pid=$(ss -Htlnp "sport = :${PORT}" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true)
+    stop_with_sigterm "$fn" >/dev/null
+    # The container alone, without our process: buildah run of `true` in the same image.
+    t0=$(date +%s%N)
+    run_in_image "$fn" "$secrets" true
+    empty+=("$(( ($(date +%s%N) - t0) / 1000000 ))")
+  done
+  local sorted median overhead
+  sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
+  median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (COLD_RUNS + 1) / 2 ))p")
+  overhead=$(printf '%s\n' "${empty[@]}" | sort -n | sed -n "$(( (COLD_RUNS + 1) / 2 ))p")
+  say "$fn cold start, container start to the first /readyz 200: median ${median} ms of ${COLD_RUNS} (${sorted% }ms); a container running \`true\`: median ${overhead} ms (buildah's own start and stop)"
+  COLD+=("$fn ${median} ms (container alone ${overhead} ms)")
+}
+
+# Knative's readOnlyRootFilesystem: the image's /app is mounted read-only (run_in_image).
+check_read_only_app() {
+  local fn=$1
+  if run_in_image "$fn" "" sh -c 'echo x >/app/written-by-image-proof' 2>/dev/null; then die "$fn: /app is writable in the container"; fi
+  say "$fn: /app is read-only in the container (a write is refused)"
+}
+
 # What the Dockerfile promises, read from the image's configuration; sets CMD.
 check_image_config() {
   local fn=$1 config
@@ -220,13 +301,14 @@ make_secrets() {
 }
 
 # buildah run with what the Knative Service gives the container: its settings, an empty
-# /tmp, no capability, and for a function with a database the secrets, read-only. Host
+# /tmp, no capability, the image's /app (all it holds of ours) mounted read-only over
+# itself (readOnlyRootFilesystem; the rest of the root is checked unchanged, see below), and for a function with a database the secrets, read-only. Host
 # network, so that it reaches PostgreSQL on 127.0.0.1 and we reach its PORT.
 # Usage: run_in_image FUNCTION SECRETS_FOLDER|"" COMMAND...
 run_in_image() {
   local fn=$1 secrets=$2; shift 2
   local options=(--isolation chroot --network host --cap-drop all --mount type=tmpfs,destination=/tmp
-    -e PORT="$PORT" -e K_SERVICE="$fn")
+    --volume "$(app_dir_of "$fn"):/app:ro" -e PORT="$PORT" -e K_SERVICE="$fn")
   if [ -n "$secrets" ]; then
     options+=(--volume "$secrets:$SECRETS_MOUNT:ro" -e SECRETS_DIR="$SECRETS_DIR"
       -e POSTGRES_HOST="$PG_HOST" -e POSTGRES_PORT="$PG_PORT" -e POSTGRES_DB="$SCRATCH"
@@ -355,6 +437,7 @@ prove_generate_password() {
     || { cat "$work/account.log" >&2; die "node dist/bin/account.js show image.proof failed in the $fn image"; }
   grep -qx 'status: pending' "$work/account.log" || { cat "$work/account.log" >&2; die "account show in the $fn image did not report status: pending"; }
   say "$fn: node dist/bin/account.js show image.proof in the image: status: pending"
+  measure_cold_start "$fn" "$work/secrets"
   check_rootfs_unchanged "$fn"
 }
 
@@ -370,6 +453,7 @@ prove_portal() {
   [ "$status" != 201 ] || die "portal: POST / answered 201, as if it were generate-password"
   say "portal: page served without database or secret; POST / is not generate-password ($status)"
   stop_with_sigterm "$fn"
+  measure_cold_start "$fn" ""
   check_rootfs_unchanged "$fn"
 }
 
@@ -385,8 +469,15 @@ main() {
   build_image generate-password
   build_image portal
   say "built"
+  SIZES=() COLD=()
+  for fn in "${FUNCTIONS[@]}"; do
+    check_image_contents "$fn"
+    report_size "$fn"
+    check_read_only_app "$fn"
+  done
   prove_generate_password
   prove_portal
+  printf 'image proof: %s\n' "sizes: ${SIZES[*]}" "cold starts (median, container start to /readyz 200): ${COLD[*]}"
   echo "image proof: ok ($((SECONDS - started))s)"
 }
 

@@ -1,4 +1,4 @@
-// The operator's command (contract §10), run as IT runs it: the built dist/bin/account.js
+// The operator's command (contract §10), run as IT runs it: the image's dist/bin/account.js (dist/bundle/account.js)
 // as a child process against a migrated PostgreSQL database, as the functions' DML-only
 // role. Each verb's output and exit status, the one-line refusals, --by, the audit record
 // each change leaves (one, as operator:N, no secret), the links' tokens used over HTTP, and

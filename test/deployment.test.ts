@@ -545,7 +545,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     if (kubectlOnPath()) expect(renderKustomization(EXAMPLES_DIR).map((l) => [l.object.kind, nameOf(l.object), stringAt(l.object, 'metadata', 'namespace')])).to.deep.equal(triggers.map((l) => ['Trigger', nameOf(l.object), 'cofrap']));
   });
 
-  it('the Dockerfile: ARG NODE_BASE (Node 22) and ARG FUNCTION, production dependencies, numeric USER, exec-form CMD', () => {
+  it('the Dockerfile: ARG NODE_BASE (Node 22) and ARG FUNCTION, the function\'s bundle and the pruned bcrypt addon, numeric USER, exec-form CMD', () => {
     const facts = dockerfileFacts(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
     expect(facts.problems).to.deep.equal([]);
     expect(facts.uid).to.equal(10001);
@@ -909,14 +909,16 @@ describe('deployment: the checks catch broken manifests', () => {
     }
   });
 
-  it('a Dockerfile with a shell-form CMD, a named user, no FUNCTION, an unpruned node_modules', () => {
+  it('a Dockerfile with a shell-form CMD, a named user, no FUNCTION, an unpruned or whole node_modules, no bundle', () => {
     const good = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfileFacts(good.replace(/^CMD .*$/m, 'CMD node dist/bin/serve.js')).problems.join()).to.include('exec form');
     expect(dockerfileFacts(good.replace(/^USER .*$/m, 'USER node')).problems.join()).to.include('numeric user');
     expect(dockerfileFacts(good.replace(/^USER .*$/m, 'USER 0:0')).problems.join()).to.include('root');
     expect(dockerfileFacts(good.replace(/^ARG FUNCTION$/gm, '')).problems.join()).to.include('ARG FUNCTION');
     expect(dockerfileFacts(good.replace(/^ARG NODE_BASE=.*$/m, 'ARG NODE_BASE=node:18')).problems.join()).to.include('Node 22');
-    expect(dockerfileFacts(good.replace(/ && npm prune --omit=dev[^\n]*/, '')).problems.join()).to.include('pruned');
+    expect(dockerfileFacts(good.replace(/npm prune --omit=dev/, 'npm prune')).problems.join()).to.include('pruned');
+    expect(dockerfileFacts(good.replace(/dist\/bundle\/\$\{FUNCTION\}\.js" \/image/, 'dist/bin/serve.js" /image')).problems.join()).to.include("function's bundle");
+    expect(dockerfileFacts(good.replace(/COPY --from=addon \/addon\/node_modules/, 'COPY --from=addon /app/node_modules')).problems.join()).to.include('whole node_modules');
     expect(dockerContextIncludes('*\n!lib/\n', '.data')).to.equal(false);
     expect(dockerContextIncludes('node_modules\n', '.data')).to.equal(true);
   });

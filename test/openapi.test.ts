@@ -3,11 +3,12 @@
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { OPENAPI_DOCUMENT, componentSchema, requestBodySchema, schemaAt } from '../lib/openapi.js';
+import { OPENAPI_DOCUMENT, schemaAt } from '../lib/openapi.js';
+import { componentSchema, requestBodySchema } from '../lib/request-schemas.js';
 import type { SchemaName } from '../lib/openapi-types.js';
 import { validateBody, validateRequestBody } from '../lib/validation.js';
 import { HttpError } from '../lib/http/errors.js';
-import { FUNCTION_NAMES } from '../lib/functions.js';
+import { FUNCTION_NAMES } from '../lib/function-names.js';
 import { checkAgainstDocument } from './helpers/contract.js';
 
 describe('openapi.yaml', () => {

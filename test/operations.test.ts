@@ -126,7 +126,7 @@ describe('Fernet key rotation on postgres', function () {
         signIn(server.url, 'after.python', fresh.password, fresh.secret, step),
       ]);
       expect(rotation.code, rotation.output).to.equal(0);
-      expect(rotation.output).to.match(/examined 3, re-sealed 2, already on the first key 1, changed meanwhile 0, unreadable 0/);
+      expect(rotation.output, rotation.output).to.match(/examined 3, re-sealed 2, already on the first key 1, changed meanwhile 0, unreadable 0/);
       expect(during.status).to.equal(200);
       const rows = await backend.sql<{ username: string; mfa_secret: string }>('SELECT username, mfa_secret FROM users WHERE mfa_secret IS NOT NULL');
       const onlyNew = new SecretBox([newKey]);

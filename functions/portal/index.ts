@@ -5,14 +5,12 @@
 // (the username rule of openapi.yaml, the enrollment window); the browser calls those
 // functions directly. No database, no third-party origin.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { http } from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { loadPortalConfig } from '../../lib/config.js';
 import type { PortalConfig, PortalUrls } from '../../lib/config.js';
 import { describeError, log as rootLog } from '../../lib/log.js';
-import { OPENAPI_DOCUMENT } from '../../lib/openapi.js';
 
 /** The username rule the page checks before sending: openapi.yaml's Username pattern, split into its character class and length. */
 export interface UsernameRule {
@@ -30,8 +28,8 @@ export interface PageConfig extends PortalUrls {
   selfRegistration: boolean;
 }
 
-/** The Username schema of openapi.yaml, read from the document the build copies beside the code (dist/openapi.json). */
-export function usernameRule(document: Record<string, unknown> = OPENAPI_DOCUMENT): UsernameRule {
+/** The Username schema of openapi.yaml, read from the document the build copies beside the page (web/openapi.json, not served). */
+export function usernameRule(document: Record<string, unknown>): UsernameRule {
   const schemas = (document.components as { schemas?: Record<string, { pattern?: unknown }> } | undefined)?.schemas;
   const pattern = schemas?.Username?.pattern;
   // The page explains a refusal by the characters and the length, so the pattern must keep this shape.
@@ -68,10 +66,10 @@ export function intervalInWords(interval: string): string {
   return pairs.map(([count, unit]) => `${count} ${unit}${count === 1 ? '' : 's'}`).join(' ');
 }
 
-export function pageConfig(settings: PortalConfig): PageConfig {
+export function pageConfig(settings: PortalConfig, document: Record<string, unknown>): PageConfig {
   return {
     ...settings.urls,
-    username: usernameRule(),
+    username: usernameRule(document),
     enrollmentWindow: intervalInWords(settings.enrollmentTtl),
     selfRegistration: settings.selfRegistration,
   };
@@ -100,31 +98,13 @@ interface Asset {
   body: Buffer;
 }
 
-// The compiled page sits beside this module: dist/functions/portal/web/.
+// The compiled page sits beside this module: dist/functions/portal/web/ (beside a bundle:
+// web/, scripts/bundle.mjs).
 function asset(file: string, type: string): Asset {
   return { type, body: readFileSync(new URL(`./web/${file}`, import.meta.url)) };
 }
 
-// jsqr, the QR decoder the page reads the password QR code with, served from our own
-// origin (script-src 'self'): its browser build is the package's main file.
-function jsqrAsset(): Asset {
-  return { type: 'text/javascript; charset=utf-8', body: readFileSync(createRequire(import.meta.url).resolve('jsqr')) };
-}
-
-// The portal's settings (lib/config.ts), read when the module loads: a bad one stops the start.
-const settings = loadPortalConfig();
-const config = pageConfig(settings);
-const csp = contentSecurityPolicy(settings.urls);
-const ASSETS: Record<string, Asset> = {
-  '/': asset('index.html', 'text/html; charset=utf-8'),
-  '/app.js': asset('app.js', 'text/javascript; charset=utf-8'),
-  '/app.css': asset('app.css', 'text/css; charset=utf-8'),
-  '/jsqr.js': jsqrAsset(),
-  '/config.json': { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(config)) },
-};
-
-const SECURITY_HEADERS = {
-  'Content-Security-Policy': csp,
+const SECURITY_HEADERS: Record<string, string> = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
@@ -133,13 +113,45 @@ const SECURITY_HEADERS = {
   'Cache-Control': 'no-store',
 };
 
+interface Prepared {
+  assets: Record<string, Asset>;
+  headers: Record<string, string>;
+}
+
+let prepared: Prepared | undefined;
+
+/**
+ * Reads the portal's settings (lib/config.ts: PORTAL_*_URL, ENROLLMENT_TTL,
+ * SELF_REGISTRATION) and the page's files, once. The server calls it before it listens, so
+ * that a bad setting stops the start with one line (bin/serve-portal.ts); importing the
+ * module reads nothing.
+ */
+export function preparePortal(): Prepared {
+  if (prepared !== undefined) return prepared;
+  const settings = loadPortalConfig();
+  prepared = {
+    assets: {
+      '/': asset('index.html', 'text/html; charset=utf-8'),
+      '/app.js': asset('app.js', 'text/javascript; charset=utf-8'),
+      '/app.css': asset('app.css', 'text/css; charset=utf-8'),
+      // jsqr, the QR decoder the page reads the password QR code with, served from our own
+      // origin (script-src 'self'); the build copies its browser build beside the page.
+      '/jsqr.js': asset('jsqr.js', 'text/javascript; charset=utf-8'),
+      '/config.json': { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(pageConfig(settings, JSON.parse(asset('openapi.json', '').body.toString('utf8')) as Record<string, unknown>))) },
+    },
+    headers: { ...SECURITY_HEADERS, 'Content-Security-Policy': contentSecurityPolicy(settings.urls) },
+  };
+  return prepared;
+}
+
 export function portalHandler(req: Request, res: Response): void {
   const requestId = randomUUID();
   const log = rootLog.child({ function: 'portal', request_id: requestId });
   try {
-    res.set({ ...SECURITY_HEADERS, 'X-Request-Id': requestId });
+    const { assets, headers } = preparePortal();
+    res.set({ ...headers, 'X-Request-Id': requestId });
     const path = req.path === '/index.html' ? '/' : req.path;
-    const found = ASSETS[path];
+    const found = assets[path];
     if (found === undefined) {
       res.status(404).json({ error: `Nothing is served at ${req.path}.`, code: 'not_found' });
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -9,7 +9,7 @@ import type { BcryptResult, BcryptTask } from './bcrypt-worker.js';
 import type { BcryptEnginePreference } from './bcrypt-engine.js';
 import { BcryptQueue } from './bcrypt-queue.js';
 import type { QueueFigures } from './bcrypt-queue.js';
-import { createLogger } from '../log.js';
+import { createLogger, describeError } from '../log.js';
 import type { Logger } from '../log.js';
 
 export interface HasherOptions {
@@ -34,14 +34,17 @@ export class PasswordHasher {
   private readonly queue: BcryptQueue;
   private readonly log: Logger;
   private dummyHash: Promise<string> | undefined;
+  /** Settled once the first job may run (see start()); undefined before the first job. */
+  private firstJobReady: Promise<void> | undefined;
 
   constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto', options: HasherOptions = {}) {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-      // One thread at start, the others as soon as two tasks are in flight: each thread's
-      // start-up (~40-80 ms of CPU) competed with the process's own at every cold start.
-      minThreads: 1,
+      // No thread until the first job, then one per job in flight up to the size: a
+      // thread's start-up (~40-80 ms of CPU, ~15 MiB) at the process's start made every cold
+      // start slower and every idle replica bigger (docs/images.md).
+      minThreads: 0,
       maxThreads: size,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: { engine },
@@ -65,6 +68,7 @@ export class PasswordHasher {
    * its thread stopped (and replaced) if it runs.
    */
   private async run(task: BcryptTask, signal?: AbortSignal): Promise<string | boolean> {
+    await this.start();
     this.queue.enqueue(signal);
     let computeSeconds: number | undefined;
     try {
@@ -100,12 +104,26 @@ export class PasswordHasher {
   }
 
   /**
-   * Prepares the dummy hash ahead of the first unknown-user request, and, a moment later,
-   * measures a job for the queue's first estimate.
+   * On the first job: the dummy hash is made first (a cost-4 hash, a millisecond; the job
+   * waits for it, so an unknown user's first sign-in costs what a known one's does, and the
+   * first job does not start a second thread beside it). A moment later, off that job's
+   * path, a job is measured for the queue's estimate and the engine is logged. Nothing of
+   * it runs at the process's start.
    */
-  async warmUp(): Promise<void> {
-    await this.dummy();
-    setTimeout(() => void this.measureWarmUp(), WARM_UP_DELAY_MS).unref();
+  private start(): Promise<void> {
+    if (this.firstJobReady !== undefined) return this.firstJobReady;
+    setTimeout(() => {
+      void this.measureWarmUp();
+      this.engine().then(
+        (engine) => this.log.info('bcrypt_engine', { engine, cost: this.cost }),
+        (error: unknown) => this.log.error('bcrypt_engine_failed', describeError(error)),
+      );
+    }, WARM_UP_DELAY_MS).unref();
+    this.firstJobReady = this.dummy().then(
+      () => undefined,
+      (error: unknown) => this.log.error('dummy_hash_failed', describeError(error)),
+    );
+    return this.firstJobReady;
   }
 
   /** One hash at WARM_UP_COST, timed on its thread and scaled to the configured cost. */

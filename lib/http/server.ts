@@ -6,7 +6,6 @@ import http from 'node:http';
 import express from 'express';
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import type { Logger } from '../log.js';
-import { answerProbe } from './function.js';
 
 export interface AppOptions {
   /** Answer 404 with the contract's error body for paths no function is mounted at. */
@@ -14,18 +13,21 @@ export interface AppOptions {
   /** Serve this OpenAPI document at GET /openapi.json. */
   openapi?: object;
   /**
-   * Whether /readyz asks the database (the default). A process that holds no database (the
-   * portal) is ready as soon as it listens.
+   * What answers /healthz and /readyz: the functions' probe, which asks the database
+   * (answerProbe of ./function.js). Without it (the portal, which holds no database) the
+   * process is ready as soon as it listens. Passed in, not imported here, so that the
+   * portal's bundle carries no database code.
    */
-  databaseReadiness?: boolean;
+  probe?: (req: express.Request, res: express.Response) => Promise<void>;
 }
 
 export function createApp(mounts: ReadonlyArray<{ path: string; handler: HttpFunction }>, options: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  if (options.databaseReadiness ?? true) {
-    app.get(['/healthz', '/readyz'], (req, res) => void answerProbe(req, res).catch(() => res.status(500).end()));
+  const probe = options.probe;
+  if (probe !== undefined) {
+    app.get(['/healthz', '/readyz'], (req, res) => void probe(req, res).catch(() => res.status(500).end()));
   } else {
     app.get('/healthz', (_req, res) => void res.set('Cache-Control', 'no-store').json({ status: 'ok' }));
     app.get('/readyz', (_req, res) => void res.set('Cache-Control', 'no-store').json({ status: 'ready' }));

@@ -8,7 +8,8 @@
 // its configuration given here rather than read from this process's environment.
 import type http from 'node:http';
 import { loadConfig } from '../../lib/config.js';
-import { FUNCTION_NAMES, loadFunction } from '../../lib/functions.js';
+import { FUNCTIONS, FUNCTION_NAMES } from '../../lib/functions.js';
+import { answerProbe } from '../../lib/http/function.js';
 import { createApp, listen } from '../../lib/http/server.js';
 import { OPENAPI_DOCUMENT } from '../../lib/openapi.js';
 import { closeProcessRuntime, getRuntime } from '../../lib/runtime.js';
@@ -67,8 +68,8 @@ export function useInProcessServer(env: Record<string, string> = {}): InProcessS
     await backend.prepare();
     captureServiceLogs(output);
     runtime = await getRuntime(() => loadConfig(backend.env(env)));
-    const mounts = await Promise.all(FUNCTION_NAMES.map(async (name) => ({ path: `/${name}`, handler: await loadFunction(name) })));
-    const running = await listen(createApp(mounts, { openapi: OPENAPI_DOCUMENT }), 0);
+    const mounts = FUNCTION_NAMES.map((name) => ({ path: `/${name}`, handler: FUNCTIONS[name].handler }));
+    const running = await listen(createApp(mounts, { openapi: OPENAPI_DOCUMENT, probe: answerProbe }), 0);
     server = running.server;
     url = `http://127.0.0.1:${running.port}`;
   });

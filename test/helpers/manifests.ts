@@ -1290,6 +1290,10 @@ export function dockerfileFacts(text: string): DockerfileFacts {
   };
   if (!pruned(modulesFrom)) problems.push('Dockerfile: the final stage must copy node_modules from a stage that pruned them to production dependencies (npm prune --omit=dev)');
   if (!finalOf('COPY').some((i) => /\bdist\b/.test(i.args))) problems.push('Dockerfile: the final stage must copy dist/');
+  // The image runs its function's bundle (scripts/bundle.mjs) under the command's old path.
+  const bundled = all.some((i) => i.keyword === 'RUN' && /\bcp "?dist\/bundle\/\$\{?FUNCTION\}?\.js"? \S*dist\/bin\/serve\.js\b/.test(i.args));
+  if (!bundled) problems.push("Dockerfile: dist/bin/serve.js must be the function's bundle, dist/bundle/${FUNCTION}.js");
+  if (finalOf('COPY').some((i) => /--from=\S+\s+\S*\/app\/node_modules\b/.test(i.args))) problems.push('Dockerfile: the final stage must not copy the whole node_modules (the bundles need only the native bcrypt addon)');
   return { problems, uid };
 }
 

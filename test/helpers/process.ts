@@ -1,11 +1,34 @@
-// Starts our compiled servers as child processes, as an operator would, and collects
-// their log lines so tests can read them (and check what never appears in them).
+// Starts our servers and commands as child processes, as an operator (or an image) would,
+// and collects their log lines so tests can read them (and check what never appears in them).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rememberOutput, rememberSecret } from './secrets.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * What a test runs for a script, as the images run it: a function's server is its bundle
+ * (dist/bundle/<FUNCTION_TARGET>.js, the image's dist/bin/serve.js), the migration and
+ * operator commands theirs (scripts/bundle.mjs), whenever a PostgreSQL server is configured
+ * (DATABASE_URL or POSTGRES_HOST), as in an image. Without one the process runs over the
+ * embedded PGlite, which only `npm start` and the npm scripts (dist/, as tsc compiled it)
+ * carry (the portal needs no database: always its bundle), as does the development server (every function in one process, no image). A
+ * FUNCTION_TARGET that names no function has no bundle: the generic dist/bin/serve.js
+ * answers it (and refuses it).
+ */
+export function scriptPath(script: string, env: Record<string, string>): string {
+  const compiled = `dist/bin/${script}.js`;
+  const server = [env.DATABASE_URL, env.POSTGRES_HOST].some((value) => value !== undefined && value !== '');
+  // The portal holds no database either way: its bundle.
+  if (script === 'dev-server' || (!server && !(script === 'serve' && env.FUNCTION_TARGET === 'portal'))) return compiled;
+  const bundle = script === 'serve' ? `dist/bundle/${env.FUNCTION_TARGET ?? ''}.js` : `dist/bundle/${script}.js`;
+  if (existsSync(path.join(PROJECT_ROOT, bundle))) return bundle;
+  if (script === 'serve') return compiled;
+  throw new Error(`${bundle} is missing: run npm run build`);
+}
 
 export interface RunningProcess {
   url: string;
@@ -89,7 +112,7 @@ export function runToExit(script: string, env: Record<string, string>, options: 
   const { args = [], timeoutMs = 60_000, stdoutHandsOver = false } = typeof options === 'number' ? { timeoutMs: options } : options;
   rememberDatabasePassword(env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`dist/bin/${script}.js`, ...args], { cwd: PROJECT_ROOT, env: { ...baseEnv(), ...env } });
+    const child = spawn(process.execPath, [scriptPath(script, env), ...args], { cwd: PROJECT_ROOT, env: { ...baseEnv(), ...env } });
     // one collector per stream, so a line is never spliced from both
     const recorded = stdoutHandsOver ? [child.stderr] : [child.stdout, child.stderr];
     const records = recorded.map((stream) => {
@@ -123,7 +146,7 @@ export function runToExit(script: string, env: Record<string, string>, options: 
 
 export function startProcess(options: StartOptions): Promise<RunningProcess> {
   rememberDatabasePassword(options.env);
-  const child = spawn(process.execPath, [`dist/bin/${options.script}.js`], {
+  const child = spawn(process.execPath, [scriptPath(options.script, options.env)], {
     cwd: PROJECT_ROOT,
     env: { ...baseEnv(), PORT: '0', ...options.env },
   });

@@ -1,0 +1,15 @@
+// The functions this project builds, by name: what FUNCTION_TARGET may say. Apart from
+// lib/functions.ts (which imports every handler), so that a one-function server and its
+// bundle name the others without loading them.
+
+/** The JSON functions, each answering POST (at /<name> in the development server). */
+export const FUNCTION_NAMES = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events', 'housekeeping'] as const;
+/** The web page, answering GET (at / in the development server). */
+export const PORTAL = 'portal';
+/** Every function, each its own image and Knative Service (FUNCTION_TARGET). */
+export const ALL_FUNCTION_NAMES = [...FUNCTION_NAMES, PORTAL] as const;
+export type FunctionName = (typeof ALL_FUNCTION_NAMES)[number];
+
+export function isFunctionName(name: string): name is FunctionName {
+  return (ALL_FUNCTION_NAMES as readonly string[]).includes(name);
+}

@@ -1,0 +1,167 @@
+// The images' code: one ES module per function (its server and nothing of the other
+// functions), the operator commands, and the files those load at run time beside them,
+// bundled with esbuild from the compiled tree (dist/, so the bundles run the code the
+// tests compiled) into dist/bundle/:
+//
+//   <function>.js          node dist/bundle/<function>.js serves that function (the
+//                          image's dist/bin/serve.js)
+//   migrate.js, account.js, rotate-encryption-key.js   the migration and operator commands
+//   bcrypt-worker.js       the password hasher's worker thread (lib/crypto/bcrypt.ts)
+//   worker.js              piscina's own worker, which loads bcrypt-worker.js
+//   migrations/            the SQL migrations, and each TypeScript one bundled
+//   web/                   the portal's page, script and style sheet
+//
+// Every path the code resolves at run time is relative to its own module (import.meta.url),
+// and in a bundle that module is the bundle: so these files sit side by side, here and in
+// the image. Left out of the bundles, and needed beside them in node_modules: the native
+// `bcrypt` addon (an optional dependency; its package and node-gyp-build, which finds its
+// prebuilt binary). Also left out: PGlite (the embedded database of `npm start`: a bundle
+// refuses to start without DATABASE_URL or POSTGRES_HOST) and optional packages the code
+// never loads here (pg-native, @napi-rs/nice). See docs/images.md.
+import { build } from 'esbuild';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = path.join(ROOT, 'dist');
+const OUT = path.join(DIST, 'bundle');
+
+// Each function and the names its module exports (the portal reads its settings before
+// it listens). bin/serve-function.ts (bin/serve-portal.ts) starts it as bin/serve.ts would.
+const FUNCTIONS = {
+  'generate-password': { handler: 'generatePassword' },
+  'generate-2fa': { handler: 'generate2fa' },
+  authenticate: { handler: 'authenticate' },
+  'employee-events': { handler: 'employeeEvents' },
+  housekeeping: { handler: 'housekeeping' },
+  portal: { handler: 'portalHandler', prepare: 'preparePortal' },
+};
+const COMMANDS = ['migrate', 'account', 'rotate-encryption-key'];
+
+function functionEntry(name) {
+  const { handler, prepare } = FUNCTIONS[name];
+  const module = JSON.stringify(path.join(DIST, 'functions', name, 'index.js'));
+  const checks = JSON.stringify(path.join(DIST, 'bin/serve-checks.js'));
+  const serve = prepare
+    ? [`import { servePortal } from ${JSON.stringify(path.join(DIST, 'bin/serve-portal.js'))};`, `await servePortal(${handler}, ${prepare});`]
+    : [`import { serveFunction } from ${JSON.stringify(path.join(DIST, 'bin/serve-function.js'))};`, `await serveFunction(${JSON.stringify(name)}, ${handler});`];
+  return [
+    `import { checkTarget } from ${checks};`,
+    `import { ${handler}${prepare ? `, ${prepare}` : ''} } from ${module};`,
+    serve[0],
+    `checkTarget(${JSON.stringify(name)});`,
+    serve[1],
+  ].join('\n');
+}
+
+// The function entries are made here (above), not files of their own.
+const functionEntries = {
+  name: 'function-entries',
+  setup(b) {
+    b.onResolve({ filter: /^function-entry:/ }, (args) => ({ path: args.path.slice('function-entry:'.length), namespace: 'function-entry' }));
+    b.onLoad({ filter: /.*/, namespace: 'function-entry' }, (args) => ({ contents: functionEntry(args.path), resolveDir: ROOT, loader: 'js' }));
+  },
+};
+
+// lib/runtime.ts imports the embedded database only when no server is configured: in a
+// bundle that import fails with this message instead of carrying PGlite (tens of MB).
+const noEmbeddedDatabase = {
+  name: 'no-embedded-database',
+  setup(b) {
+    b.onResolve({ filter: /\/db\/embedded\.js$/ }, (args) => ({ path: path.join(args.resolveDir, args.path), namespace: 'no-embedded-database' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-embedded-database' }, () => ({
+      contents: "export async function startEmbedded() { throw new Error('the embedded database (PGlite) is not part of this bundle: set DATABASE_URL or POSTGRES_HOST'); }",
+      loader: 'js',
+    }));
+  },
+};
+
+// Node warns (DEP0005) when `new Buffer()` is called from code outside node_modules, and a
+// bundle is outside: the two calls of fernet and urlsafe-base64 (a string or a Buffer in,
+// a copy out, as Buffer.from makes) are rewritten, and the build fails if they change.
+const BUFFER_CALLS = { 'fernet/fernet.js': 1, 'urlsafe-base64/lib/urlsafe-base64.js': 1 };
+const noDeprecatedBuffer = {
+  name: 'no-deprecated-buffer',
+  setup(b) {
+    b.onLoad({ filter: /node_modules\/(fernet\/fernet|urlsafe-base64\/lib\/urlsafe-base64)\.js$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      const source = await readFile(args.path, 'utf8');
+      const key = Object.keys(BUFFER_CALLS).find((file) => args.path.endsWith(file));
+      const calls = source.split('new Buffer(').length - 1;
+      if (calls !== BUFFER_CALLS[key]) throw new Error(`${key}: ${calls} calls of new Buffer(), expected ${BUFFER_CALLS[key]}: check the rewrite`);
+      return { contents: source.replaceAll('new Buffer(', 'Buffer.from('), loader: 'js' };
+    });
+  },
+};
+
+// Our modules load some packages on first need with createRequire(import.meta.url)
+// (lib/usernames.ts: the confusables data; lib/crypto/bcrypt-engine.ts: the engines). In a
+// bundle that require must be esbuild's, so that the package is bundled (and still run only
+// on the first call) or, for an external one (the native bcrypt), found in node_modules.
+const CREATE_REQUIRE = 'const require = createRequire(import.meta.url);';
+const bundledRequires = {
+  name: 'bundled-requires',
+  setup(b) {
+    b.onLoad({ filter: /\/dist\/(lib|functions|bin)\/.*\.js$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes('createRequire(')) return undefined;
+      if (!source.includes(CREATE_REQUIRE)) throw new Error(`${args.path}: createRequire is used other than as "${CREATE_REQUIRE}"`);
+      return { contents: source.replace(CREATE_REQUIRE, ''), loader: 'js', resolveDir: path.dirname(args.path) };
+    });
+  },
+};
+
+// CommonJS packages inside an ES module bundle still call require() (node built-ins,
+// piscina's optional @napi-rs/nice) and read __dirname (piscina finds its worker.js there).
+const BANNER = [
+  "import { createRequire as __bundleCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __bundleFileURLToPath } from 'node:url';",
+  'const require = __bundleCreateRequire(import.meta.url);',
+  'const __filename = __bundleFileURLToPath(import.meta.url);',
+  "const __dirname = __bundleFileURLToPath(new URL('.', import.meta.url));",
+].join('\n');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outdir: OUT,
+  banner: { js: BANNER },
+  external: ['bcrypt', 'pg-native', '@napi-rs/nice', 'cloudflare:sockets'],
+  plugins: [functionEntries, noEmbeddedDatabase, noDeprecatedBuffer, bundledRequires],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'eof',
+  metafile: true,
+  logLevel: 'warning',
+};
+
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+
+const migrationsDir = path.join(DIST, 'lib/db/migrations');
+const migrationModules = readdirSync(migrationsDir).filter((file) => /^\d{3}_[a-z0-9_]+\.js$/.test(file));
+
+const result = await build({
+  ...common,
+  entryPoints: [
+    ...Object.keys(FUNCTIONS).map((name) => ({ in: `function-entry:${name}`, out: name })),
+    ...COMMANDS.map((name) => ({ in: path.join(DIST, 'bin', `${name}.js`), out: name })),
+    { in: path.join(DIST, 'lib/crypto/bcrypt-worker.js'), out: 'bcrypt-worker' },
+    { in: path.join(ROOT, 'node_modules/piscina/dist/worker.js'), out: 'worker' },
+    ...migrationModules.map((file) => ({ in: path.join(migrationsDir, file), out: `migrations/${file.replace(/\.js$/, '')}` })),
+  ],
+});
+
+cpSync(migrationsDir, path.join(OUT, 'migrations'), { recursive: true, filter: (source) => source === migrationsDir || source.endsWith('.sql') });
+cpSync(path.join(DIST, 'functions/portal/web'), path.join(OUT, 'web'), { recursive: true, filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts') });
+writeFileSync(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
+
+// What went where: a bundle that grows (a package pulled in by one import) shows here.
+const sizes = Object.entries(result.metafile.outputs)
+  .filter(([file]) => file.endsWith('.js') && !file.includes('/migrations/'))
+  .map(([file, output]) => `${path.basename(file)} ${Math.round(output.bytes / 1024)} KiB`);
+console.log(`bundle: ${sizes.join(', ')} (dist/bundle/)`);
