@@ -17,7 +17,8 @@ for (const file of readdirSync(DIST_MIGRATIONS)) {
 }
 // The document as JSON, which the functions read at start: parsing the YAML took ~60 ms
 // of every cold start (and loading the yaml package ~30 ms more).
-writeFileSync('dist/openapi.json', JSON.stringify(parse(readFileSync('openapi.yaml', 'utf8'))));
+const openapiJson = JSON.stringify(parse(readFileSync('openapi.yaml', 'utf8')));
+writeFileSync('dist/openapi.json', openapiJson);
 for (const file of ['index.html', 'app.css']) {
   cpSync(`functions/portal/web/${file}`, `dist/functions/portal/web/${file}`);
 }
@@ -25,4 +26,4 @@ for (const file of ['index.html', 'app.css']) {
 cpSync(createRequire(import.meta.url).resolve('jsqr'), 'dist/functions/portal/web/jsqr.js');
 // The document again beside the page, for the portal's server (not served): the username
 // rule the page checks comes from it, and a portal bundle carries web/ but not dist/.
-cpSync('dist/openapi.json', 'dist/functions/portal/web/openapi.json');
+writeFileSync('dist/functions/portal/web/openapi.json', openapiJson);

@@ -12,10 +12,6 @@ import { PROJECT_ROOT } from './helpers/process.js';
 
 const README_MAX_BYTES = 10_240;
 
-// Written by other branches; remove when merged. Links to these files are accepted while
-// they do not exist on this branch, and checked like any other once they do.
-const WRITTEN_BY_OTHER_BRANCHES = new Set(['docs/images.md']);
-
 function documentationFiles(): string[] {
   const docs = readdirSync(path.join(PROJECT_ROOT, 'docs'))
     .filter((name) => name.endsWith('.md'))
@@ -52,7 +48,7 @@ function linkTargets(markdown: string): string[] {
  * The relative links of one Markdown file (under `root`) that lead nowhere: a missing
  * file, or an anchor that no heading of the target has.
  */
-function brokenLinks(file: string, markdown: string, root: string, allowedMissing: ReadonlySet<string>): string[] {
+function brokenLinks(file: string, markdown: string, root: string): string[] {
   const broken: string[] = [];
   for (const href of linkTargets(markdown)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto: — not a file of this project
@@ -60,7 +56,7 @@ function brokenLinks(file: string, markdown: string, root: string, allowedMissin
     const resolved = target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURI(target)));
     const absolute = path.join(root, resolved);
     if (!existsSync(absolute)) {
-      if (!allowedMissing.has(resolved)) broken.push(`${file}: ${href} (no file ${resolved})`);
+      broken.push(`${file}: ${href} (no file ${resolved})`);
       continue;
     }
     if (anchor === undefined || anchor === '' || !resolved.endsWith('.md') || statSync(absolute).isDirectory()) continue;
@@ -79,7 +75,7 @@ describe('documentation', () => {
   it('every relative link in README.md, SECURITY.md and docs/*.md leads to an existing file and heading', () => {
     const files = documentationFiles();
     expect(files).to.include.members(['docs/architecture.md', 'docs/operations.md', 'docs/deploy-knative.md', 'docs/testing.md']);
-    const broken = files.flatMap((file) => brokenLinks(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), PROJECT_ROOT, WRITTEN_BY_OTHER_BRANCHES));
+    const broken = files.flatMap((file) => brokenLinks(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), PROJECT_ROOT));
     expect(broken).to.deep.equal([]);
   });
 
@@ -87,12 +83,12 @@ describe('documentation', () => {
     const markdown = [
       '# Title `with code`',
       '[fine](README.md) [anchor](#title-with-code) [other](SECURITY.md#reporting-a-problem) [web](https://example.com/x.md)',
-      '[gone](docs/nowhere.md) [no heading](#no-such-heading) [allowed](docs/later.md)',
+      '[gone](docs/nowhere.md) [no heading](#no-such-heading)',
       '```',
       '[in code](docs/also-nowhere.md)',
       '```',
     ].join('\n');
-    expect(brokenLinks('README.md', markdown, PROJECT_ROOT, new Set(['docs/later.md']))).to.deep.equal([
+    expect(brokenLinks('README.md', markdown, PROJECT_ROOT)).to.deep.equal([
       'README.md: docs/nowhere.md (no file docs/nowhere.md)',
       'README.md: #no-such-heading (no heading #no-such-heading in README.md)',
     ]);
