@@ -31,14 +31,25 @@ export interface AuditOverheadContext {
 }
 
 type Variant = 'without' | 'trail' | 'published';
-const RECORDED: Record<Exclude<Variant, 'without'>, AuditType> = { trail: 'signin.succeeded', published: 'account.activated' };
+const RECORDED: Record<Exclude<Variant, 'without'>, AuditType> = {
+  trail: 'signin.succeeded',
+  published: 'account.activated',
+};
 
 export async function auditOverheadPhase(context: AuditOverheadContext): Promise<PhaseReport> {
   const quiet = createLogger({}, () => undefined);
   // One connection: each transaction pays no pool wait, only its own statements.
   const db = new Database(createPool({ connectionString: context.databaseUrl, max: 1 }, quiet));
-  const audit = { actor: 'self', origin: 'authenticate', requestId: 'bench-audit-overhead', clientAddress: '127.0.0.1' };
-  const checked = { passwordHash: '$2b$12$bench.audit.overhead.placeholder.hash.never.verified', sealedSecret: 'bench-sealed-placeholder' };
+  const audit = {
+    actor: 'self',
+    origin: 'authenticate',
+    requestId: 'bench-audit-overhead',
+    clientAddress: '127.0.0.1',
+  };
+  const checked = {
+    passwordHash: '$2b$12$bench.audit.overhead.placeholder.hash.never.verified',
+    sealedSecret: 'bench-sealed-placeholder',
+  };
   const transactions: Record<Variant, number[]> = { without: [], trail: [], published: [] };
   const records: Record<Exclude<Variant, 'without'>, number[]> = { trail: [], published: [] };
   let step = 1;
@@ -71,7 +82,8 @@ export async function auditOverheadPhase(context: AuditOverheadContext): Promise
     for (const variant of order) transactions[variant].length = 0;
     records.trail.length = 0;
     records.published.length = 0;
-    for (let i = 0; i < context.samples; i++) for (const variant of i % 2 === 0 ? order : [...order].reverse()) await once(variant);
+    for (let i = 0; i < context.samples; i++)
+      for (const variant of i % 2 === 0 ? order : [...order].reverse()) await once(variant);
   } finally {
     // The records of the bench account go (their events with them): no later phase delivers them.
     await db.query('DELETE FROM audit_log WHERE username = $1', [USERNAME]).catch(() => undefined);
@@ -83,13 +95,20 @@ export async function auditOverheadPhase(context: AuditOverheadContext): Promise
   const base = p50(transactions.without);
   const figures = {
     samples: context.samples,
-    transactionMs: { without: summarise(transactions.without), trail: summarise(transactions.trail), published: summarise(transactions.published) },
+    transactionMs: {
+      without: summarise(transactions.without),
+      trail: summarise(transactions.trail),
+      published: summarise(transactions.published),
+    },
     recordMs: { trail: summarise(records.trail), published: summarise(records.published) },
   };
-  const overhead = (variant: Exclude<Variant, 'without'>): number => Math.max(p50(records[variant]), p50(transactions[variant]) - base);
+  const overhead = (variant: Exclude<Variant, 'without'>): number =>
+    Math.max(p50(records[variant]), p50(transactions[variant]) - base);
   const describe = (variant: Exclude<Variant, 'without'>): string =>
     `${fmt(p50(transactions[variant]), 2)} ms (+${fmt(p50(transactions[variant]) - base, 2)}; the record's call ${fmt(p50(records[variant]), 2)} ms)`;
-  context.say(`audit overhead: transaction p50 without ${fmt(base, 2)} ms, with the trail record ${describe('trail')}, with record and event ${describe('published')}`);
+  context.say(
+    `audit overhead: transaction p50 without ${fmt(base, 2)} ms, with the trail record ${describe('trail')}, with record and event ${describe('published')}`,
+  );
   return {
     name: 'audit-overhead',
     lines: [

@@ -55,7 +55,9 @@ const round = (value: number, digits = 1): number => Math.round(value * 10 ** di
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
 function freePort(): Promise<number> {
@@ -70,10 +72,23 @@ function freePort(): Promise<number> {
   });
 }
 
-function status(port: number, method: 'GET' | 'POST', pathname: string, body?: unknown, headers: Record<string, string> = {}): Promise<number> {
+function status(
+  port: number,
+  method: 'GET' | 'POST',
+  pathname: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<number> {
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: '127.0.0.1', port, method, path: pathname, agent: false, headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method,
+      path: pathname,
+      agent: false,
+      headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+    });
     req.setTimeout(30_000, () => req.destroy());
     req.on('error', () => resolve(0));
     req.on('response', (res) => {
@@ -85,9 +100,16 @@ function status(port: number, method: 'GET' | 'POST', pathname: string, body?: u
 }
 
 /** Polls until the answer is `expected`; ms since `since`. */
-async function until(child: ChildProcess, since: number, ask: () => Promise<number>, expected: number, what: string): Promise<number> {
+async function until(
+  child: ChildProcess,
+  since: number,
+  ask: () => Promise<number>,
+  expected: number,
+  what: string,
+): Promise<number> {
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode}) before answering`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode}) before answering`);
     const answer = await ask();
     if (answer === expected) return performance.now() - since;
     if (answer !== 0 && answer !== 503) throw new Error(`${what}: answered ${answer}, expected ${expected}`);
@@ -120,7 +142,13 @@ function summary(runs: ColdRun[]): ColdSummary {
 }
 
 /** One start: spawn, first /readyz 200, RSS, and (authenticate) the first successful sign-in. */
-async function start(command: string[], env: Record<string, string>, port: number, signIn: Record<string, string> | undefined, what: string): Promise<ColdRun> {
+async function start(
+  command: string[],
+  env: Record<string, string>,
+  port: number,
+  signIn: Record<string, string> | undefined,
+  what: string,
+): Promise<ColdRun> {
   const [file, ...args] = command as [string, ...string[]];
   const started = performance.now();
   const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -136,7 +164,9 @@ async function start(command: string[], env: Record<string, string>, port: numbe
     const answeredMs = await until(child, started, () => status(port, 'POST', '/', signIn), 200, `${what} sign-in`);
     return { readyMs, idleRssMiB, answeredMs };
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}${stderr === '' ? '' : `\n${stderr.slice(-2000)}`}`);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}${stderr === '' ? '' : `\n${stderr.slice(-2000)}`}`,
+    );
   } finally {
     await kill(child);
   }
@@ -147,7 +177,8 @@ export async function measureColdStarts(options: ColdStartOptions): Promise<Cold
   const cli = path.join(root, 'node_modules/.bin/functions-framework');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: npm ci`);
   for (const fn of COLD_FUNCTIONS) {
-    if (!existsSync(path.join(root, `dist/bundle/${fn}.js`))) throw new Error(`dist/bundle/${fn}.js is missing: run npm run build`);
+    if (!existsSync(path.join(root, `dist/bundle/${fn}.js`)))
+      throw new Error(`dist/bundle/${fn}.js is missing: run npm run build`);
   }
   const helloDir = mkdtempSync(path.join(os.tmpdir(), 'cofrap-bench-hello-'));
   const helloFile = path.join(helloDir, 'hello.js');
@@ -158,15 +189,31 @@ export async function measureColdStarts(options: ColdStartOptions): Promise<Cold
     // Interleaved, one start of each per round: a change of the machine's load falls on all.
     for (let i = 0; i < runs; i++) {
       const helloPort = await freePort();
-      hello.push(await start([cli, '--target=hello', `--source=${helloFile}`, `--port=${helloPort}`], { PATH: process.env.PATH ?? '', NODE_ENV: 'production' }, helloPort, undefined, 'hello'));
+      hello.push(
+        await start(
+          [cli, '--target=hello', `--source=${helloFile}`, `--port=${helloPort}`],
+          { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+          helloPort,
+          undefined,
+          'hello',
+        ),
+      );
       for (const fn of COLD_FUNCTIONS) {
         const port = await freePort();
         const env = options.env({ FUNCTION_TARGET: fn, PORT: String(port) });
         const account = options.signIn.accounts[i];
-        if (fn === 'authenticate' && account === undefined) throw new Error(`cold start: no account left for sign-in ${i + 1}`);
+        if (fn === 'authenticate' && account === undefined)
+          throw new Error(`cold start: no account left for sign-in ${i + 1}`);
         // A step after the account's last one (the load's rule: now, or now + 1, never reused).
         const step = account === undefined ? 0 : Math.max(currentStep(), (account.lastStep ?? -1) + 1);
-        const signIn = fn === 'authenticate' && account !== undefined ? { username: account.username, password: options.signIn.password, totp: codeAt(options.signIn.secret, step) } : undefined;
+        const signIn =
+          fn === 'authenticate' && account !== undefined
+            ? {
+                username: account.username,
+                password: options.signIn.password,
+                totp: codeAt(options.signIn.secret, step),
+              }
+            : undefined;
         ours[fn]?.push(await start([process.execPath, path.join(root, `dist/bundle/${fn}.js`)], env, port, signIn, fn));
       }
     }
@@ -174,13 +221,20 @@ export async function measureColdStarts(options: ColdStartOptions): Promise<Cold
     rmSync(helloDir, { recursive: true, force: true });
   }
   const result: ColdStartResult = {
-    command: 'node dist/bundle/<function>.js (the image\'s node dist/bin/serve.js), FUNCTION_TARGET, PORT, DATABASE_URL, SECRETS_DIR, BCRYPT_COST=12',
+    command:
+      "node dist/bundle/<function>.js (the image's node dist/bin/serve.js), FUNCTION_TARGET, PORT, DATABASE_URL, SECRETS_DIR, BCRYPT_COST=12",
     floorCommand: 'node_modules/.bin/functions-framework --target=hello --source=<hello.js> --port=<port>',
     hello: summary(hello),
     functions: Object.fromEntries(Object.entries(ours).map(([fn, list]) => [fn, summary(list)])),
-    answeredBy: 'a real sign-in (200) as soon as /readyz said 200: one bcrypt verify; its own account each start (a copy of the bench\'s signed-in account)',
+    answeredBy:
+      "a real sign-in (200) as soon as /readyz said 200: one bcrypt verify; its own account each start (a copy of the bench's signed-in account)",
   };
-  log(`cold start floor (hello): ${result.hello.readyMs} ms, ${result.hello.idleRssMiB} MiB; ` + Object.entries(result.functions).map(([fn, s]) => `${fn} ${s.readyMs} ms, ${s.idleRssMiB} MiB`).join('; '));
+  log(
+    `cold start floor (hello): ${result.hello.readyMs} ms, ${result.hello.idleRssMiB} MiB; ` +
+      Object.entries(result.functions)
+        .map(([fn, s]) => `${fn} ${s.readyMs} ms, ${s.idleRssMiB} MiB`)
+        .join('; '),
+  );
   return result;
 }
 
@@ -196,22 +250,39 @@ export function coldStartLines(result: ColdStartResult, runs: number, verifyMs: 
   for (const [fn, s] of Object.entries(result.functions)) {
     const answered = s.answeredMs === undefined ? '—' : String(s.answeredMs);
     const bound = s.answeredMs === undefined || verifyMs === undefined ? '—' : String(round(floor.readyMs + verifyMs));
-    lines.push(`| ${fn} | ${s.readyMs} | ${floor.readyMs} | ${round(s.readyMs / floor.readyMs, 2)} | ${answered} | ${bound} | ${s.idleRssMiB} | ${floor.idleRssMiB} | ${round(s.idleRssMiB / floor.idleRssMiB, 2)} |`);
+    lines.push(
+      `| ${fn} | ${s.readyMs} | ${floor.readyMs} | ${round(s.readyMs / floor.readyMs, 2)} | ${answered} | ${bound} | ${s.idleRssMiB} | ${floor.idleRssMiB} | ${round(s.idleRssMiB / floor.idleRssMiB, 2)} |`,
+    );
   }
   lines.push('', `first sign-in answered: ${result.answeredBy}.`);
   return lines;
 }
 
 /** The targets of issue 18, judged on one run. */
-export function coldStartTargets(result: ColdStartResult, verifyMs: number | undefined): Array<{ target: string; measured: string; met: boolean }> {
+export function coldStartTargets(
+  result: ColdStartResult,
+  verifyMs: number | undefined,
+): Array<{ target: string; measured: string; met: boolean }> {
   const floor = result.hello;
   const targets: Array<{ target: string; measured: string; met: boolean }> = [];
   for (const [fn, s] of Object.entries(result.functions)) {
-    targets.push({ target: `cold start ${fn} (median) <= the bare hello's`, measured: `${s.readyMs} ms vs ${floor.readyMs} ms (${round(s.readyMs / floor.readyMs, 2)} x)`, met: s.readyMs <= floor.readyMs });
-    targets.push({ target: `idle RSS ${fn} <= 1.2 x the bare hello's`, measured: `${s.idleRssMiB} MiB vs ${floor.idleRssMiB} MiB (${round(s.idleRssMiB / floor.idleRssMiB, 2)} x)`, met: s.idleRssMiB <= 1.2 * floor.idleRssMiB });
+    targets.push({
+      target: `cold start ${fn} (median) <= the bare hello's`,
+      measured: `${s.readyMs} ms vs ${floor.readyMs} ms (${round(s.readyMs / floor.readyMs, 2)} x)`,
+      met: s.readyMs <= floor.readyMs,
+    });
+    targets.push({
+      target: `idle RSS ${fn} <= 1.2 x the bare hello's`,
+      measured: `${s.idleRssMiB} MiB vs ${floor.idleRssMiB} MiB (${round(s.idleRssMiB / floor.idleRssMiB, 2)} x)`,
+      met: s.idleRssMiB <= 1.2 * floor.idleRssMiB,
+    });
     if (s.answeredMs !== undefined) {
       const bound = verifyMs === undefined ? Number.NaN : floor.readyMs + verifyMs;
-      targets.push({ target: `${fn}: spawn to first answered sign-in <= floor + one bcrypt verify`, measured: `${s.answeredMs} ms vs ${round(bound)} ms`, met: s.answeredMs <= bound });
+      targets.push({
+        target: `${fn}: spawn to first answered sign-in <= floor + one bcrypt verify`,
+        measured: `${s.answeredMs} ms vs ${round(bound)} ms`,
+        met: s.answeredMs <= bound,
+      });
     }
   }
   return targets;

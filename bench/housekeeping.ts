@@ -40,7 +40,11 @@ interface Tick {
 }
 
 /** A CloudEvents sink that accepts everything (202) and counts what it was sent, by ce-id. */
-async function openSink(): Promise<{ url: string; received: () => { total: number; distinct: number }; close(): Promise<void> }> {
+async function openSink(): Promise<{
+  url: string;
+  received: () => { total: number; distinct: number };
+  close(): Promise<void>;
+}> {
   const ids = new Map<string, number>();
   let total = 0;
   const server = http.createServer((req, res) => {
@@ -62,7 +66,10 @@ async function openSink(): Promise<{ url: string; received: () => { total: numbe
 
 /** The accounts and the pending events, in two bulk statements; returns the reminders due now. */
 async function seed(client: pg.Client): Promise<{ due: number; expired: number }> {
-  const usernames = Array.from({ length: HOUSEKEEPING_ACCOUNTS }, (_, i) => `bench-hk-${String(i + 1).padStart(5, '0')}`);
+  const usernames = Array.from(
+    { length: HOUSEKEEPING_ACCOUNTS },
+    (_, i) => `bench-hk-${String(i + 1).padStart(5, '0')}`,
+  );
   // Never verified: any bcrypt hash will do, as the seed side's placeholder rows.
   const placeholder = loadBcryptEngine('auto').hash('housekeeping-placeholder', 4);
   await client.query(
@@ -97,13 +104,17 @@ async function seed(client: pg.Client): Promise<{ due: number; expired: number }
 }
 
 const pendingEvents = async (client: pg.Client): Promise<number> =>
-  (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE delivered_at IS NULL')).rows[0]?.n ?? -1;
+  (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE delivered_at IS NULL')).rows[0]?.n ??
+  -1;
 
 export async function housekeepingPhase(context: HousekeepingContext): Promise<PhaseReport> {
   const { say } = context;
   // A test helper (jose key pair, JWKS over HTTP): loaded only when this phase runs.
   const { TestIssuer } = await import('../test/helpers/oidc.js');
-  const issuer = await TestIssuer.start({ audience: 'bench/housekeeping', subject: 'system:serviceaccount:knative-eventing:pingsource-mt-adapter' });
+  const issuer = await TestIssuer.start({
+    audience: 'bench/housekeeping',
+    subject: 'system:serviceaccount:knative-eventing:pingsource-mt-adapter',
+  });
   const sink = await openSink();
   const client = new pg.Client({ connectionString: context.databaseUrl });
   await client.connect();
@@ -113,7 +124,9 @@ export async function housekeepingPhase(context: HousekeepingContext): Promise<P
     const seeding = performance.now();
     const { due, expired } = await seed(client);
     const pendingBefore = await pendingEvents(client);
-    say(`housekeeping: ${HOUSEKEEPING_ACCOUNTS} accounts (${due} due a reminder, ${expired} expired) and ${pendingBefore} pending events written in ${fmt(performance.now() - seeding)} ms`);
+    say(
+      `housekeeping: ${HOUSEKEEPING_ACCOUNTS} accounts (${due} due a reminder, ${expired} expired) and ${pendingBefore} pending events written in ${fmt(performance.now() - seeding)} ms`,
+    );
 
     server = await context.start({ K_SINK: sink.url, ...issuer.env() });
     for (let n = 1; n <= MAX_TICKS; n++) {
@@ -126,11 +139,27 @@ export async function housekeepingPhase(context: HousekeepingContext): Promise<P
       });
       const text = await response.text();
       const ms = performance.now() - started;
-      if (response.status !== 200) throw new Error(`housekeeping tick ${n} answered ${response.status}: ${text.slice(0, 200)}`);
-      const body = JSON.parse(text) as { delivered: number; failed: number; reminders: number; pruned: Record<string, number> };
-      const tick = { ms, status: response.status, delivered: body.delivered, failed: body.failed, reminders: body.reminders, pruned: body.pruned, pendingAfter: await pendingEvents(client) };
+      if (response.status !== 200)
+        throw new Error(`housekeeping tick ${n} answered ${response.status}: ${text.slice(0, 200)}`);
+      const body = JSON.parse(text) as {
+        delivered: number;
+        failed: number;
+        reminders: number;
+        pruned: Record<string, number>;
+      };
+      const tick = {
+        ms,
+        status: response.status,
+        delivered: body.delivered,
+        failed: body.failed,
+        reminders: body.reminders,
+        pruned: body.pruned,
+        pendingAfter: await pendingEvents(client),
+      };
       ticks.push(tick);
-      say(`housekeeping tick ${n}: ${fmt(ms)} ms, delivered ${tick.delivered}, failed ${tick.failed}, reminders ${tick.reminders}, pending after ${tick.pendingAfter}`);
+      say(
+        `housekeeping tick ${n}: ${fmt(ms)} ms, delivered ${tick.delivered}, failed ${tick.failed}, reminders ${tick.reminders}, pending after ${tick.pendingAfter}`,
+      );
       if (tick.reminders === 0 && tick.delivered === 0 && tick.pendingAfter === 0) break;
     }
     const received = sink.received();
@@ -153,7 +182,11 @@ export async function housekeepingPhase(context: HousekeepingContext): Promise<P
         {
           target: `housekeeping, ${HOUSEKEEPING_ACCOUNTS} accounts + ${HOUSEKEEPING_PENDING} pending events: drained, each event once, every tick < 60 s (the PingSource's period)`,
           measured: `ticks ${ticks.map((tick) => `${fmt(tick.ms / 1000, 1)} s`).join(', ')}; ${delivered} delivered (${received.distinct} distinct at the sink), ${reminders} reminders`,
-          met: drained && received.total === received.distinct && received.distinct === delivered && longest < TICK_PERIOD_MS,
+          met:
+            drained &&
+            received.total === received.distinct &&
+            received.distinct === delivered &&
+            longest < TICK_PERIOD_MS,
         },
       ],
       figures: { accounts: HOUSEKEEPING_ACCOUNTS, dueReminders: due, expired, pendingBefore, ticks, sink: received },

@@ -14,7 +14,12 @@ export type Scenario =
   /** generate-2fa, each client on its own account (ours re-enrols inside the enrollment window; the seed updates the row). */
   | { kind: 'enroll'; accounts: Array<{ username: string; enrollmentToken?: string }> }
   /** authenticate with valid credentials: each (account, TOTP step) once, one request per account at a time. */
-  | { kind: 'sign-in'; password: string; secret: string; accounts: Array<{ username: string; lastStep: number | null }> };
+  | {
+      kind: 'sign-in';
+      password: string;
+      secret: string;
+      accounts: Array<{ username: string; lastStep: number | null }>;
+    };
 
 export interface LoadSpec {
   url: string;
@@ -107,7 +112,11 @@ function post(agent: http.Agent, url: URL, body: string, timeoutMs: number): Pro
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         const retryAfter = Number.parseInt(String(response.headers['retry-after'] ?? ''), 10);
         response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined }),
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined,
+          }),
         );
         response.on('error', reject);
       },
@@ -157,7 +166,13 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       case 'enroll': {
         const account = scenario.accounts[client % scenario.accounts.length];
         if (account === undefined) throw new Error('enroll needs at least one account');
-        return { body: JSON.stringify(account.enrollmentToken === undefined ? { username: account.username } : { username: account.username, enrollment_token: account.enrollmentToken }) };
+        return {
+          body: JSON.stringify(
+            account.enrollmentToken === undefined
+              ? { username: account.username }
+              : { username: account.username, enrollment_token: account.enrollmentToken },
+          ),
+        };
       }
       case 'sign-in': {
         // Steps now and now+1 only: a code is checked after its bcrypt verify, which may wait
@@ -173,7 +188,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
           account.lastStep = step;
           busy.add(index);
           return {
-            body: JSON.stringify({ username: account.username, password: scenario.password, totp: codeAt(scenario.secret, step) }),
+            body: JSON.stringify({
+              username: account.username,
+              password: scenario.password,
+              totp: codeAt(scenario.secret, step),
+            }),
             release: () => busy.delete(index),
             // A shed request never reached the account: its step may be used again.
             unused: () => {

@@ -20,4 +20,5 @@ export interface PhaseReport {
   figures: Record<string, unknown>;
 }
 
-export const fmt = (value: number | undefined, digits = 0): string => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
+export const fmt = (value: number | undefined, digits = 0): string =>
+  value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits);

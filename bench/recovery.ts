@@ -32,11 +32,20 @@ export interface RecoveryContext {
 function post(agent: http.Agent, url: URL, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         response.on('error', reject);
       },
     );
@@ -83,10 +92,18 @@ export async function recoveryPhase(context: RecoveryContext): Promise<PhaseRepo
     const sent = performance.now();
     let failure = '';
     try {
-      const answer = await post(agent, url, JSON.stringify({ username, password: context.password, recovery_code: code }));
+      const answer = await post(
+        agent,
+        url,
+        JSON.stringify({ username, password: context.password, recovery_code: code }),
+      );
       const body = answer.status === 200 ? (JSON.parse(answer.text) as Record<string, unknown>) : {};
-      const ok = body.authenticated === true && body.recovery_codes_left === codesLeft && typeof body.enrollment_token === 'string';
-      if (!ok) failure = `${answer.status} ${answer.status === 200 ? `recovery_codes_left ${String(body.recovery_codes_left)}` : answer.text.slice(0, 160)}`;
+      const ok =
+        body.authenticated === true &&
+        body.recovery_codes_left === codesLeft &&
+        typeof body.enrollment_token === 'string';
+      if (!ok)
+        failure = `${answer.status} ${answer.status === 200 ? `recovery_codes_left ${String(body.recovery_codes_left)}` : answer.text.slice(0, 160)}`;
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
     }
@@ -114,6 +131,14 @@ export async function recoveryPhase(context: RecoveryContext): Promise<PhaseRepo
         met: p50 !== undefined && floor !== undefined && p50 <= 1.1 * floor.verifyMs.median && errors === 0,
       },
     ],
-    figures: { clients: 1, windowSeconds: context.durationS, ok: latencies.length, errors, errorSamples, latencyMs, accounts: copies },
+    figures: {
+      clients: 1,
+      windowSeconds: context.durationS,
+      ok: latencies.length,
+      errors,
+      errorSamples,
+      latencyMs,
+      accounts: copies,
+    },
   };
 }

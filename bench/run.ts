@@ -43,7 +43,8 @@ function seconds(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number of seconds, got "${raw}"`);
   return value;
 }
 
@@ -62,7 +63,11 @@ const SETTINGS = {
   stressClients: 50,
   skipSeed: process.argv.includes('--no-seed'),
   /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale: a part of the run, for development. */
-  only: process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',') ?? [],
+  only:
+    process.argv
+      .find((arg) => arg.startsWith('--only='))
+      ?.slice('--only='.length)
+      .split(',') ?? [],
 };
 const wanted = (part: string): boolean => SETTINGS.only.length === 0 || SETTINGS.only.includes(part);
 
@@ -74,7 +79,9 @@ const round = (value: number, digits = 1): number => Math.round(value * 10 ** di
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
 function loadAverage(): [number, number, number] {
@@ -105,7 +112,10 @@ function request(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs 
     const req = http.request(url, {
       method,
       agent: false,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      headers:
+        payload === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
     req.on('error', reject);
@@ -120,15 +130,24 @@ function request(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs 
 
 async function postJson(url: string, body: unknown, expected: number): Promise<Record<string, unknown>> {
   const reply = await request('POST', url, body);
-  if (reply.status !== expected) throw new Error(`POST ${url} answered ${reply.status}, expected ${expected}: ${reply.text.slice(0, 200)}`);
+  if (reply.status !== expected)
+    throw new Error(`POST ${url} answered ${reply.status}, expected ${expected}: ${reply.text.slice(0, 200)}`);
   return JSON.parse(reply.text) as Record<string, unknown>;
 }
 
 /** Polls `url` until it answers `status`; the time from `since` to that answer, in ms. */
-async function waitFor(url: string, child: ChildProcess, since: number, timeoutMs: number, method: 'GET' | 'POST' = 'GET', status = 200): Promise<number> {
+async function waitFor(
+  url: string,
+  child: ChildProcess,
+  since: number,
+  timeoutMs: number,
+  method: 'GET' | 'POST' = 'GET',
+  status = 200,
+): Promise<number> {
   const deadline = since + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${url}: the process exited (${child.exitCode ?? child.signalCode}) before answering`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${url}: the process exited (${child.exitCode ?? child.signalCode}) before answering`);
     try {
       const reply = await request(method, url, method === 'POST' ? {} : undefined, 2000);
       if (reply.status === status) return performance.now() - since;
@@ -156,7 +175,13 @@ function stop(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 function serverEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|PG_STATEMENT_TIMEOUT_MS|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(key)) env[key] = value;
+    if (
+      value !== undefined &&
+      !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_COST|BCRYPT_THREADS|PG_POOL_MAX|PG_STATEMENT_TIMEOUT_MS|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|LOG_LEVEL|NODE_OPTIONS|EVENTS_OIDC_|HR_EVENT_SOURCES|K_SINK|TRUSTED_PROXY_HOPS)/.test(
+        key,
+      )
+    )
+      env[key] = value;
   }
   return { ...env, BCRYPT_COST: String(COST), ...BENCH_EVENT_SENDERS, ...extra };
 }
@@ -204,7 +229,9 @@ async function openDatabases(): Promise<Databases> {
   try {
     await adminQuery(adminUrl, 'SELECT 1');
   } catch (error) {
-    throw new Error(`no PostgreSQL server answers at ${new URL(adminUrl).host} (${error instanceof Error ? error.message : String(error)}); start one or set DATABASE_URL`);
+    throw new Error(
+      `no PostgreSQL server answers at ${new URL(adminUrl).host} (${error instanceof Error ? error.message : String(error)}); start one or set DATABASE_URL`,
+    );
   }
   const name = `cofrap_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
@@ -219,7 +246,12 @@ async function openDatabases(): Promise<Databases> {
 }
 
 function runMigrations(env: Record<string, string>): void {
-  const result = spawnSync(process.execPath, ['dist/bin/migrate.js'], { cwd: ROOT, env: serverEnv(env), encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, ['dist/bin/migrate.js'], {
+    cwd: ROOT,
+    env: serverEnv(env),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (result.status !== 0) throw new Error(`migrate failed:\n${result.stdout}${result.stderr}`);
 }
 
@@ -244,16 +276,23 @@ const PYTHON_MODULES = [
 
 /** Why the seed cannot run here, or undefined when it can. */
 function seedMissing(): string | undefined {
-  if (!existsSync(path.join(SEED_DIR, 'watchdog.py'))) return `${SEED_DIR}/watchdog.py is not there (the seed lives in ../shared/seed)`;
+  if (!existsSync(path.join(SEED_DIR, 'watchdog.py')))
+    return `${SEED_DIR}/watchdog.py is not there (the seed lives in ../shared/seed)`;
   // The watchdog runs every handler with /usr/bin/python3.
   if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 is not installed (Debian: python3)';
   const probe = spawnSync(
     '/usr/bin/python3',
-    ['-c', `import importlib.util as u; print(" ".join(m for m in ${JSON.stringify(PYTHON_MODULES.map(([module]) => module))} if u.find_spec(m) is None))`],
+    [
+      '-c',
+      `import importlib.util as u; print(" ".join(m for m in ${JSON.stringify(PYTHON_MODULES.map(([module]) => module))} if u.find_spec(m) is None))`,
+    ],
     { encoding: 'utf8', timeout: 20_000 },
   );
   if (probe.status !== 0) return `/usr/bin/python3 failed: ${probe.stderr.trim()}`;
-  const missing = probe.stdout.trim().split(/\s+/).filter((module) => module !== '');
+  const missing = probe.stdout
+    .trim()
+    .split(/\s+/)
+    .filter((module) => module !== '');
   if (missing.length > 0) {
     const packages = PYTHON_MODULES.filter(([module]) => missing.includes(module)).map(([, pkg]) => pkg);
     return `Python modules missing: ${missing.join(', ')} (Debian: apt-get install ${packages.join(' ')})`;
@@ -271,7 +310,8 @@ async function startSeed(databases: Databases): Promise<Seed | string> {
   const missing = seedMissing();
   if (missing !== undefined) return missing;
   const server = new URL(databases.adminUrl);
-  if (server.port !== '' && server.port !== '5432') return `the seed connects to port 5432 only, and the database server is on port ${server.port}`;
+  if (server.port !== '' && server.port !== '5432')
+    return `the seed connects to port 5432 only, and the database server is on port ${server.port}`;
 
   const created: string[] = [];
   const secretsExisted = existsSync(SEED_SECRETS);
@@ -281,18 +321,24 @@ async function startSeed(databases: Databases): Promise<Seed | string> {
     } catch {
       return `${SEED_SECRETS} is missing and cannot be created (the seed's handlers read their secrets there; run as root, or create it as in ../shared/seed/README.md)`;
     }
-    writeFileSync(path.join(SEED_SECRETS, 'db-credentials-username'), decodeURIComponent(server.username || 'postgres'));
+    writeFileSync(
+      path.join(SEED_SECRETS, 'db-credentials-username'),
+      decodeURIComponent(server.username || 'postgres'),
+    );
     writeFileSync(path.join(SEED_SECRETS, 'db-credentials-password'), decodeURIComponent(server.password));
     writeFileSync(path.join(SEED_SECRETS, 'encryption-key'), newFernetKey() + '\n');
     created.push(`${SEED_SECRETS} (removed afterwards)`);
   } else {
     for (const file of ['db-credentials-username', 'db-credentials-password', 'encryption-key']) {
-      if (!existsSync(path.join(SEED_SECRETS, file))) return `${SEED_SECRETS}/${file} is missing (the directory exists, so this run leaves it alone)`;
+      if (!existsSync(path.join(SEED_SECRETS, file)))
+        return `${SEED_SECRETS}/${file} is missing (the directory exists, so this run leaves it alone)`;
     }
   }
 
   const seedDbUrl = databaseUrl(databases.adminUrl, SEED_DATABASE);
-  const exists = (await adminQuery(databases.adminUrl, 'SELECT 1 FROM pg_database WHERE datname = $1', [SEED_DATABASE])).length === 1;
+  const exists =
+    (await adminQuery(databases.adminUrl, 'SELECT 1 FROM pg_database WHERE datname = $1', [SEED_DATABASE])).length ===
+    1;
   if (!exists) {
     await adminQuery(databases.adminUrl, `CREATE DATABASE ${SEED_DATABASE}`);
     created.push(`database ${SEED_DATABASE} (dropped afterwards)`);
@@ -323,8 +369,12 @@ async function startSeed(databases: Databases): Promise<Seed | string> {
     note: `watchdog.py on 127.0.0.1:${port}, database ${SEED_DATABASE}${exists ? ' (existing; rows of this run deleted afterwards)' : ' (created for this run)'}, secrets ${SEED_SECRETS}${secretsExisted ? ' (existing)' : ' (created for this run)'}`,
     async close() {
       await stop(child);
-      if (exists) await adminQuery(seedDbUrl, 'DELETE FROM users WHERE username LIKE $1', [`${prefix}-%`]).catch(() => undefined);
-      else await adminQuery(databases.adminUrl, `DROP DATABASE IF EXISTS ${SEED_DATABASE} WITH (FORCE)`).catch(() => undefined);
+      if (exists)
+        await adminQuery(seedDbUrl, 'DELETE FROM users WHERE username LIKE $1', [`${prefix}-%`]).catch(() => undefined);
+      else
+        await adminQuery(databases.adminUrl, `DROP DATABASE IF EXISTS ${SEED_DATABASE} WITH (FORCE)`).catch(
+          () => undefined,
+        );
       if (!secretsExisted) rmSync(SEED_SECRETS, { recursive: true, force: true });
     },
   };
@@ -344,7 +394,11 @@ async function startOurs(env: Record<string, string>): Promise<Ours> {
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile of the whole run there (on exit).
   const profile = process.env.BENCH_CPU_PROF;
   const args = profile === undefined || profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`];
-  const child = spawn(process.execPath, [...args, 'dist/bin/dev-server.js'], { cwd: ROOT, env: serverEnv({ ...env, PORT: String(port) }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...args, 'dist/bin/dev-server.js'], {
+    cwd: ROOT,
+    env: serverEnv({ ...env, PORT: String(port) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let engine: string | undefined;
   let pending = '';
   let stderr = '';
@@ -354,7 +408,8 @@ async function startOurs(env: Record<string, string>): Promise<Ours> {
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {
-      if (engine === undefined && line.includes('"bcrypt_engine"')) engine = (JSON.parse(line) as { engine?: string }).engine;
+      if (engine === undefined && line.includes('"bcrypt_engine"'))
+        engine = (JSON.parse(line) as { engine?: string }).engine;
     }
   });
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -372,7 +427,8 @@ async function startOurs(env: Record<string, string>): Promise<Ours> {
 function memory(pid: number): { rssMiB: number; hwmMiB: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    const kib = (field: string): number =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
     return { rssMiB: round(kib('VmRSS') / 1024), hwmMiB: round(kib('VmHWM') / 1024) };
   } catch {
     return undefined;
@@ -399,7 +455,14 @@ function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
-function loadSpec(url: string, side: 'ours' | 'seed', expectStatus: number, concurrency: number, scenario: Scenario, durationS = SETTINGS.durationS): LoadSpec {
+function loadSpec(
+  url: string,
+  side: 'ours' | 'seed',
+  expectStatus: number,
+  concurrency: number,
+  scenario: Scenario,
+  durationS = SETTINGS.durationS,
+): LoadSpec {
   return {
     url,
     side,
@@ -469,14 +532,16 @@ interface Target {
   met: boolean;
 }
 
-const fmt = (value: number | undefined, digits = 0): string => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
+const fmt = (value: number | undefined, digits = 0): string =>
+  value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits);
 const lat = (summary: LatencySummary | undefined, key: 'p50' | 'p95' | 'p99'): number | undefined => summary?.[key];
 
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = loadAverage();
   say(`load average before: ${loadBefore.join(' ')} (${os.cpus().length} CPUs)`);
-  if (!existsSync(path.join(ROOT, 'dist/bin/dev-server.js'))) throw new Error('dist/ is missing: run npm run build first');
+  if (!existsSync(path.join(ROOT, 'dist/bin/dev-server.js')))
+    throw new Error('dist/ is missing: run npm run build first');
 
   const databases = await openDatabases();
   const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'cofrap-bench-secrets-'));
@@ -511,7 +576,10 @@ async function main(): Promise<void> {
         say(`bcrypt engine ${name} unavailable here: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    for (const floor of engines) say(`floor ${floor.engine}: hash ${floor.hashMs.median} ms, verify ${floor.verifyMs.median} ms (median of ${SETTINGS.floorSamples}), ${floor.poolHashesPerSecond} hashes/s on 2 threads`);
+    for (const floor of engines)
+      say(
+        `floor ${floor.engine}: hash ${floor.hashMs.median} ms, verify ${floor.verifyMs.median} ms (median of ${SETTINGS.floorSamples}), ${floor.poolHashesPerSecond} hashes/s on 2 threads`,
+      );
 
     ours = await startOurs(env);
     const url = (name: string): string => `${(ours as Ours).base}/${name}`;
@@ -529,9 +597,17 @@ async function main(): Promise<void> {
     // other usernames, so that every sign-in of the load can use a fresh (account, step).
     const created = await postJson(url('generate-password'), { username: 'bench-signin' }, 201);
     const password = decodeQrPng(created.qr_code_base64 as string);
-    const enrolled = await postJson(url('generate-2fa'), { username: 'bench-signin', enrollment_token: created.enrollment_token }, 200);
+    const enrolled = await postJson(
+      url('generate-2fa'),
+      { username: 'bench-signin', enrollment_token: created.enrollment_token },
+      200,
+    );
     const secret = enrolled.manual_entry_key as string;
-    await postJson(url('authenticate'), { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) }, 200);
+    await postJson(
+      url('authenticate'),
+      { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) },
+      200,
+    );
     const accountsPerRun = 400;
     const signInRuns = SETTINGS.concurrencies.length + 2 + SCALE_PROCESSES.length; // the load runs, the stress, the cold starts, the scale runs
     const copies = Array.from({ length: accountsPerRun * signInRuns }, (_, i) => `bench-signin-${i + 1}`);
@@ -542,7 +618,9 @@ async function main(): Promise<void> {
          FROM users, unnest($2::text[], $3::text[]) AS c(username, skeleton) WHERE users.username = $1`,
       ['bench-signin', copies, copies.map(skeletonOf)],
     );
-    const [template] = await adminQuery(databases.ours.url, 'SELECT last_totp_step FROM users WHERE username = $1', ['bench-signin']);
+    const [template] = await adminQuery(databases.ours.url, 'SELECT last_totp_step FROM users WHERE username = $1', [
+      'bench-signin',
+    ]);
     const lastStep = (template?.last_totp_step as number | null) ?? null;
     let signInRun = 0;
     const signInAccounts = (): Array<{ username: string; lastStep: number | null }> => {
@@ -582,7 +660,10 @@ async function main(): Promise<void> {
           const seedScenario: Scenario =
             fn === 'generate-password'
               ? { kind: 'create', prefix: `${seed.prefix}-c${clients}` }
-              : { kind: 'enroll', accounts: Array.from({ length: 16 }, (_, i) => ({ username: `${seed?.prefix}-enrol-${i}` })) };
+              : {
+                  kind: 'enroll',
+                  accounts: Array.from({ length: 16 }, (_, i) => ({ username: `${seed?.prefix}-enrol-${i}` })),
+                };
           seedResult = await runLoadProcess(loadSpec(seed.url(fn), 'seed', 200, clients, seedScenario));
         }
         rows.push({ fn, clients, ours: oursResult, seed: seedResult });
@@ -601,41 +682,94 @@ async function main(): Promise<void> {
         const sample = memory(pid);
         if (sample !== undefined) peakRssMiB = Math.max(peakRssMiB, sample.rssMiB);
       }, 100);
-      stress = await runLoadProcess(loadSpec(url('authenticate'), 'ours', 200, SETTINGS.stressClients, { kind: 'sign-in', password, secret, accounts: signInAccounts() }, SETTINGS.stressS));
+      stress = await runLoadProcess(
+        loadSpec(
+          url('authenticate'),
+          'ours',
+          200,
+          SETTINGS.stressClients,
+          { kind: 'sign-in', password, secret, accounts: signInAccounts() },
+          SETTINGS.stressS,
+        ),
+      );
       clearInterval(sampler);
       afterStress = memory(pid);
     }
     // Phases kept in their own modules (bench/<phase>.ts).
     const phases: PhaseReport[] = [];
     if (wanted('recovery')) {
-      phases.push(await recoveryPhase({ url: url('authenticate'), databaseUrl: databases.ours.url, template: 'bench-signin', password, codes: enrolled.recovery_codes as string[], warmupS: SETTINGS.warmupS, durationS: SETTINGS.durationS, say }));
+      phases.push(
+        await recoveryPhase({
+          url: url('authenticate'),
+          databaseUrl: databases.ours.url,
+          template: 'bench-signin',
+          password,
+          codes: enrolled.recovery_codes as string[],
+          warmupS: SETTINGS.warmupS,
+          durationS: SETTINGS.durationS,
+          say,
+        }),
+      );
     }
     const engineInUse = ours.engine() ?? 'unknown';
     await ours.close();
     ours = undefined;
 
     // Scale: authenticate on 1, 2 and 4 processes behind a round-robin proxy (bench/scale.ts).
-    if (wanted('scale')) phases.push(await scalePhase({
-      root: ROOT, serverEnv, freePort, waitFor, stop, say, runLoad: runLoadProcess,
-      loadSpec: (target, expected, clients, scenario) => loadSpec(target, 'ours', expected, clients, scenario),
-      signInScenario: () => ({ kind: 'sign-in', password, secret, accounts: signInAccounts() }),
-    }, env, `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()));
+    if (wanted('scale'))
+      phases.push(
+        await scalePhase(
+          {
+            root: ROOT,
+            serverEnv,
+            freePort,
+            waitFor,
+            stop,
+            say,
+            runLoad: runLoadProcess,
+            loadSpec: (target, expected, clients, scenario) => loadSpec(target, 'ours', expected, clients, scenario),
+            signInScenario: () => ({ kind: 'sign-in', password, secret, accounts: signInAccounts() }),
+          },
+          env,
+          `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+        ),
+      );
 
     // Cold start: each function as its image starts it, beside a bare framework hello (bench/cold-start.ts).
-    if (wanted('cold')) say(`cold start x${SETTINGS.coldStarts}: a bare functions-framework hello, authenticate, generate-password, generate-2fa`);
-    const cold = wanted('cold') ? await measureColdStarts({ root: ROOT, runs: SETTINGS.coldStarts, env: (extra) => serverEnv({ ...env, ...extra }), log: say, signIn: { password, secret, accounts: signInAccounts() } }) : undefined;
+    if (wanted('cold'))
+      say(
+        `cold start x${SETTINGS.coldStarts}: a bare functions-framework hello, authenticate, generate-password, generate-2fa`,
+      );
+    const cold = wanted('cold')
+      ? await measureColdStarts({
+          root: ROOT,
+          runs: SETTINGS.coldStarts,
+          env: (extra) => serverEnv({ ...env, ...extra }),
+          log: say,
+          signIn: { password, secret, accounts: signInAccounts() },
+        })
+      : undefined;
 
-    if (wanted('housekeeping')) phases.push(await housekeepingPhase({ databaseUrl: databases.ours.url, start: (extra) => startOurs({ ...env, ...extra }), say }));
-    if (wanted('audit-overhead')) phases.push(await auditOverheadPhase({ databaseUrl: databases.ours.url, samples: QUICK ? 200 : 1000, say }));
+    if (wanted('housekeeping'))
+      phases.push(
+        await housekeepingPhase({
+          databaseUrl: databases.ours.url,
+          start: (extra) => startOurs({ ...env, ...extra }),
+          say,
+        }),
+      );
+    if (wanted('audit-overhead'))
+      phases.push(await auditOverheadPhase({ databaseUrl: databases.ours.url, samples: QUICK ? 200 : 1000, say }));
 
     const loadAfter = loadAverage();
     say(`load average after: ${loadAfter.join(' ')}`);
 
     // ------------------------------------------------------------ figures and targets
-    const serverEngine = (engineInUse.startsWith('native') ? 'native' : 'bcryptjs') as BcryptEngineName;
+    const serverEngine = (engineInUse.startsWith('native') ? 'native' : 'bcryptjs');
     const floor = engines.find((entry) => entry.engine === serverEngine);
     const fastestVerify = Math.min(...engines.map((entry) => entry.verifyMs.median));
-    const row = (fn: string, clients: number): Row | undefined => rows.find((entry) => entry.fn === fn && entry.clients === clients);
+    const row = (fn: string, clients: number): Row | undefined =>
+      rows.find((entry) => entry.fn === fn && entry.clients === clients);
     const gp1 = row('generate-password', 1);
     const tfa1 = row('generate-2fa', 1);
     const auth16 = row('authenticate', 16);
@@ -654,7 +788,10 @@ async function main(): Promise<void> {
     const tfaSeed = lat(tfa1?.seed?.latencyMs, 'p50');
     targets.push({
       target: 'generate-2fa p50 (1 client) <= 1/20 of the seed',
-      measured: tfaSeed === undefined ? `${fmt(tfaP50, 1)} ms; seed not measured` : `${fmt(tfaP50, 1)} ms vs seed ${fmt(tfaSeed)} ms (1/${fmt(tfaSeed / (tfaP50 ?? Number.NaN), 0)})`,
+      measured:
+        tfaSeed === undefined
+          ? `${fmt(tfaP50, 1)} ms; seed not measured`
+          : `${fmt(tfaP50, 1)} ms vs seed ${fmt(tfaSeed)} ms (1/${fmt(tfaSeed / (tfaP50 ?? Number.NaN), 0)})`,
       met: tfaSeed !== undefined && tfaP50 !== undefined && tfaP50 <= tfaSeed / 20,
     });
     if (auth16 !== undefined) {
@@ -668,21 +805,36 @@ async function main(): Promise<void> {
     }
     if (cold !== undefined) targets.push(...coldStartTargets(cold, floor?.verifyMs.median));
     if (stress !== undefined) {
-      targets.push({ target: `RSS under ${SETTINGS.stressClients}-client load <= 150 MiB`, measured: `${fmt(peakRssMiB)} MiB peak sampled (high-water mark ${fmt(afterStress?.hwmMiB)} MiB)`, met: peakRssMiB <= 150 });
+      targets.push({
+        target: `RSS under ${SETTINGS.stressClients}-client load <= 150 MiB`,
+        measured: `${fmt(peakRssMiB)} MiB peak sampled (high-water mark ${fmt(afterStress?.hwmMiB)} MiB)`,
+        met: peakRssMiB <= 150,
+      });
     }
     for (const phase of phases) targets.push(...phase.targets(floor));
 
     // ------------------------------------------------------------ the table
     const lines: string[] = [];
-    lines.push(`COFRAP bench ${startedAt.toISOString()}  bcrypt cost ${COST}, our engine ${engineInUse}; load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`);
-    lines.push(`runs: ${SETTINGS.warmupS} s warm-up + ${SETTINGS.durationS} s measured; latency in ms over successful answers; throughput = successful answers/s`);
+    lines.push(
+      `COFRAP bench ${startedAt.toISOString()}  bcrypt cost ${COST}, our engine ${engineInUse}; load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`,
+    );
+    lines.push(
+      `runs: ${SETTINGS.warmupS} s warm-up + ${SETTINGS.durationS} s measured; latency in ms over successful answers; throughput = successful answers/s`,
+    );
     lines.push('');
-    lines.push('| function | clients | ours p50 | p95 | p99 | req/s | errors | seed p50 | p95 | p99 | req/s | errors | p50 seed/ours | req/s ours/seed | ours p50 / bcrypt |');
+    lines.push(
+      '| function | clients | ours p50 | p95 | p99 | req/s | errors | seed p50 | p95 | p99 | req/s | errors | p50 seed/ours | req/s ours/seed | ours p50 / bcrypt |',
+    );
     lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const entry of rows) {
       const o = entry.ours;
       const s = entry.seed;
-      const bcryptOp = entry.fn === 'generate-password' ? floor?.hashMs.median : entry.fn === 'authenticate' ? floor?.verifyMs.median : undefined;
+      const bcryptOp =
+        entry.fn === 'generate-password'
+          ? floor?.hashMs.median
+          : entry.fn === 'authenticate'
+            ? floor?.verifyMs.median
+            : undefined;
       const oursP50 = lat(o.latencyMs, 'p50');
       const seedP50 = lat(s?.latencyMs, 'p50');
       lines.push(
@@ -696,12 +848,16 @@ async function main(): Promise<void> {
     lines.push('');
     lines.push('bcrypt floor (cost 12, this process, one call at a time; median of ' + SETTINGS.floorSamples + '):');
     for (const entry of engines) {
-      lines.push(`  ${entry.engine.padEnd(8)} hash ${fmt(entry.hashMs.median, 1)} ms (min ${fmt(entry.hashMs.min, 1)}), verify ${fmt(entry.verifyMs.median, 1)} ms (min ${fmt(entry.verifyMs.min, 1)}), ${fmt(entry.poolHashesPerSecond, 2)} hashes/s on 2 worker threads${entry.engine === serverEngine ? '   <- our server' : ''}`);
+      lines.push(
+        `  ${entry.engine.padEnd(8)} hash ${fmt(entry.hashMs.median, 1)} ms (min ${fmt(entry.hashMs.min, 1)}), verify ${fmt(entry.verifyMs.median, 1)} ms (min ${fmt(entry.verifyMs.min, 1)}), ${fmt(entry.poolHashesPerSecond, 2)} hashes/s on 2 worker threads${entry.engine === serverEngine ? '   <- our server' : ''}`,
+      );
     }
     lines.push('');
     if (stress !== undefined) {
       const sp = stress.latencyMs;
-      lines.push(`authenticate, ${SETTINGS.stressClients} clients, ${SETTINGS.stressS} s: ${fmt(stress.throughput, 2)} req/s, p50 ${fmt(sp?.p50)} ms, p99 ${fmt(sp?.p99)} ms, shed (503 + Retry-After, then retried) ${stress.shed}, errors ${stress.errors}, peak RSS ${fmt(peakRssMiB)} MiB (VmHWM ${fmt(afterStress?.hwmMiB)} MiB)`);
+      lines.push(
+        `authenticate, ${SETTINGS.stressClients} clients, ${SETTINGS.stressS} s: ${fmt(stress.throughput, 2)} req/s, p50 ${fmt(sp?.p50)} ms, p99 ${fmt(sp?.p99)} ms, shed (503 + Retry-After, then retried) ${stress.shed}, errors ${stress.errors}, peak RSS ${fmt(peakRssMiB)} MiB (VmHWM ${fmt(afterStress?.hwmMiB)} MiB)`,
+      );
     }
     if (cold !== undefined) lines.push(...coldStartLines(cold, SETTINGS.coldStarts, floor?.verifyMs.median), '');
     for (const phase of phases) lines.push(...phase.lines);
@@ -709,7 +865,8 @@ async function main(): Promise<void> {
     lines.push('');
     lines.push('| target | measured | |');
     lines.push('|---|---|---|');
-    for (const entry of targets) lines.push(`| ${entry.target} | ${entry.measured} | ${entry.met ? 'met' : 'MISSED'} |`);
+    for (const entry of targets)
+      lines.push(`| ${entry.target} | ${entry.measured} | ${entry.met ? 'met' : 'MISSED'} |`);
     const table = lines.join('\n');
     process.stdout.write(table + '\n');
 
@@ -726,11 +883,21 @@ async function main(): Promise<void> {
         loadAverageAfter: loadAfter,
       },
       settings: { ...SETTINGS, bcryptCost: COST, quick: QUICK },
-      database: { server: new URL(databases.adminUrl).host, ours: 'scratch database (created, migrated, dropped)', seed: seed?.note ?? seedSkipped },
+      database: {
+        server: new URL(databases.adminUrl).host,
+        ours: 'scratch database (created, migrated, dropped)',
+        seed: seed?.note ?? seedSkipped,
+      },
       engineInUse,
       floor: engines,
       rows,
-      authenticateStress: { clients: SETTINGS.stressClients, durationS: SETTINGS.stressS, result: stress, peakRssMiB, vmHwmMiB: afterStress?.hwmMiB },
+      authenticateStress: {
+        clients: SETTINGS.stressClients,
+        durationS: SETTINGS.stressS,
+        result: stress,
+        peakRssMiB,
+        vmHwmMiB: afterStress?.hwmMiB,
+      },
       coldStart: cold,
       phases: Object.fromEntries(phases.map((phase) => [phase.name, phase.figures])),
       targets,
@@ -738,7 +905,10 @@ async function main(): Promise<void> {
     };
     const dir = path.join(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}${SETTINGS.only.length > 0 ? '-partial' : ''}.json`);
+    const file = path.join(
+      dir,
+      `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}${SETTINGS.only.length > 0 ? '-partial' : ''}.json`,
+    );
     writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
     const complete = !QUICK && SETTINGS.only.length === 0;
     if (complete) {
@@ -755,7 +925,10 @@ async function main(): Promise<void> {
 }
 
 /** Replaces the "latest run" section of bench/README.md with this run's machine and table, as printed. */
-function updateReadme(machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string }, table: string): void {
+function updateReadme(
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string },
+  table: string,
+): void {
   const file = path.join(ROOT, 'bench/README.md');
   if (!existsSync(file)) return;
   const text = readFileSync(file, 'utf8');

@@ -66,15 +66,19 @@ export function podSettings(root: string): Record<string, string> {
     const key = line.slice(0, equals).trim();
     if ((POD_SETTINGS as readonly string[]).includes(key)) settings[key] = line.slice(equals + 1).trim();
   }
-  for (const key of POD_SETTINGS) if (settings[key] === undefined) throw new Error(`knative/base/config.env sets no ${key}`);
+  for (const key of POD_SETTINGS)
+    if (settings[key] === undefined) throw new Error(`knative/base/config.env sets no ${key}`);
   return settings;
 }
 
 /** authenticate's containerConcurrency: how many requests Knative lets one pod hold. */
 export function containerConcurrency(root: string): number {
-  const service = parse(readFileSync(path.join(root, 'knative/base/authenticate.yaml'), 'utf8')) as { spec?: { template?: { spec?: { containerConcurrency?: unknown } } } };
+  const service = parse(readFileSync(path.join(root, 'knative/base/authenticate.yaml'), 'utf8')) as {
+    spec?: { template?: { spec?: { containerConcurrency?: unknown } } };
+  };
   const value = service.spec?.template?.spec?.containerConcurrency;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error('knative/base/authenticate.yaml sets no containerConcurrency');
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw new Error('knative/base/authenticate.yaml sets no containerConcurrency');
   return value;
 }
 
@@ -83,7 +87,10 @@ export function containerConcurrency(root: string): number {
  * each: a request goes to the next backend in turn that has room, or waits, in order, for
  * one. Bodies and answers are streamed.
  */
-async function roundRobinProxy(backends: string[], perBackend: number): Promise<{ url: string; close(): Promise<void> }> {
+async function roundRobinProxy(
+  backends: string[],
+  perBackend: number,
+): Promise<{ url: string; close(): Promise<void> }> {
   const agent = new http.Agent({ keepAlive: true });
   const inFlight = backends.map(() => 0);
   const waiting: Array<(backend: number) => void> = [];
@@ -99,7 +106,7 @@ async function roundRobinProxy(backends: string[], perBackend: number): Promise<
     inFlight[backend] = (inFlight[backend] as number) - 1;
     const resume = waiting.shift();
     if (resume === undefined) return;
-    inFlight[backend] = (inFlight[backend] as number) + 1;
+    inFlight[backend] = (inFlight[backend]) + 1;
     resume(backend);
   };
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, backend: number): void => {
@@ -149,7 +156,11 @@ async function roundRobinProxy(backends: string[], perBackend: number): Promise<
   };
 }
 
-async function startProcesses(tools: ScaleTools, count: number, env: Record<string, string>): Promise<{ urls: string[]; children: ChildProcess[] }> {
+async function startProcesses(
+  tools: ScaleTools,
+  count: number,
+  env: Record<string, string>,
+): Promise<{ urls: string[]; children: ChildProcess[] }> {
   const children: ChildProcess[] = [];
   const urls: string[] = [];
   try {
@@ -173,12 +184,20 @@ async function startProcesses(tools: ScaleTools, count: number, env: Record<stri
 }
 
 /** The phase as bench/run.ts prints and records it; it has no target: its figures locate the bound. */
-export async function scalePhase(tools: ScaleTools, env: Record<string, string>, command: string): Promise<PhaseReport> {
+export async function scalePhase(
+  tools: ScaleTools,
+  env: Record<string, string>,
+  command: string,
+): Promise<PhaseReport> {
   const run = await runScalePhase(tools, env, command);
   return { name: 'scale', lines: ['', ...scaleTable(run), ''], targets: () => [], figures: { ...run } };
 }
 
-export async function runScalePhase(tools: ScaleTools, env: Record<string, string>, command: string): Promise<ScaleRun> {
+export async function runScalePhase(
+  tools: ScaleTools,
+  env: Record<string, string>,
+  command: string,
+): Promise<ScaleRun> {
   const settings = podSettings(tools.root);
   const perProcess = containerConcurrency(tools.root);
   const steps: ScaleStep[] = [];
@@ -200,14 +219,17 @@ export async function runScalePhase(tools: ScaleTools, env: Record<string, strin
 /** The phase's table, with the command that made it. */
 export function scaleTable(run: ScaleRun): string[] {
   const single = run.steps.find((step) => step.processes === 1)?.result.throughput;
-  const settings = Object.entries(run.settings).map(([key, value]) => `${key}=${value}`).join(' ');
+  const settings = Object.entries(run.settings)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
   return [
     `scale: ${POD_FUNCTION} (node ${POD_COMMAND.join(' ')}, ${settings} each) behind a round-robin proxy holding at most ${run.containerConcurrency} requests per process (containerConcurrency), ${run.clients} clients, closed loop; made by: ${run.command}`,
     '',
     '| processes | req/s | vs 1 process | p50 ms | p99 ms | shed (503) | errors |',
     '|---:|---:|---:|---:|---:|---:|---:|',
-    ...run.steps.map(({ processes, result }) =>
-      `| ${processes} | ${fmt(result.throughput, 2)} | ${single === undefined || single === 0 ? '—' : `${fmt(result.throughput / single, 2)} x`} | ${fmt(result.latencyMs?.p50, 1)} | ${fmt(result.latencyMs?.p99, 1)} | ${result.shed} | ${result.errors} |`,
+    ...run.steps.map(
+      ({ processes, result }) =>
+        `| ${processes} | ${fmt(result.throughput, 2)} | ${single === undefined || single === 0 ? '—' : `${fmt(result.throughput / single, 2)} x`} | ${fmt(result.latencyMs?.p50, 1)} | ${fmt(result.latencyMs?.p99, 1)} | ${result.shed} | ${result.errors} |`,
     ),
   ];
 }

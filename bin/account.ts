@@ -32,9 +32,14 @@ async function run(command: Exclude<OperatorCommand, { verb: 'help' }>): Promise
   try {
     const version = await schemaVersion(db);
     if (version !== LATEST_SCHEMA_VERSION) {
-      throw new OperatorError(`the database schema is at version ${version ?? 'none'}, this command needs ${LATEST_SCHEMA_VERSION}: run the migrations`);
+      throw new OperatorError(
+        `the database schema is at version ${version ?? 'none'}, this command needs ${LATEST_SCHEMA_VERSION}: run the migrations`,
+      );
     }
-    await runOperatorCommand(command, db, config, () => portal ?? portalUrlOf(), { write, note: (text) => process.stderr.write(`${text}\n`) });
+    await runOperatorCommand(command, db, config, () => portal ?? portalUrlOf(), {
+      write,
+      note: (text) => process.stderr.write(`${text}\n`),
+    });
   } catch (error) {
     throw isDatabaseUnavailable(error) ? new DatabaseUnreachable(config, error) : error;
   } finally {

@@ -19,13 +19,20 @@ shutdownOnSignals(server, closeProcessRuntime, runtime.log);
 
 const base = `http://localhost:${port}`;
 const unchecked = uncheckedEventSenders(runtime.config);
-runtime.log.info('listening', { port, functions: [...FUNCTION_NAMES.map((name) => `POST ${base}/${name}`), `GET ${base}/ (${PORTAL})`] });
+runtime.log.info('listening', {
+  port,
+  functions: [...FUNCTION_NAMES.map((name) => `POST ${base}/${name}`), `GET ${base}/ (${PORTAL})`],
+});
 process.stdout.write(
   `\nCOFRAP credential functions on ${base}\n` +
     `  GET  ${base}/   the portal (sign in, create an account, renew)\n` +
     FUNCTION_NAMES.map((name) => `  POST ${base}/${name}\n`).join('') +
     `  GET  ${base}/healthz   GET ${base}/readyz   GET ${base}/openapi.json\n` +
-    (runtime.config.database.kind === 'embedded' ? `Embedded PostgreSQL (PGlite) in ${runtime.config.database.dataDir}\n` : '') +
-    (unchecked.length > 0 ? `WARNING: employee-events skips these sender checks: ${unchecked.join(', ')} (embedded development mode only)\n` : '') +
+    (runtime.config.database.kind === 'embedded'
+      ? `Embedded PostgreSQL (PGlite) in ${runtime.config.database.dataDir}\n`
+      : '') +
+    (unchecked.length > 0
+      ? `WARNING: employee-events skips these sender checks: ${unchecked.join(', ')} (embedded development mode only)\n`
+      : '') +
     '\n',
 );

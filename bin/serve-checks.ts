@@ -9,5 +9,6 @@ export function stopOnConfiguration(message: string): never {
 /** A bundle serves the function it was built for; a FUNCTION_TARGET naming another is a mistake. */
 export function checkTarget(name: FunctionName): void {
   const target = process.env.FUNCTION_TARGET ?? '';
-  if (target !== '' && target !== name) stopOnConfiguration(`FUNCTION_TARGET is "${target}", but this server is built for ${name} only`);
+  if (target !== '' && target !== name)
+    stopOnConfiguration(`FUNCTION_TARGET is "${target}", but this server is built for ${name} only`);
 }

@@ -12,7 +12,10 @@ import { startRuntime } from './start.js';
 
 export async function serveFunction(name: Exclude<FunctionName, 'portal'>, handler: HttpFunction): Promise<void> {
   const runtime = await startRuntime([name]);
-  const { server, port } = await listen(createApp([{ path: '/', handler }], { notFound: false, probe: answerProbe }), runtime.config.port);
+  const { server, port } = await listen(
+    createApp([{ path: '/', handler }], { notFound: false, probe: answerProbe }),
+    runtime.config.port,
+  );
   // The handlers first: a SIGTERM sent as soon as 'listening' is read must find them.
   shutdownOnSignals(server, closeProcessRuntime, runtime.log);
   runtime.log.info('listening', { function: name, port });

@@ -5,7 +5,8 @@ import { ALL_FUNCTION_NAMES, PORTAL, isFunctionName } from '../lib/function-name
 import { stopOnConfiguration } from './serve-checks.js';
 
 const target = process.env.FUNCTION_TARGET ?? '';
-if (!isFunctionName(target)) stopOnConfiguration(`FUNCTION_TARGET must be one of ${ALL_FUNCTION_NAMES.join(', ')}, got "${target}"`);
+if (!isFunctionName(target))
+  stopOnConfiguration(`FUNCTION_TARGET must be one of ${ALL_FUNCTION_NAMES.join(', ')}, got "${target}"`);
 const { FUNCTIONS } = await import('../lib/functions.js');
 if (target === PORTAL) {
   const { servePortal } = await import('./serve-portal.js');

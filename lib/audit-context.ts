@@ -10,10 +10,19 @@ export interface RequestFacts {
 
 /** A person calling a function for their own account. */
 export function selfContext(origin: string, request: RequestFacts): AuditContext {
-  return { actor: 'self', origin, requestId: request.requestId, ...(request.clientAddress === undefined ? {} : { clientAddress: request.clientAddress }) };
+  return {
+    actor: 'self',
+    origin,
+    requestId: request.requestId,
+    ...(request.clientAddress === undefined ? {} : { clientAddress: request.clientAddress }),
+  };
 }
 
 /** An event delivered by the broker: the actor is its source and id. */
-export function eventContext(origin: string, request: RequestFacts, event: { source: string; id: string }): AuditContext {
+export function eventContext(
+  origin: string,
+  request: RequestFacts,
+  event: { source: string; id: string },
+): AuditContext {
   return { ...selfContext(origin, request), actor: `${event.source}#${event.id}` };
 }

@@ -48,6 +48,7 @@ export interface AuditEntry {
   details?: AuditDetails;
 }
 
-export const isPublished = (type: AuditType): type is PublishedType => (PUBLISHED_TYPES as readonly string[]).includes(type);
+export const isPublished = (type: AuditType): type is PublishedType =>
+  (PUBLISHED_TYPES as readonly string[]).includes(type);
 
 export const identityEventType = (type: PublishedType): string => `fr.cofrap.identity.${type}`;

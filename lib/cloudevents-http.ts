@@ -58,7 +58,8 @@ export function decodeHeaderValue(value: string, header = 'value'): string {
     const code = unquoted.charCodeAt(i);
     if (code === 0x25) {
       const hex = unquoted.slice(i + 1, i + 3);
-      if (!HEX_PAIR.test(hex)) throw new HeaderEncodingError(header, 'has a "%" that is not followed by two hexadecimal digits');
+      if (!HEX_PAIR.test(hex))
+        throw new HeaderEncodingError(header, 'has a "%" that is not followed by two hexadecimal digits');
       bytes.push(Number.parseInt(hex, 16));
       i += 2;
     } else if ((code >= 0x20 && code <= 0x7e) || (code >= 0x80 && code <= 0xff)) {
@@ -122,12 +123,18 @@ export function binaryMessage(event: CloudEvent<unknown>): BinaryMessage {
 export function decodeCeHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const decoded: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    decoded[name] = typeof value === 'string' && name.toLowerCase().startsWith(CE_PREFIX) ? decodeHeaderValue(value, name.toLowerCase()) : value;
+    decoded[name] =
+      typeof value === 'string' && name.toLowerCase().startsWith(CE_PREFIX)
+        ? decodeHeaderValue(value, name.toLowerCase())
+        : value;
   }
   return decoded;
 }
 
 /** HTTP.toEvent on the decoded headers: binary, structured or batched mode, as the SDK reads them. */
-export function eventFromMessage(headers: IncomingHttpHeaders, body: string): CloudEventV1<unknown> | CloudEventV1<unknown>[] {
+export function eventFromMessage(
+  headers: IncomingHttpHeaders,
+  body: string,
+): CloudEventV1<unknown> | CloudEventV1<unknown>[] {
   return HTTP.toEvent<unknown>({ headers: decodeCeHeaders(headers), body });
 }

@@ -13,12 +13,10 @@ export class ConfigError extends Error {
 }
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; connection: PostgresConnection; poolMax: number }
-  | { kind: 'embedded'; dataDir: string };
+  { kind: 'postgres'; connection: PostgresConnection; poolMax: number } | { kind: 'embedded'; dataDir: string };
 
 export type PostgresConnection =
-  | { connectionString: string }
-  | { host: string; port: number; database: string; user: string; password: string };
+  { connectionString: string } | { host: string; port: number; database: string; user: string; password: string };
 
 export interface Config {
   port: number;
@@ -104,7 +102,8 @@ function readVar(env: Env, name: string): string | undefined {
 function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = readVar(env, name);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  if (!/^\d+$/.test(raw))
+    throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
@@ -152,7 +151,10 @@ function readSecretFile(dir: string, file: string, required: boolean): string | 
 const FERNET_KEY = /^[A-Za-z0-9_-]{43}=$/;
 
 export function parseEncryptionKeys(text: string, source: string): string[] {
-  const keys = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
+  const keys = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   if (keys.length === 0) throw new ConfigError(`${source} holds no Fernet key`);
   keys.forEach((key, index) => {
     if (!FERNET_KEY.test(key) || Buffer.from(key, 'base64url').length !== 32) {
@@ -176,24 +178,31 @@ function ensureDevelopmentSecrets(dir: string): void {
 
 function parseOrigins(raw: string | undefined): string[] {
   if (raw === undefined) return [];
-  return raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '').map((origin) => {
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      throw new ConfigError(`CORS_ALLOWED_ORIGINS holds "${origin}", which is not an origin such as https://portal.example.com`);
-    }
-    if (url.origin !== origin.replace(/\/$/, '')) {
-      throw new ConfigError(`CORS_ALLOWED_ORIGINS holds "${origin}"; give scheme, host and port only`);
-    }
-    return url.origin;
-  });
+  return raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '')
+    .map((origin) => {
+      let url: URL;
+      try {
+        url = new URL(origin);
+      } catch {
+        throw new ConfigError(
+          `CORS_ALLOWED_ORIGINS holds "${origin}", which is not an origin such as https://portal.example.com`,
+        );
+      }
+      if (url.origin !== origin.replace(/\/$/, '')) {
+        throw new ConfigError(`CORS_ALLOWED_ORIGINS holds "${origin}"; give scheme, host and port only`);
+      }
+      return url.origin;
+    });
 }
 
 function engineVar(env: Env): BcryptEnginePreference {
   const raw = readVar(env, 'BCRYPT_ENGINE');
   const preference = parseEnginePreference(raw);
-  if (preference === undefined) throw new ConfigError(`BCRYPT_ENGINE must be auto, native or bcryptjs, got "${raw ?? ''}"`);
+  if (preference === undefined)
+    throw new ConfigError(`BCRYPT_ENGINE must be auto, native or bcryptjs, got "${raw ?? ''}"`);
   return preference;
 }
 
@@ -201,7 +210,8 @@ function listVar(env: Env, name: string, what: string): string[] | undefined {
   const raw = readVar(env, name);
   if (raw === undefined) return undefined;
   const items = raw.split(',').map((item) => item.trim());
-  if (items.some((item) => item === '')) throw new ConfigError(`${name} holds an empty entry; give comma-separated ${what}`);
+  if (items.some((item) => item === ''))
+    throw new ConfigError(`${name} holds an empty entry; give comma-separated ${what}`);
   const tooLong = items.find((item) => [...item].length > 256);
   if (tooLong !== undefined) throw new ConfigError(`${name} holds an entry longer than 256 characters`);
   return items;
@@ -213,7 +223,13 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  * A URL setting that must parse and pass `allowed`, else one line saying `rule` (or, for
  * text that is no URL at all, `unparsable` when given).
  */
-function urlVar(env: Env, name: string, allowed: (url: URL) => boolean, rule: string, unparsable = `must be ${rule}`): string | undefined {
+function urlVar(
+  env: Env,
+  name: string,
+  allowed: (url: URL) => boolean,
+  rule: string,
+  unparsable = `must be ${rule}`,
+): string | undefined {
   const raw = readVar(env, name);
   if (raw === undefined) return undefined;
   let url: URL;
@@ -229,19 +245,36 @@ function urlVar(env: Env, name: string, allowed: (url: URL) => boolean, rule: st
 // Keys fetched over plain HTTP could be swapped by anyone on the path, and with them
 // every token accepted; plain HTTP is for a JWKS on this machine (development, tests).
 const jwksUrlVar = (env: Env): string | undefined =>
-  urlVar(env, 'EVENTS_OIDC_JWKS_URL', (url) => url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)), 'an https:// URL (http:// only on localhost)', 'is not a URL');
+  urlVar(
+    env,
+    'EVENTS_OIDC_JWKS_URL',
+    (url) => url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)),
+    'an https:// URL (http:// only on localhost)',
+    'is not a URL',
+  );
 
 const OIDC_REQUIRED = ['EVENTS_OIDC_ISSUER', 'EVENTS_OIDC_AUDIENCE', 'EVENTS_OIDC_JWKS_URL'] as const;
-const OIDC_OPTIONAL = ['EVENTS_OIDC_SUBJECTS', 'EVENTS_OIDC_JWKS_TOKEN_FILE', 'EVENTS_OIDC_JWKS_COOLDOWN_SECONDS'] as const;
+const OIDC_OPTIONAL = [
+  'EVENTS_OIDC_SUBJECTS',
+  'EVENTS_OIDC_JWKS_TOKEN_FILE',
+  'EVENTS_OIDC_JWKS_COOLDOWN_SECONDS',
+] as const;
 
 /** All three of issuer, audience and JWKS URL, or none (and then none of the others either). */
 function eventsOidcVars(env: Env): EventsOidcConfig | undefined {
   const jwksUrl = jwksUrlVar(env);
-  const given = { EVENTS_OIDC_ISSUER: readVar(env, 'EVENTS_OIDC_ISSUER'), EVENTS_OIDC_AUDIENCE: readVar(env, 'EVENTS_OIDC_AUDIENCE'), EVENTS_OIDC_JWKS_URL: jwksUrl };
+  const given = {
+    EVENTS_OIDC_ISSUER: readVar(env, 'EVENTS_OIDC_ISSUER'),
+    EVENTS_OIDC_AUDIENCE: readVar(env, 'EVENTS_OIDC_AUDIENCE'),
+    EVENTS_OIDC_JWKS_URL: jwksUrl,
+  };
   const present = OIDC_REQUIRED.filter((name) => given[name] !== undefined);
   if (present.length === 0) {
     const stray = OIDC_OPTIONAL.find((name) => readVar(env, name) !== undefined);
-    if (stray !== undefined) throw new ConfigError(`${stray} is set but EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL are not`);
+    if (stray !== undefined)
+      throw new ConfigError(
+        `${stray} is set but EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL are not`,
+      );
     return undefined;
   }
   const missing = OIDC_REQUIRED.find((name) => given[name] === undefined);
@@ -271,13 +304,18 @@ function eventsOidcVars(env: Env): EventsOidcConfig | undefined {
  * the embedded development mode. Served against a PostgreSQL server, it needs the whole
  * sender check; the processes that serve it call this at start.
  */
-export function requireEventSenderChecks(config: Config, served: 'employee-events' | 'housekeeping' = 'employee-events'): void {
+export function requireEventSenderChecks(
+  config: Config,
+  served: 'employee-events' | 'housekeeping' = 'employee-events',
+): void {
   if (config.database.kind === 'embedded') return;
   const why = `to serve ${served} on a PostgreSQL server (only the embedded development mode accepts unauthenticated events)`;
-  if (config.eventsOidc === undefined) throw new ConfigError(`EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL must be set ${why}`);
+  if (config.eventsOidc === undefined)
+    throw new ConfigError(`EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL must be set ${why}`);
   if (config.eventsOidc.subjects === undefined) throw new ConfigError(`EVENTS_OIDC_SUBJECTS must be set ${why}`);
   // housekeeping receives the PingSource's events, which need no HR source.
-  if (served === 'employee-events' && config.hrEventSources === undefined) throw new ConfigError(`HR_EVENT_SOURCES must be set ${why}`);
+  if (served === 'employee-events' && config.hrEventSources === undefined)
+    throw new ConfigError(`HR_EVENT_SOURCES must be set ${why}`);
 }
 
 /** The URLs the portal's page calls (PORTAL_*_URL); by default the portal's own origin, as in the dev server. */
@@ -305,7 +343,8 @@ function portalUrlVar(env: Env, name: string, fallback: string): string {
   } catch {
     throw new ConfigError(`${name} must be a URL such as https://authenticate.cofrap.example.com/, got "${raw}"`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
   return raw;
 }
 
@@ -335,12 +374,16 @@ export function loadConfig(env: Env = process.env): Config {
   const postgresHost = readVar(env, 'POSTGRES_HOST');
   const embedded = databaseUrl === undefined && postgresHost === undefined;
   if (embedded && readVar(env, 'K_SERVICE') !== undefined) {
-    throw new ConfigError('DATABASE_URL or POSTGRES_HOST must be set on Knative (K_SERVICE is set); the embedded database is for development only');
+    throw new ConfigError(
+      'DATABASE_URL or POSTGRES_HOST must be set on Knative (K_SERVICE is set); the embedded database is for development only',
+    );
   }
 
   const dataDir = path.resolve(readVar(env, 'PGLITE_DATA_DIR') ?? path.join(DEFAULT_DATA_DIR, 'pglite'));
   const explicitSecretsDir = readVar(env, 'SECRETS_DIR');
-  const secretsDir = path.resolve(explicitSecretsDir ?? (embedded ? path.join(DEFAULT_DATA_DIR, 'secrets') : DEFAULT_SECRETS_DIR));
+  const secretsDir = path.resolve(
+    explicitSecretsDir ?? (embedded ? path.join(DEFAULT_DATA_DIR, 'secrets') : DEFAULT_SECRETS_DIR),
+  );
   if (embedded && explicitSecretsDir === undefined) ensureDevelopmentSecrets(secretsDir);
 
   const encryptionKeys = parseEncryptionKeys(
@@ -408,13 +451,18 @@ export function loadConfig(env: Env = process.env): Config {
 function intervalListVar(env: Env, name: string, fallback: string[]): string[] {
   const raw = readVar(env, name);
   if (raw === undefined) return fallback;
-  const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
-  if (items.length === 0) throw new ConfigError(`${name} must list at least one interval, such as "30 days,7 days,1 day"`);
+  const items = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0)
+    throw new ConfigError(`${name} must list at least one interval, such as "30 days,7 days,1 day"`);
   return items.map((item, i) => intervalVar({ [`${name}[${i}]`]: item }, `${name}[${i}]`, item));
 }
 
 /** K_SINK, set by a Knative SinkBinding: where identity events go (contract §11). */
-const sinkVar = (env: Env): string | undefined => urlVar(env, 'K_SINK', (url) => url.protocol === 'http:' || url.protocol === 'https:', 'an http(s) URL');
+const sinkVar = (env: Env): string | undefined =>
+  urlVar(env, 'K_SINK', (url) => url.protocol === 'http:' || url.protocol === 'https:', 'an http(s) URL');
 
 /**
  * SINK_OIDC_TOKEN_FILE: an absolute path. Not read here: Knative Eventing mounts it only
@@ -456,7 +504,10 @@ export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
   const adminUser = readSecretFile(dir, ADMIN_SECRET_FILES.dbUser, false)?.trim();
   const adminPassword = readSecretFile(dir, ADMIN_SECRET_FILES.dbPassword, false)?.trim();
   if (adminUser === undefined) {
-    if (adminPassword !== undefined) throw new ConfigError(`secret file ${path.join(dir, ADMIN_SECRET_FILES.dbPassword)} is there but ${path.join(dir, ADMIN_SECRET_FILES.dbUser)} is missing`);
+    if (adminPassword !== undefined)
+      throw new ConfigError(
+        `secret file ${path.join(dir, ADMIN_SECRET_FILES.dbPassword)} is there but ${path.join(dir, ADMIN_SECRET_FILES.dbUser)} is missing`,
+      );
     return { ...config, functionsRole: undefined };
   }
   if (adminUser === '') throw new ConfigError(`secret file ${path.join(dir, ADMIN_SECRET_FILES.dbUser)} is empty`);
@@ -467,7 +518,10 @@ export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
   if ('connectionString' in connection) {
     const url = new URL(connection.connectionString);
     functionsRole = decodeURIComponent(url.username);
-    if (functionsRole === '') throw new ConfigError('DATABASE_URL names no user: with db-admin-username the migration needs the functions\' role from it, to grant it its privileges');
+    if (functionsRole === '')
+      throw new ConfigError(
+        "DATABASE_URL names no user: with db-admin-username the migration needs the functions' role from it, to grant it its privileges",
+      );
     url.username = encodeURIComponent(adminUser);
     url.password = encodeURIComponent(adminPassword ?? '');
     adminConnection = { connectionString: url.href };
@@ -476,7 +530,9 @@ export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
     adminConnection = { ...connection, user: adminUser, password: adminPassword ?? '' };
   }
   if (functionsRole === adminUser) {
-    throw new ConfigError(`${ADMIN_SECRET_FILES.dbUser} names the functions' own role ${functionsRole}: give the owner role, or leave out ${ADMIN_SECRET_FILES.dbUser} and ${ADMIN_SECRET_FILES.dbPassword}`);
+    throw new ConfigError(
+      `${ADMIN_SECRET_FILES.dbUser} names the functions' own role ${functionsRole}: give the owner role, or leave out ${ADMIN_SECRET_FILES.dbUser} and ${ADMIN_SECRET_FILES.dbPassword}`,
+    );
   }
   return { ...config, database: { ...config.database, connection: adminConnection }, functionsRole };
 }

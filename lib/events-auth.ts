@@ -66,7 +66,9 @@ export function verifiedSender(audience: (oidc: EventsOidcConfig) => string = (o
     const oidc = config.eventsOidc;
     if (oidc === undefined) {
       if (config.database.kind === 'embedded') return;
-      log.error('events_oidc_not_configured', { note: 'EVENTS_OIDC_* unset outside the embedded mode: every event is refused' });
+      log.error('events_oidc_not_configured', {
+        note: 'EVENTS_OIDC_* unset outside the embedded mode: every event is refused',
+      });
       throw unauthenticated();
     }
     // '' (a header that is not a bearer token) is refused as malformed, not as missing.
@@ -77,11 +79,18 @@ export function verifiedSender(audience: (oidc: EventsOidcConfig) => string = (o
       log.debug('event_sender_verified', { subject: sender.subject });
     } catch (error) {
       if (error instanceof TokenRefused) {
-        log.warn('event_sender_refused', { reason: error.reason, ...(error.subject === undefined ? {} : { subject: error.subject }) });
+        log.warn('event_sender_refused', {
+          reason: error.reason,
+          ...(error.subject === undefined ? {} : { subject: error.subject }),
+        });
         throw unauthenticated();
       }
       if (error instanceof KeysUnavailable) {
-        log.error('event_sender_keys_unavailable', { jwks: jwksLocation(oidc.jwksUrl), ...describeError(error.cause), ...rootCode(error.cause) });
+        log.error('event_sender_keys_unavailable', {
+          jwks: jwksLocation(oidc.jwksUrl),
+          ...describeError(error.cause),
+          ...rootCode(error.cause),
+        });
         throw unavailable();
       }
       throw error;
@@ -98,7 +107,9 @@ export function requireAllowedSource(config: Config, source: string, log: Logger
   const allowed = config.hrEventSources;
   if (allowed === undefined) {
     if (config.database.kind === 'embedded') return;
-    log.error('hr_event_sources_not_configured', { note: 'HR_EVENT_SOURCES unset outside the embedded mode: every event is refused' });
+    log.error('hr_event_sources_not_configured', {
+      note: 'HR_EVENT_SOURCES unset outside the embedded mode: every event is refused',
+    });
     throw forbidden();
   }
   if (allowed.includes(source)) return;

@@ -56,7 +56,8 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
   let event: CloudEvent<unknown>;
   try {
     const parsed = eventFromMessage(headers, body.toString('utf8'));
-    if (Array.isArray(parsed)) throw invalidRequest('Batched CloudEvents are not accepted; send one event per request.');
+    if (Array.isArray(parsed))
+      throw invalidRequest('Batched CloudEvents are not accepted; send one event per request.');
     event = parsed as CloudEvent<unknown>;
     // toEvent reads leniently; the attributes the spec requires are checked here.
     event.validate();
@@ -64,14 +65,20 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
     if (error instanceof HeaderEncodingError) throw invalidRequest(error.message);
     if (error instanceof SyntaxError) throw invalidRequest('The event data is not valid JSON.');
     if (error instanceof Error && error.name === 'HttpError') throw error;
-    throw invalidRequest('The request is not a valid CloudEvent (binary or structured mode, with specversion, id, source and type).');
+    throw invalidRequest(
+      'The request is not a valid CloudEvent (binary or structured mode, with specversion, id, source and type).',
+    );
   }
-  if (event.specversion !== '1.0') throw invalidRequest(`CloudEvents specversion ${event.specversion} is not supported; send 1.0.`);
+  if (event.specversion !== '1.0')
+    throw invalidRequest(`CloudEvents specversion ${event.specversion} is not supported; send 1.0.`);
   // (source, id) is the key of a processed event and is logged: bounded, as §7 requires.
-  if ([...event.id].length > MAX_ATTRIBUTE_LENGTH) throw invalidRequest(`The event id is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
-  if ([...event.source].length > MAX_ATTRIBUTE_LENGTH) throw invalidRequest(`The event source is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
+  if ([...event.id].length > MAX_ATTRIBUTE_LENGTH)
+    throw invalidRequest(`The event id is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
+  if ([...event.source].length > MAX_ATTRIBUTE_LENGTH)
+    throw invalidRequest(`The event source is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
   const type = event.type;
-  if (!isHandled(type)) throw invalidRequest(`Event type "${type}" is not handled; expected one of ${HANDLED_TYPES.join(', ')}.`);
+  if (!isHandled(type))
+    throw invalidRequest(`Event type "${type}" is not handled; expected one of ${HANDLED_TYPES.join(', ')}.`);
   const data = event.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data) || Buffer.isBuffer(data)) {
     throw invalidRequest('The event data must be a JSON object with a "username".');
@@ -80,9 +87,16 @@ export function parseEmployeeEvent(headers: IncomingHttpHeaders, body: Buffer): 
   if (type === RESET_REQUESTED) {
     const fields = validateBody('ResetRequestedData', data, 'Event data field');
     const requestedBy = fields.requested_by.trim();
-    if (requestedBy === '') throw invalidRequest('Event data field "requested_by" must name the person who asked for the reset.');
+    if (requestedBy === '')
+      throw invalidRequest('Event data field "requested_by" must name the person who asked for the reset.');
     const reason = fields.reason?.trim() || undefined;
-    return { type, ...key, username: usernameOf(fields.username, 'Event data field'), requestedBy, ...(reason === undefined ? {} : { reason }) };
+    return {
+      type,
+      ...key,
+      username: usernameOf(fields.username, 'Event data field'),
+      requestedBy,
+      ...(reason === undefined ? {} : { reason }),
+    };
   }
   const fields = validateBody('EmployeeEventData', data, 'Event data field');
   const email = fields.email?.trim() || undefined;
@@ -103,29 +117,60 @@ export type ReplyMessage = BinaryMessage;
  * `ce-` headers are percent-encoded here; the caller builds it inside the transaction, so
  * that a failure here rolls the change back instead of answering 500 after a commit.
  */
-type ReplyData = Schemas['AccountInvitedEventData'] | Schemas['AccountConflictEventData'] | Schemas['AccountResetEventData'];
+type ReplyData =
+  Schemas['AccountInvitedEventData'] | Schemas['AccountConflictEventData'] | Schemas['AccountResetEventData'];
 
 function reply(type: string, username: string, data: ReplyData): ReplyMessage {
-  const event = new CloudEvent({ specversion: '1.0', type, source: IDENTITY_SOURCE, subject: username, datacontenttype: 'application/json', data });
+  const event = new CloudEvent({
+    specversion: '1.0',
+    type,
+    source: IDENTITY_SOURCE,
+    subject: username,
+    datacontenttype: 'application/json',
+    data,
+  });
   return binaryMessage(event);
 }
 
 const withEmail = (email: string | undefined): { email?: string } => (email === undefined ? {} : { email });
 
 /** account.invited: the invitation token for the mailer. */
-export function invitationReply(username: string, invitationToken: string, expiresAt: Date, email?: string): ReplyMessage {
-  return reply(ACCOUNT_INVITED, username, { username, ...withEmail(email), invitation_token: invitationToken, invitation_expires_at: expiresAt.toISOString() });
+export function invitationReply(
+  username: string,
+  invitationToken: string,
+  expiresAt: Date,
+  email?: string,
+): ReplyMessage {
+  return reply(ACCOUNT_INVITED, username, {
+    username,
+    ...withEmail(email),
+    invitation_token: invitationToken,
+    invitation_expires_at: expiresAt.toISOString(),
+  });
 }
 
 /**
  * account.conflict: HR's employee arrived after someone else took the username (or one
  * that looks like it, `similarTo`); nothing changed, IT must look.
  */
-export function conflictReply(username: string, provenance: Schemas['AccountConflictEventData']['provenance'], similarTo?: string): ReplyMessage {
-  return reply(ACCOUNT_CONFLICT, username, { username, provenance, ...(similarTo === undefined ? {} : { similar_to: similarTo }) });
+export function conflictReply(
+  username: string,
+  provenance: Schemas['AccountConflictEventData']['provenance'],
+  similarTo?: string,
+): ReplyMessage {
+  return reply(ACCOUNT_CONFLICT, username, {
+    username,
+    provenance,
+    ...(similarTo === undefined ? {} : { similar_to: similarTo }),
+  });
 }
 
 /** account.reset: the helpdesk's reset token for the mailer. */
 export function resetReply(username: string, resetToken: string, expiresAt: Date, email?: string): ReplyMessage {
-  return reply(ACCOUNT_RESET, username, { username, ...withEmail(email), reset_token: resetToken, reset_expires_at: expiresAt.toISOString() });
+  return reply(ACCOUNT_RESET, username, {
+    username,
+    ...withEmail(email),
+    reset_token: resetToken,
+    reset_expires_at: expiresAt.toISOString(),
+  });
 }

@@ -3,7 +3,13 @@
 // bundle name the others without loading them.
 
 /** The JSON functions, each answering POST (at /<name> in the development server). */
-export const FUNCTION_NAMES = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events', 'housekeeping'] as const;
+export const FUNCTION_NAMES = [
+  'generate-password',
+  'generate-2fa',
+  'authenticate',
+  'employee-events',
+  'housekeeping',
+] as const;
 /** The web page, answering GET (at / in the development server). */
 export const PORTAL = 'portal';
 /** Every function, each its own image and Knative Service (FUNCTION_TARGET). */

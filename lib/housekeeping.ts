@@ -23,7 +23,12 @@ const DELIVERY_BUDGET_MS = 20_000;
 
 export async function housekeepingTick(runtime: Runtime, log: Logger, requestId?: string): Promise<TickReport> {
   const { db, config } = runtime;
-  const report: TickReport = { delivered: 0, failed: 0, reminders: 0, pruned: { processedEvents: 0, registrations: 0, audit: 0, reminders: 0, throttle: 0 } };
+  const report: TickReport = {
+    delivered: 0,
+    failed: 0,
+    reminders: 0,
+    pruned: { processedEvents: 0, registrations: 0, audit: 0, reminders: 0, throttle: 0 },
+  };
 
   // Reminders first: their events then leave in this same tick.
   const context = { actor: 'housekeeping', origin: 'housekeeping', ...(requestId === undefined ? {} : { requestId }) };
@@ -33,7 +38,12 @@ export async function housekeepingTick(runtime: Runtime, log: Logger, requestId?
       await recordAudit(tx, context, {
         type: 'credentials.expiring',
         username: reminder.username,
-        details: { expires_at: reminder.expiresAt.toISOString(), days_left: reminder.daysLeft, threshold: reminder.threshold, ...(reminder.email === null ? {} : { email: reminder.email }) },
+        details: {
+          expires_at: reminder.expiresAt.toISOString(),
+          days_left: reminder.daysLeft,
+          threshold: reminder.threshold,
+          ...(reminder.email === null ? {} : { email: reminder.email }),
+        },
       });
     }
     return due.length;
@@ -50,7 +60,15 @@ export async function housekeepingTick(runtime: Runtime, log: Logger, requestId?
   }
 
   const throttle = await pruneThrottle(db);
-  report.pruned = { ...(await pruneLapsed(db, config.auditRetention, BATCH)), throttle: throttle.pairs + throttle.usernames + throttle.addresses };
-  log.info('housekeeping_tick', { delivered: report.delivered, failed: report.failed, reminders: report.reminders, pruned: report.pruned });
+  report.pruned = {
+    ...(await pruneLapsed(db, config.auditRetention, BATCH)),
+    throttle: throttle.pairs + throttle.usernames + throttle.addresses,
+  };
+  log.info('housekeeping_tick', {
+    delivered: report.delivered,
+    failed: report.failed,
+    reminders: report.reminders,
+    pruned: report.pruned,
+  });
   return report;
 }

@@ -36,18 +36,28 @@ export interface PresentedToken {
  * activated, its second factor cleared (201). stage: new credentials kept beside the
  * ones in use until the first sign-in with both (200).
  */
-export type PasswordChange = { kind: 'create'; status: 201 } | { kind: 'restart'; status: 201 } | { kind: 'stage'; status: 200 };
+export type PasswordChange =
+  { kind: 'create'; status: 201 } | { kind: 'restart'; status: 201 } | { kind: 'stage'; status: 200 };
 
 const CREATE: PasswordChange = { kind: 'create', status: 201 };
 const RESTART: PasswordChange = { kind: 'restart', status: 201 };
 const STAGE: PasswordChange = { kind: 'stage', status: 200 };
 
-export function decidePasswordChange(account: PasswordChangeState | undefined, token: PresentedToken | undefined, selfRegistration: boolean): PasswordChange {
+export function decidePasswordChange(
+  account: PasswordChangeState | undefined,
+  token: PresentedToken | undefined,
+  selfRegistration: boolean,
+): PasswordChange {
   if (token !== undefined) {
     if (account === undefined || !account.tokenValid) throw invalidToken();
     // An invitation opens the account HR created until it is activated; using it again
     // replaces the password the first use issued.
-    if (token.kind === 'invitation' && (account.status === 'invited' || account.status === 'pending') && !account.everActive) return RESTART;
+    if (
+      token.kind === 'invitation' &&
+      (account.status === 'invited' || account.status === 'pending') &&
+      !account.everActive
+    )
+      return RESTART;
     // A renewal, or the helpdesk's reset: staged beside the credentials in use.
     if ((token.kind === 'renewal' || token.kind === 'reset') && account.status === 'active') return STAGE;
     throw invalidToken();
@@ -56,7 +66,8 @@ export function decidePasswordChange(account: PasswordChangeState | undefined, t
     if (!selfRegistration) throw invalidToken();
     return CREATE;
   }
-  const startsOver = account.status === 'pending' && account.provenance !== 'hr' && !account.everActive && !account.enrollmentOpen;
+  const startsOver =
+    account.status === 'pending' && account.provenance !== 'hr' && !account.everActive && !account.enrollmentOpen;
   if (startsOver) return RESTART;
   throw accountExists();
 }

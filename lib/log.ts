@@ -23,7 +23,10 @@ function threshold(): number {
 export function describeError(error: unknown): LogFields {
   if (!(error instanceof Error)) return { error_type: typeof error };
   const code = (error as { code?: unknown }).code;
-  const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, 8);
+  const frames = (error.stack ?? '')
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith('at '))
+    .slice(0, 8);
   return {
     error_name: error.name,
     ...(typeof code === 'string' ? { error_code: code } : {}),
@@ -31,7 +34,10 @@ export function describeError(error: unknown): LogFields {
   };
 }
 
-export function createLogger(base: LogFields = {}, write: (line: string) => void = (line) => process.stdout.write(line + '\n')): Logger {
+export function createLogger(
+  base: LogFields = {},
+  write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+): Logger {
   const min = threshold();
   const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVELS[level] < min) return;

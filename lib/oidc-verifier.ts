@@ -10,7 +10,18 @@ import type { FetchImplementation, FlattenedJWSInput, JWSHeaderParameters, JWTVe
  * Asymmetric algorithms only. With an HS* algorithm a forger signs with the public key as
  * the secret; `none` carries no signature at all (jose never accepts it, and it is not here).
  */
-export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+export const ALLOWED_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
 
 /** Clocks of the API server and of our node may disagree a little; a token lives an hour. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
@@ -99,7 +110,12 @@ function keyResolver(settings: OidcVerifierSettings): JWTVerifyGetKey {
     } catch (error) {
       // These say the token names no usable key; anything else (network, timeout, a
       // non-200 answer, a malformed key set, an unreadable token file) is the issuer's side.
-      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+      if (
+        error instanceof errors.JWKSNoMatchingKey ||
+        error instanceof errors.JWKSMultipleMatchingKeys ||
+        error instanceof errors.JOSENotSupported
+      )
+        throw error;
       throw new KeysUnavailable(error);
     }
   };
@@ -114,7 +130,8 @@ function reasonOf(error: errors.JOSEError): RefusalReason {
     return 'claims';
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return 'algorithm';
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return 'unknown_key';
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+    return 'unknown_key';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature';
   return 'malformed';
 }

@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Ajv2020, Options, ValidateFunction } from 'ajv/dist/2020.js';
 
-export const OPENAPI_DOCUMENT = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+export const OPENAPI_DOCUMENT = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8')) as Record<
+  string,
+  unknown
+>;
 
 /** The id under which the document is registered with Ajv: pointers are `openapi.json#/…`. */
 export const DOCUMENT_ID = 'openapi.json';

@@ -61,7 +61,12 @@ export interface SendResult {
 }
 
 /** One event to the sink, in binary mode, with the sender's token when there is one. */
-export async function sendEvent(sink: string, event: PendingEvent, timeoutMs: number, tokenFile?: string): Promise<SendResult> {
+export async function sendEvent(
+  sink: string,
+  event: PendingEvent,
+  timeoutMs: number,
+  tokenFile?: string,
+): Promise<SendResult> {
   const message = binaryMessage(
     new CloudEvent({
       specversion: '1.0',
@@ -76,13 +81,23 @@ export async function sendEvent(sink: string, event: PendingEvent, timeoutMs: nu
   );
   const token = await sinkToken(tokenFile);
   const headers = token === undefined ? message.headers : { ...message.headers, authorization: `Bearer ${token}` };
-  const response = await fetch(sink, { method: 'POST', headers, body: message.body, signal: AbortSignal.timeout(timeoutMs) });
+  const response = await fetch(sink, {
+    method: 'POST',
+    headers,
+    body: message.body,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   await response.arrayBuffer().catch(() => undefined);
   return { status: response.status, withToken: token !== undefined };
 }
 
 /** Sends the due pending events (or `ids` only) to `sink`; what could not be sent waits its backoff. */
-export async function deliverPending(db: Database, sink: string, log: Logger, options: DeliveryOptions = {}): Promise<DeliveryReport> {
+export async function deliverPending(
+  db: Database,
+  sink: string,
+  log: Logger,
+  options: DeliveryOptions = {},
+): Promise<DeliveryReport> {
   const report: DeliveryReport = { delivered: 0, failed: 0 };
   const timeoutMs = options.timeoutMs ?? 2000;
   await db.transaction(async (tx) => {
@@ -92,9 +107,21 @@ export async function deliverPending(db: Database, sink: string, log: Logger, op
         const result = await sendEvent(sink, event, timeoutMs, options.tokenFile);
         ok = result.status >= 200 && result.status < 300;
         // 401: no valid token (the broker's EventPolicies apply); 403: a policy refused it.
-        if (!ok) log.warn('identity_event_refused', { event_id: event.id, type: event.type, attempts: event.attempts + 1, status: result.status, with_token: result.withToken });
+        if (!ok)
+          log.warn('identity_event_refused', {
+            event_id: event.id,
+            type: event.type,
+            attempts: event.attempts + 1,
+            status: result.status,
+            with_token: result.withToken,
+          });
       } catch (error) {
-        log.warn('identity_event_not_sent', { event_id: event.id, type: event.type, attempts: event.attempts + 1, ...describeError(error) });
+        log.warn('identity_event_not_sent', {
+          event_id: event.id,
+          type: event.type,
+          attempts: event.attempts + 1,
+          ...describeError(error),
+        });
       }
       if (ok) {
         await markDelivered(tx, event.id);

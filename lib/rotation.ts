@@ -22,7 +22,12 @@ export interface RotationReport {
 /** The command's own work: no request, no operator named (it runs as a Job or by hand). */
 const ROTATION: AuditContext = { actor: 'rotate-encryption-key', origin: 'rotate-encryption-key' };
 
-export async function rotateEncryptionKey(db: Database, box: SecretBox, log: Logger, batchSize = 200): Promise<RotationReport> {
+export async function rotateEncryptionKey(
+  db: Database,
+  box: SecretBox,
+  log: Logger,
+  batchSize = 200,
+): Promise<RotationReport> {
   const report: RotationReport = { examined: 0, resealed: 0, alreadyCurrent: 0, changedMeanwhile: 0, unreadable: 0 };
   for (const column of SEALED_COLUMNS) {
     let after = '';

@@ -26,14 +26,20 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   const target = config.database;
   const timeout = config.statementTimeoutMs;
   if (target.kind === 'postgres') {
-    return new Database(createPool({ ...target.connection, max: target.poolMax }, log, timeout), { statementTimeoutMs: timeout });
+    return new Database(createPool({ ...target.connection, max: target.poolMax }, log, timeout), {
+      statementTimeoutMs: timeout,
+    });
   }
   // Loaded only here: PGlite is tens of modules that a function on a real server never needs.
   const { startEmbedded } = await import('./db/embedded.js');
   const embedded = await startEmbedded(target.dataDir);
   // PGlite serves one session: one connection, kept open. It enforces no statement_timeout
   // (one WASM thread, no timer to cancel a statement): the client's own wait is the bound.
-  const pool = createPool({ ...embedded.connection, max: 1, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 }, log, timeout);
+  const pool = createPool(
+    { ...embedded.connection, max: 1, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 },
+    log,
+    timeout,
+  );
   const db = new Database(pool, { statementTimeoutMs: timeout, onClose: () => embedded.stop() });
   try {
     await migrate(db, log);
@@ -41,14 +47,20 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     await db.close();
     throw error;
   }
-  log.info('embedded_database', { data_dir: target.dataDir, note: 'PGlite embedded PostgreSQL for development; set DATABASE_URL or POSTGRES_HOST for a real server' });
+  log.info('embedded_database', {
+    data_dir: target.dataDir,
+    note: 'PGlite embedded PostgreSQL for development; set DATABASE_URL or POSTGRES_HOST for a real server',
+  });
   return db;
 }
 
 export async function createRuntime(config: Config, log: Logger = rootLog): Promise<Runtime> {
   const db = await openDatabase(config, log);
   // Its worker threads start with its first job (lib/crypto/bcrypt.ts), not here.
-  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine, { queueSeconds: config.bcryptQueueSeconds, log });
+  const hasher = new PasswordHasher(config.bcryptCost, config.bcryptThreads, config.bcryptEngine, {
+    queueSeconds: config.bcryptQueueSeconds,
+    log,
+  });
   // Where the throttle's client address comes from, said once at start; at debug level
   // each request logs how it resolved (docs/operations.md, "Client address").
   const hops = config.trustedProxyHops;
@@ -56,8 +68,14 @@ export async function createRuntime(config: Config, log: Logger = rootLog): Prom
     trusted_proxy_hops: hops,
     source: hops === 0 ? 'the TCP peer' : `the X-Forwarded-For entry ${hops} from the right`,
   });
-  return { config, db, hasher, secrets: new SecretBox(config.encryptionKeys), log, publisher: new Publisher(db, config.sink, log, config.sinkTokenFile) };
-
+  return {
+    config,
+    db,
+    hasher,
+    secrets: new SecretBox(config.encryptionKeys),
+    log,
+    publisher: new Publisher(db, config.sink, log, config.sinkTokenFile),
+  };
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
@@ -74,7 +92,10 @@ export async function readiness(runtime: Runtime): Promise<{ ready: boolean; rea
   try {
     const version = await schemaVersion(runtime.db);
     if (version !== LATEST_SCHEMA_VERSION) {
-      return { ready: false, reason: `schema version ${version ?? 'none'}, expected ${LATEST_SCHEMA_VERSION}; run the migrations` };
+      return {
+        ready: false,
+        reason: `schema version ${version ?? 'none'}, expected ${LATEST_SCHEMA_VERSION}; run the migrations`,
+      };
     }
     // Only a server cuts a statement: the embedded PGlite has no statement timeout at all.
     if (runtime.config.database.kind === 'postgres') {

@@ -13,7 +13,12 @@ export type RefusalReason = 'unknown_user' | 'password' | 'code' | 'recovery_cod
 const SUSPICIOUS_AFTER = 3;
 
 /** Records a refused sign-in (alone: nothing else changed); returns the ids of what it published. */
-export async function recordRefusal(db: Queryable, context: AuditContext, username: string, reason: RefusalReason): Promise<string[]> {
+export async function recordRefusal(
+  db: Queryable,
+  context: AuditContext,
+  username: string,
+  reason: RefusalReason,
+): Promise<string[]> {
   await recordAudit(db, context, { type: 'signin.failed', username, details: { reason } });
   if (reason !== 'code') return [];
   // The latest outcomes of this account: three wrong codes in a row behind a right password.
@@ -25,17 +30,34 @@ export async function recordRefusal(db: Queryable, context: AuditContext, userna
       LIMIT $2`,
     [username, SUSPICIOUS_AFTER],
   );
-  const streak = latest.length === SUSPICIOUS_AFTER && latest.every((r) => r.type === 'signin.failed' && r.reason === 'code');
+  const streak =
+    latest.length === SUSPICIOUS_AFTER && latest.every((r) => r.type === 'signin.failed' && r.reason === 'code');
   if (!streak) return [];
-  return [await recordAudit(db, context, { type: 'credentials.suspicious', username, details: { consecutive_wrong_codes: SUSPICIOUS_AFTER } })];
+  return [
+    await recordAudit(db, context, {
+      type: 'credentials.suspicious',
+      username,
+      details: { consecutive_wrong_codes: SUSPICIOUS_AFTER },
+    }),
+  ];
 }
 
 /** Records the moment a username reached the ceiling of failures (inside the throttle's transaction). */
 export async function recordLocked(tx: Queryable, context: AuditContext, lock: UsernameLock): Promise<string> {
-  return recordAudit(tx, context, { type: 'account.locked', username: lock.username, details: { failures: lock.failures, locked_until: lock.lockedUntil.toISOString() } });
+  return recordAudit(tx, context, {
+    type: 'account.locked',
+    username: lock.username,
+    details: { failures: lock.failures, locked_until: lock.lockedUntil.toISOString() },
+  });
 }
 
 /** Records a sign-in outcome on the locked row. */
-export async function recordOutcome(tx: Queryable, context: AuditContext, username: string, type: AuditType, details?: AuditDetails): Promise<string> {
+export async function recordOutcome(
+  tx: Queryable,
+  context: AuditContext,
+  username: string,
+  type: AuditType,
+  details?: AuditDetails,
+): Promise<string> {
   return recordAudit(tx, context, { type, username, ...(details === undefined ? {} : { details }) });
 }

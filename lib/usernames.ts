@@ -42,8 +42,10 @@ const REPEATED_MARK = /(\p{Mn})\1/u;
 const ANY_SCRIPT = /[\p{Script_Extensions=Common}\p{Script_Extensions=Inherited}]/u;
 
 const CHARACTERS_RULE = `must be 1 to ${USERNAME_MAX_LENGTH} characters, letters, digits and . _ - @ only`;
-const MARKS_RULE = 'must put each accent or other combining mark on a letter, at most 4 in a row and never the same twice';
-const SCRIPT_RULE = 'must write its letters in one script (Latin, Cyrillic, Greek, …; Japanese and Korean may mix in Han)';
+const MARKS_RULE =
+  'must put each accent or other combining mark on a letter, at most 4 in a row and never the same twice';
+const SCRIPT_RULE =
+  'must write its letters in one script (Latin, Cyrillic, Greek, …; Japanese and Korean may mix in Han)';
 
 /**
  * Why a normalised name is not a valid username (the end of a sentence that starts with
@@ -54,7 +56,8 @@ export function usernameProblem(name: string): string | undefined {
   if (length < 1 || length > USERNAME_MAX_LENGTH || !ALLOWED.test(name)) return CHARACTERS_RULE;
   if (PLAIN.test(name)) return undefined; // ASCII: Latin and Common only, no marks
   const decomposed = name.normalize('NFD');
-  if (MARK_WITHOUT_LETTER.test(name) || TOO_MANY_MARKS.test(decomposed) || REPEATED_MARK.test(decomposed)) return MARKS_RULE;
+  if (MARK_WITHOUT_LETTER.test(name) || TOO_MANY_MARKS.test(decomposed) || REPEATED_MARK.test(decomposed))
+    return MARKS_RULE;
   return inOneWritingSystem(name) ? undefined : SCRIPT_RULE;
 }
 
@@ -83,7 +86,19 @@ const HAN_SYSTEMS: ReadonlyArray<readonly string[]> = [
 // Scripts tried first: the likely ones, so that a valid name is usually settled by one or
 // two patterns (each pattern costs ~0.1 ms the first two times it runs, then little). Only
 // an order: the full list comes from the package below, and decides.
-const LIKELY_SCRIPTS = ['Latin', 'Cyrillic', 'Greek', 'Arabic', 'Hebrew', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Devanagari', 'Thai'];
+const LIKELY_SCRIPTS = [
+  'Latin',
+  'Cyrillic',
+  'Greek',
+  'Arabic',
+  'Hebrew',
+  'Han',
+  'Hiragana',
+  'Katakana',
+  'Hangul',
+  'Devanagari',
+  'Thai',
+];
 const scriptPatterns = new Map<string, RegExp | null>();
 let allScripts: readonly string[] | undefined;
 
@@ -109,8 +124,13 @@ function scriptPattern(script: string): RegExp | null {
 function* scriptsInOrder(): Generator<string> {
   yield* LIKELY_SCRIPTS;
   if (allScripts === undefined) {
-    const aliases = require('unicode-property-value-aliases-ecmascript') as ReadonlyMap<string, ReadonlyMap<string, string>>;
-    allScripts = [...new Set(aliases.get('Script')?.values() ?? [])].filter((s) => !['Common', 'Inherited', 'Unknown', ...LIKELY_SCRIPTS].includes(s));
+    const aliases = require('unicode-property-value-aliases-ecmascript') as ReadonlyMap<
+      string,
+      ReadonlyMap<string, string>
+    >;
+    allScripts = [...new Set(aliases.get('Script')?.values() ?? [])].filter(
+      (s) => !['Common', 'Inherited', 'Unknown', ...LIKELY_SCRIPTS].includes(s),
+    );
   }
   yield* allScripts;
 }
@@ -120,7 +140,8 @@ function inOneWritingSystem(name: string): boolean {
   const scripted = [...new Set(name)].filter((c) => !ANY_SCRIPT.test(c));
   const [first] = scripted;
   if (first === undefined) return true;
-  const covers = (system: readonly string[]): boolean => scripted.every((c) => system.some((script) => scriptPattern(script)?.test(c) === true));
+  const covers = (system: readonly string[]): boolean =>
+    scripted.every((c) => system.some((script) => scriptPattern(script)?.test(c) === true));
   // The name's script, if it has one, is one of its first letter's.
   for (const script of scriptsInOrder()) {
     if (scriptPattern(script)?.test(first) !== true) continue;

@@ -19,7 +19,11 @@ export function checked<T>(validate: ValidateFunction<T>, body: unknown, subject
 }
 
 /** Checks a value against a schema of components/schemas and returns it typed. */
-export function validateBody<Name extends SchemaName>(schemaName: Name, body: unknown, subject = 'Field'): Schemas[Name] {
+export function validateBody<Name extends SchemaName>(
+  schemaName: Name,
+  body: unknown,
+  subject = 'Field',
+): Schemas[Name] {
   return checked(componentSchema(schemaName), body, subject);
 }
 

@@ -44,8 +44,14 @@ function functionEntry(name) {
   const module = JSON.stringify(path.join(DIST, 'functions', name, 'index.js'));
   const checks = JSON.stringify(path.join(DIST, 'bin/serve-checks.js'));
   const serve = prepare
-    ? [`import { servePortal } from ${JSON.stringify(path.join(DIST, 'bin/serve-portal.js'))};`, `await servePortal(${handler}, ${prepare});`]
-    : [`import { serveFunction } from ${JSON.stringify(path.join(DIST, 'bin/serve-function.js'))};`, `await serveFunction(${JSON.stringify(name)}, ${handler});`];
+    ? [
+        `import { servePortal } from ${JSON.stringify(path.join(DIST, 'bin/serve-portal.js'))};`,
+        `await servePortal(${handler}, ${prepare});`,
+      ]
+    : [
+        `import { serveFunction } from ${JSON.stringify(path.join(DIST, 'bin/serve-function.js'))};`,
+        `await serveFunction(${JSON.stringify(name)}, ${handler});`,
+      ];
   return [
     `import { checkTarget } from ${checks};`,
     `import { ${handler}${prepare ? `, ${prepare}` : ''} } from ${module};`,
@@ -59,8 +65,15 @@ function functionEntry(name) {
 const functionEntries = {
   name: 'function-entries',
   setup(b) {
-    b.onResolve({ filter: /^function-entry:/ }, (args) => ({ path: args.path.slice('function-entry:'.length), namespace: 'function-entry' }));
-    b.onLoad({ filter: /.*/, namespace: 'function-entry' }, (args) => ({ contents: functionEntry(args.path), resolveDir: ROOT, loader: 'js' }));
+    b.onResolve({ filter: /^function-entry:/ }, (args) => ({
+      path: args.path.slice('function-entry:'.length),
+      namespace: 'function-entry',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'function-entry' }, (args) => ({
+      contents: functionEntry(args.path),
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
   },
 };
 
@@ -69,9 +82,13 @@ const functionEntries = {
 const noEmbeddedDatabase = {
   name: 'no-embedded-database',
   setup(b) {
-    b.onResolve({ filter: /\/db\/embedded\.js$/ }, (args) => ({ path: path.join(args.resolveDir, args.path), namespace: 'no-embedded-database' }));
+    b.onResolve({ filter: /\/db\/embedded\.js$/ }, (args) => ({
+      path: path.join(args.resolveDir, args.path),
+      namespace: 'no-embedded-database',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'no-embedded-database' }, () => ({
-      contents: "export async function startEmbedded() { throw new Error('the embedded database (PGlite) is not part of this bundle: set DATABASE_URL or POSTGRES_HOST'); }",
+      contents:
+        "export async function startEmbedded() { throw new Error('the embedded database (PGlite) is not part of this bundle: set DATABASE_URL or POSTGRES_HOST'); }",
       loader: 'js',
     }));
   },
@@ -89,7 +106,8 @@ const noDeprecatedBuffer = {
       const source = await readFile(args.path, 'utf8');
       const key = Object.keys(BUFFER_CALLS).find((file) => args.path.endsWith(file));
       const calls = source.split('new Buffer(').length - 1;
-      if (calls !== BUFFER_CALLS[key]) throw new Error(`${key}: ${calls} calls of new Buffer(), expected ${BUFFER_CALLS[key]}: check the rewrite`);
+      if (calls !== BUFFER_CALLS[key])
+        throw new Error(`${key}: ${calls} calls of new Buffer(), expected ${BUFFER_CALLS[key]}: check the rewrite`);
       return { contents: source.replaceAll('new Buffer(', 'Buffer.from('), loader: 'js' };
     });
   },
@@ -107,7 +125,8 @@ const bundledRequires = {
       const { readFile } = await import('node:fs/promises');
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('createRequire(')) return undefined;
-      if (!source.includes(CREATE_REQUIRE)) throw new Error(`${args.path}: createRequire is used other than as "${CREATE_REQUIRE}"`);
+      if (!source.includes(CREATE_REQUIRE))
+        throw new Error(`${args.path}: createRequire is used other than as "${CREATE_REQUIRE}"`);
       return { contents: source.replace(CREATE_REQUIRE, ''), loader: 'js', resolveDir: path.dirname(args.path) };
     });
   },
@@ -152,12 +171,21 @@ const result = await build({
     ...COMMANDS.map((name) => ({ in: path.join(DIST, 'bin', `${name}.js`), out: name })),
     { in: path.join(DIST, 'lib/crypto/bcrypt-worker.js'), out: 'bcrypt-worker' },
     { in: path.join(ROOT, 'node_modules/piscina/dist/worker.js'), out: 'worker' },
-    ...migrationModules.map((file) => ({ in: path.join(migrationsDir, file), out: `migrations/${file.replace(/\.js$/, '')}` })),
+    ...migrationModules.map((file) => ({
+      in: path.join(migrationsDir, file),
+      out: `migrations/${file.replace(/\.js$/, '')}`,
+    })),
   ],
 });
 
-cpSync(migrationsDir, path.join(OUT, 'migrations'), { recursive: true, filter: (source) => source === migrationsDir || source.endsWith('.sql') });
-cpSync(path.join(DIST, 'functions/portal/web'), path.join(OUT, 'web'), { recursive: true, filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts') });
+cpSync(migrationsDir, path.join(OUT, 'migrations'), {
+  recursive: true,
+  filter: (source) => source === migrationsDir || source.endsWith('.sql'),
+});
+cpSync(path.join(DIST, 'functions/portal/web'), path.join(OUT, 'web'), {
+  recursive: true,
+  filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts'),
+});
 writeFileSync(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
 
 // What went where: a bundle that grows (a package pulled in by one import) shows here.

@@ -10,7 +10,10 @@ import { parse } from 'yaml';
 // or renumbered on a branch) is removed, or the migration runner would apply it.
 const MIGRATIONS = 'lib/db/migrations';
 const DIST_MIGRATIONS = `dist/${MIGRATIONS}`;
-cpSync(MIGRATIONS, DIST_MIGRATIONS, { recursive: true, filter: (source) => source === MIGRATIONS || source.endsWith('.sql') });
+cpSync(MIGRATIONS, DIST_MIGRATIONS, {
+  recursive: true,
+  filter: (source) => source === MIGRATIONS || source.endsWith('.sql'),
+});
 for (const file of readdirSync(DIST_MIGRATIONS)) {
   const source = file.replace(/\.js(\.map)?$/, '.ts');
   if (file.endsWith('.ts') || !existsSync(`${MIGRATIONS}/${source}`)) rmSync(`${DIST_MIGRATIONS}/${file}`);

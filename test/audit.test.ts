@@ -36,7 +36,13 @@ class Sink {
       req.on('end', () => {
         if (this.status < 300) {
           const header = (name: string): string => decodeHeaderValue(String(req.headers[name] ?? ''));
-          this.received.push({ id: header('ce-id'), type: header('ce-type'), subject: header('ce-subject'), source: header('ce-source'), data: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+          this.received.push({
+            id: header('ce-id'),
+            type: header('ce-type'),
+            subject: header('ce-subject'),
+            source: header('ce-source'),
+            data: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          });
         }
         res.writeHead(this.status).end();
       });
@@ -47,7 +53,8 @@ class Sink {
 
   /** Waits (bounded) until `count` events have arrived. */
   async until(count: number): Promise<Received[]> {
-    for (let i = 0; i < 200 && this.received.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (let i = 0; i < 200 && this.received.length < count; i++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
     return this.received;
   }
 
@@ -70,7 +77,10 @@ interface AuditRow {
 }
 
 const trailOf = (live: LiveServer, username: string): Promise<AuditRow[]> =>
-  live.backend.sql<AuditRow>('SELECT id::text, type, username, actor, request_id, details FROM audit_log WHERE username = $1 ORDER BY time, type', [username]);
+  live.backend.sql<AuditRow>(
+    'SELECT id::text, type, username, actor, request_id, details FROM audit_log WHERE username = $1 ORDER BY time, type',
+    [username],
+  );
 
 describe('audit trail and identity events on postgres', function () {
   const live = useServer('postgres', { K_SINK: sinkUrl });
@@ -88,7 +98,11 @@ describe('audit trail and identity events on postgres', function () {
     for (const row of trail) expect(row.request_id).to.be.a('string');
     const received = (await sink.until(3)).filter((e) => e.subject === 'au.self');
     expect(received.map((e) => e.id).sort()).to.deep.equal(trail.map((r) => r.id).sort());
-    expect(received.map((e) => e.type).sort()).to.deep.equal(['fr.cofrap.identity.account.created', 'fr.cofrap.identity.password.issued', 'fr.cofrap.identity.second-factor.enrolled']);
+    expect(received.map((e) => e.type).sort()).to.deep.equal([
+      'fr.cofrap.identity.account.created',
+      'fr.cofrap.identity.password.issued',
+      'fr.cofrap.identity.second-factor.enrolled',
+    ]);
     for (const event of received) {
       expect(event.source).to.match(/^\/cofrap\/identity\/generate-(password|2fa)$/);
       expect(event.data.username).to.equal('au.self');
@@ -96,7 +110,9 @@ describe('audit trail and identity events on postgres', function () {
     // marked delivered once the sink answered (bounded wait for the deliverer's commit)
     let pending = -1;
     for (let i = 0; i < 200 && pending !== 0; i++) {
-      const [row] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject = 'au.self' AND delivered_at IS NULL");
+      const [row] = await live.backend.sql<{ n: number }>(
+        "SELECT count(*)::int AS n FROM outbox WHERE subject = 'au.self' AND delivered_at IS NULL",
+      );
       pending = row?.n ?? -1;
       if (pending !== 0) await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -108,7 +124,8 @@ describe('audit trail and identity events on postgres', function () {
     const account = await createAndEnroll(live.url, 'au.signin');
     expect((await signIn(live.url, 'au.signin', account.password, account.secret, step - 1)).status).to.equal(200);
     expect((await signIn(live.url, 'au.signin', account.password, account.secret, step)).status).to.equal(200);
-    const wrongCode = (code: string): Promise<unknown> => postJson(`${live.url}/authenticate`, { username: 'au.signin', password: account.password, totp: code });
+    const wrongCode = (code: string): Promise<unknown> =>
+      postJson(`${live.url}/authenticate`, { username: 'au.signin', password: account.password, totp: code });
     await postJson(`${live.url}/authenticate`, { username: 'au.signin', password: 'not-it', totp: '000000' });
     await postJson(`${live.url}/authenticate`, { username: 'au.nobody', password: 'not-it', totp: '000000' });
     for (const code of ['000000', '111111', '222222']) await wrongCode(code);
@@ -125,9 +142,13 @@ describe('audit trail and identity events on postgres', function () {
       'signin.failed:code',
       'credentials.suspicious',
     ]);
-    const [suspicious] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject = 'au.signin' AND type = 'fr.cofrap.identity.credentials.suspicious'");
+    const [suspicious] = await live.backend.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outbox WHERE subject = 'au.signin' AND type = 'fr.cofrap.identity.credentials.suspicious'",
+    );
     expect(suspicious?.n).to.equal(1);
-    const [failures] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject IN ('au.signin', 'au.nobody') AND type LIKE '%signin%'");
+    const [failures] = await live.backend.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outbox WHERE subject IN ('au.signin', 'au.nobody') AND type LIKE '%signin%'",
+    );
     expect(failures?.n, 'sign-in outcomes stay in the trail').to.equal(0);
   });
 
@@ -137,11 +158,15 @@ describe('audit trail and identity events on postgres', function () {
     await createAndEnroll(live.url, 'au.outage');
     // the background attempt failed (the sink refused): nothing received, all pending with a backoff
     for (let i = 0; i < 200; i++) {
-      const [row] = await live.backend.sql<{ tried: number }>("SELECT count(*)::int AS tried FROM outbox WHERE subject = 'au.outage' AND attempts > 0");
+      const [row] = await live.backend.sql<{ tried: number }>(
+        "SELECT count(*)::int AS tried FROM outbox WHERE subject = 'au.outage' AND attempts > 0",
+      );
       if (row?.tried === 3) break;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    const pending = await live.backend.sql<{ id: string; attempts: number }>("SELECT id::text, attempts FROM outbox WHERE subject = 'au.outage' AND delivered_at IS NULL");
+    const pending = await live.backend.sql<{ id: string; attempts: number }>(
+      "SELECT id::text, attempts FROM outbox WHERE subject = 'au.outage' AND delivered_at IS NULL",
+    );
     expect(pending).to.have.length(3);
     for (const row of pending) expect(row.attempts).to.equal(1);
 
@@ -152,7 +177,10 @@ describe('audit trail and identity events on postgres', function () {
     const b = new Database(createPool({ connectionString: live.backend.databaseUrl, max: 1 }, quiet));
     try {
       const ids = pending.map((p) => p.id);
-      const [first, second] = await Promise.all([deliverPending(a, sinkUrl, quiet, { ids }), deliverPending(b, sinkUrl, quiet, { ids })]);
+      const [first, second] = await Promise.all([
+        deliverPending(a, sinkUrl, quiet, { ids }),
+        deliverPending(b, sinkUrl, quiet, { ids }),
+      ]);
       expect(first.delivered + second.delivered).to.equal(3);
     } finally {
       await Promise.all([a.close(), b.close()]);

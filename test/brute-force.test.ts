@@ -16,7 +16,9 @@ import { ADDRESS_LIMIT, THRESHOLD, USERNAME_THRESHOLD } from '../lib/db/throttle
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 describe('brute force across two replicas on postgres', function () {
@@ -31,7 +33,10 @@ describe('brute force across two replicas on postgres', function () {
   before(async function () {
     await requireBackend(this, 'postgres');
     await backend.prepare();
-    [a, b] = await Promise.all([backend.start({ TRUSTED_PROXY_HOPS: '1' }), backend.start({ TRUSTED_PROXY_HOPS: '1' })]);
+    [a, b] = await Promise.all([
+      backend.start({ TRUSTED_PROXY_HOPS: '1' }),
+      backend.start({ TRUSTED_PROXY_HOPS: '1' }),
+    ]);
   });
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
@@ -43,13 +48,19 @@ describe('brute force across two replicas on postgres', function () {
     const step = await stepWithMargin();
     const account = await createAndEnroll(urlA, 'two.doors');
     const rightFrom = (url: string, address: string, at: number): Promise<Answer> =>
-      postJson(`${url}/authenticate`, { username: 'two.doors', password: account.password, totp: codeAt(account.secret, at) }, from(address));
+      postJson(
+        `${url}/authenticate`,
+        { username: 'two.doors', password: account.password, totp: codeAt(account.secret, at) },
+        from(address),
+      );
     // A, B, A, B, A: no process alone has seen five failures
     for (let i = 0; i < THRESHOLD; i++) {
       const answer = await postJson(`${i % 2 === 0 ? urlA : urlB}/authenticate`, wrong('two.doors'), from('192.0.2.1'));
       expect(answer.status, `attempt ${i + 1}`).to.equal(401);
     }
-    const [row] = await backend.sql<{ failures: number }>("SELECT failures FROM auth_throttle WHERE username = 'two.doors' AND client_address = '192.0.2.1'");
+    const [row] = await backend.sql<{ failures: number }>(
+      "SELECT failures FROM auth_throttle WHERE username = 'two.doors' AND client_address = '192.0.2.1'",
+    );
     expect(row?.failures).to.equal(THRESHOLD);
     for (const url of [urlA, urlB]) {
       const refused = await postJson(`${url}/authenticate`, wrong('two.doors'), from('192.0.2.1'));
@@ -66,19 +77,34 @@ describe('brute force across two replicas on postgres', function () {
   it('the username ceiling and the address limit are shared by both processes', async () => {
     const [urlA, urlB] = [a?.url as string, b?.url as string];
     // Near each threshold by SQL (100 and 51 bcrypt requests are throttle.test.ts's), across it over HTTP.
-    await backend.sql('INSERT INTO auth_throttle_username (username, failures) VALUES ($1, $2)', ['shared.ceiling', USERNAME_THRESHOLD - 2]);
+    await backend.sql('INSERT INTO auth_throttle_username (username, failures) VALUES ($1, $2)', [
+      'shared.ceiling',
+      USERNAME_THRESHOLD - 2,
+    ]);
     expect((await postJson(`${urlA}/authenticate`, wrong('shared.ceiling'), from('10.9.0.1'))).status).to.equal(401);
     expect((await postJson(`${urlB}/authenticate`, wrong('shared.ceiling'), from('10.9.0.2'))).status).to.equal(401);
     for (const url of [urlA, urlB]) {
-      expect((await postJson(`${url}/authenticate`, wrong('shared.ceiling'), from('10.9.0.3'))).status, `ceiling on ${url}`).to.equal(429);
+      expect(
+        (await postJson(`${url}/authenticate`, wrong('shared.ceiling'), from('10.9.0.3'))).status,
+        `ceiling on ${url}`,
+      ).to.equal(429);
     }
 
-    await backend.sql("INSERT INTO auth_throttle_address (client_address, failed_at) VALUES ('10.9.1.1', array_fill(now(), ARRAY[$1::integer]))", [ADDRESS_LIMIT - 1]);
+    await backend.sql(
+      "INSERT INTO auth_throttle_address (client_address, failed_at) VALUES ('10.9.1.1', array_fill(now(), ARRAY[$1::integer]))",
+      [ADDRESS_LIMIT - 1],
+    );
     expect((await postJson(`${urlA}/authenticate`, wrong('spray.a'), from('10.9.1.1'))).status).to.equal(401);
     expect((await postJson(`${urlB}/authenticate`, wrong('spray.b'), from('10.9.1.1'))).status).to.equal(401);
     for (const url of [urlA, urlB]) {
-      expect((await postJson(`${url}/authenticate`, wrong('spray.c'), from('10.9.1.1'))).status, `address limit on ${url}`).to.equal(429);
-      expect((await postJson(`${url}/authenticate`, wrong('spray.c'), from('10.9.1.2'))).status, `another address on ${url}`).to.equal(401);
+      expect(
+        (await postJson(`${url}/authenticate`, wrong('spray.c'), from('10.9.1.1'))).status,
+        `address limit on ${url}`,
+      ).to.equal(429);
+      expect(
+        (await postJson(`${url}/authenticate`, wrong('spray.c'), from('10.9.1.2'))).status,
+        `another address on ${url}`,
+      ).to.equal(401);
     }
   });
 });
@@ -104,14 +130,19 @@ describe('enumeration by timing on postgres', function () {
 
   it('an unknown user and a wrong password: identical bodies, the same bcrypt verifications; times logged', async () => {
     const running = server as RunningProcess;
-    const entries = (): Array<Record<string, unknown>> => running.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entries = (): Array<Record<string, unknown>> =>
+      running.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
     // One account per round and one unknown name per round: nobody nears the throttle.
     for (let i = 0; i < ROUNDS; i++) await createAccount(running.url, `timed${i}`);
     /** One sign-in, and the bcrypt jobs the process logged for it (requests go one at a time). */
     const attempt = async (username: string): Promise<{ ms: number; answer: Answer; jobs: string[] }> => {
       const before = entries().length;
       const started = process.hrtime.bigint();
-      const answer = await postJson(`${running.url}/authenticate`, { username, password: 'not-the-password-at-all', totp: '123456' });
+      const answer = await postJson(`${running.url}/authenticate`, {
+        username,
+        password: 'not-the-password-at-all',
+        totp: '123456',
+      });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const requestId = answer.headers.get('x-request-id') as string;
       const logged = await until(() => {
@@ -119,7 +150,11 @@ describe('enumeration by timing on postgres', function () {
         const end = since.findIndex((e) => e.event === 'request' && e.request_id === requestId);
         return end >= 0 && since.slice(0, end);
       }, `no request line for ${username}`);
-      return { ms, answer, jobs: logged.filter((e) => e.event === 'bcrypt_job').map((e) => `${String(e.op)} ${String(e.outcome)}`) };
+      return {
+        ms,
+        answer,
+        jobs: logged.filter((e) => e.event === 'bcrypt_job').map((e) => `${String(e.op)} ${String(e.outcome)}`),
+      };
     };
 
     const times = { unknown: [] as number[], wrong: [] as number[] };
@@ -137,7 +172,9 @@ describe('enumeration by timing on postgres', function () {
       times.wrong.push(wrong.ms);
     }
     expect(bodies.size, [...bodies].join('\n')).to.equal(1);
-    console.log(`      medians over ${ROUNDS}+${ROUNDS} (busy machines vary): unknown user ${median(times.unknown).toFixed(1)} ms, wrong password ${median(times.wrong).toFixed(1)} ms`);
+    console.log(
+      `      medians over ${ROUNDS}+${ROUNDS} (busy machines vary): unknown user ${median(times.unknown).toFixed(1)} ms, wrong password ${median(times.wrong).toFixed(1)} ms`,
+    );
   });
 
   it('the dummy hash an unknown user is checked against carries the configured cost', async () => {

@@ -27,7 +27,9 @@ import { hashToken } from '../lib/crypto/tokens.js';
 /** Polls /readyz until it answers 200; the milliseconds that took, for the log. */
 async function millisecondsUntilReady(url: string): Promise<number> {
   const started = Date.now();
-  await until(async () => (await request(`${url}/readyz`)).status === 200, `${url} never became ready again`, { everyMs: 10 });
+  await until(async () => (await request(`${url}/readyz`)).status === 200, `${url} never became ready again`, {
+    everyMs: 10,
+  });
   return Date.now() - started;
 }
 
@@ -54,19 +56,25 @@ interface UserRow {
 /** What must hold of every row whatever was cut when: no account is half-written. */
 function expectConsistent(row: UserRow, box: SecretBox): void {
   const where = `${row.username} (${row.status})`;
-  if (row.status !== 'invited' && row.status !== 'disabled') expect(row.password_hash, where).to.match(/^\$2[aby]\$\d\d\$/);
+  if (row.status !== 'invited' && row.status !== 'disabled')
+    expect(row.password_hash, where).to.match(/^\$2[aby]\$\d\d\$/);
   if (row.status === 'pending') {
     expect(row.enrollment_token_hash, `${where}: a password without its enrollment token`).to.match(/^[0-9a-f]{64}$/);
     expect(row.renewal_token_hash, where).to.equal(null);
   }
   if (row.status === 'active') expect(row.mfa_secret, `${where}: active without a second factor`).to.not.equal(null);
-  if (row.renewal_token_hash !== null) expect(row.expired, `${where}: a renewal token on a current account`).to.equal(true);
-  if (row.mfa_secret !== null) expect(box.decrypt(row.mfa_secret), `${where}: an unreadable second factor`).to.be.a('string');
+  if (row.renewal_token_hash !== null)
+    expect(row.expired, `${where}: a renewal token on a current account`).to.equal(true);
+  if (row.mfa_secret !== null)
+    expect(box.decrypt(row.mfa_secret), `${where}: an unreadable second factor`).to.be.a('string');
   if (row.staged_password_hash !== null || row.staged_mfa_secret !== null) {
     expect(row.status, `${where}: staged credentials on an account that is not active`).to.equal('active');
-    expect(row.enrollment_token_hash, `${where}: staged credentials without their enrollment token`).to.match(/^[0-9a-f]{64}$/);
+    expect(row.enrollment_token_hash, `${where}: staged credentials without their enrollment token`).to.match(
+      /^[0-9a-f]{64}$/,
+    );
   }
-  if (row.staged_mfa_secret !== null) expect(box.decrypt(row.staged_mfa_secret), `${where}: an unreadable staged second factor`).to.be.a('string');
+  if (row.staged_mfa_secret !== null)
+    expect(box.decrypt(row.staged_mfa_secret), `${where}: an unreadable staged second factor`).to.be.a('string');
 }
 
 describe('database faults on postgres', function () {
@@ -85,7 +93,8 @@ describe('database faults on postgres', function () {
     );
     return new Map(list.map((row) => [row.username, row]));
   };
-  const box = (): SecretBox => new SecretBox(readFileSync(path.join(backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n'));
+  const box = (): SecretBox =>
+    new SecretBox(readFileSync(path.join(backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n'));
 
   before(async function () {
     await requireBackend(this, 'postgres');
@@ -94,12 +103,25 @@ describe('database faults on postgres', function () {
     // A password in the URL: the server trusts local connections and ignores it, but the
     // service holds it, and the run's log check looks for it.
     const password = randomBytes(12).toString('base64url');
-    server = await startProcess({ script: 'dev-server', env: { ...backend.env(), POSTGRES_HOST: '', DATABASE_URL: `postgresql://${backend.functionsRole}:${password}@127.0.0.1:${proxy.port}/${backend.name}` } });
+    server = await startProcess({
+      script: 'dev-server',
+      env: {
+        ...backend.env(),
+        POSTGRES_HOST: '',
+        DATABASE_URL: `postgresql://${backend.functionsRole}:${password}@127.0.0.1:${proxy.port}/${backend.name}`,
+      },
+    });
     base = server.url;
   });
   afterEach(function () {
     // a server that died under a fault is the finding: show how it died
-    if (this.currentTest?.state === "failed") console.log([...(server?.child.exitCode !== null ? server?.output.slice(-45) ?? [] : []), ...(server?.output.filter((line) => line.includes("unhandled_error")) ?? [])].join("\n"));
+    if (this.currentTest?.state === 'failed')
+      console.log(
+        [
+          ...(server?.child.exitCode !== null ? (server?.output.slice(-45) ?? []) : []),
+          ...(server?.output.filter((line) => line.includes('unhandled_error')) ?? []),
+        ].join('\n'),
+      );
   });
   after(async () => {
     await server?.stop();
@@ -117,19 +139,29 @@ describe('database faults on postgres', function () {
     ] as const) {
       expectUnavailable(await postJson(`${base}/${fn}`, body), fn);
     }
-    expectUnavailable(await sendEmployeeEvent(`${base}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'during.outage' }), 'employee-events');
+    expectUnavailable(
+      await sendEmployeeEvent(`${base}/employee-events`, 'fr.cofrap.hr.employee.created', {
+        username: 'during.outage',
+      }),
+      'employee-events',
+    );
     const notReady = await request(`${base}/readyz`);
     expectUnavailable(notReady, 'readyz');
     expect(notReady.body.error).to.match(/unreachable/);
     expect((await request(`${base}/healthz`)).status).to.equal(200);
     // still gone on a second try: every request since the cut has met a closed door
-    expectUnavailable(await postJson(`${base}/generate-password`, { username: 'during.outage' }), 'generate-password, again');
+    expectUnavailable(
+      await postJson(`${base}/generate-password`, { username: 'during.outage' }),
+      'generate-password, again',
+    );
 
     await proxy.restore();
     const back = Date.now();
     const readyAfter = await millisecondsUntilReady(base);
     const created = await postJson(`${base}/generate-password`, { username: 'during.outage' });
-    console.log(`      recovery (busy machines vary): /readyz 200 after ${readyAfter} ms, first creation answered after ${Date.now() - back} ms`);
+    console.log(
+      `      recovery (busy machines vary): /readyz 200 after ${readyAfter} ms, first creation answered after ${Date.now() - back} ms`,
+    );
     // the creation refused during the outage left nothing behind: it is created now
     expect(created.status, created.text).to.equal(201);
   });
@@ -138,20 +170,44 @@ describe('database faults on postgres', function () {
     // Ten expired active accounts with a renewal token the test knows, ten pending ones.
     const step = await stepWithMargin();
     const renewing = await Promise.all(Array.from({ length: 10 }, (_, i) => createAndEnroll(base, `renewing${i}`)));
-    for (const account of renewing) expect((await signIn(base, account.username, account.password, account.secret, step)).status).to.equal(200);
+    for (const account of renewing)
+      expect((await signIn(base, account.username, account.password, account.secret, step)).status).to.equal(200);
     const renewalTokens = new Map(renewing.map((a) => [a.username, randomBytes(32).toString('base64url')]));
     for (const [username, token] of renewalTokens) {
       rememberSecret(token, 'token');
-      await backend.sql("UPDATE users SET expired = TRUE, renewal_token_hash = $2, renewal_expires_at = now() + interval '15 minutes' WHERE username = $1", [username, hashToken(token)]);
+      await backend.sql(
+        "UPDATE users SET expired = TRUE, renewal_token_hash = $2, renewal_expires_at = now() + interval '15 minutes' WHERE username = $1",
+        [username, hashToken(token)],
+      );
     }
-    const enrolling = await Promise.all(Array.from({ length: 10 }, (_, i) => createAccount(base, `enrolling${i}`).then((c) => ({ username: `enrolling${i}`, ...c }))));
+    const enrolling = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        createAccount(base, `enrolling${i}`).then((c) => ({ username: `enrolling${i}`, ...c })),
+      ),
+    );
     const before = await rows();
 
     // Everything at once; meanwhile the database goes away and comes back, three times.
     const burst: Array<Promise<{ kind: 'create' | 'renew' | 'enroll'; username: string; answer: Answer }>> = [
-      ...Array.from({ length: 20 }, (_, i) => postJson(`${base}/generate-password`, { username: `newcomer${i}` }).then((answer) => ({ kind: 'create' as const, username: `newcomer${i}`, answer }))),
-      ...[...renewalTokens].map(([username, token]) => postJson(`${base}/generate-password`, { username, renewal_token: token }).then((answer) => ({ kind: 'renew' as const, username, answer }))),
-      ...enrolling.map((e) => postJson(`${base}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }).then((answer) => ({ kind: 'enroll' as const, username: e.username, answer }))),
+      ...Array.from({ length: 20 }, (_, i) =>
+        postJson(`${base}/generate-password`, { username: `newcomer${i}` }).then((answer) => ({
+          kind: 'create' as const,
+          username: `newcomer${i}`,
+          answer,
+        })),
+      ),
+      ...[...renewalTokens].map(([username, token]) =>
+        postJson(`${base}/generate-password`, { username, renewal_token: token }).then((answer) => ({
+          kind: 'renew' as const,
+          username,
+          answer,
+        })),
+      ),
+      ...enrolling.map((e) =>
+        postJson(`${base}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }).then(
+          (answer) => ({ kind: 'enroll' as const, username: e.username, answer }),
+        ),
+      ),
     ];
     let settled = false;
     const all = Promise.all(burst).finally(() => (settled = true));
@@ -166,7 +222,9 @@ describe('database faults on postgres', function () {
     }
     const results = await all;
     const statuses = results.map((r) => r.answer.status);
-    console.log(`      ${cuts} cuts; answers: ${JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((x) => x === s).length])))}`);
+    console.log(
+      `      ${cuts} cuts; answers: ${JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((x) => x === s).length])))}`,
+    );
     expect(cuts).to.be.greaterThan(0);
     expect(statuses.filter((s) => s === 503).length, 'no request was caught by a cut').to.be.greaterThan(0);
 
@@ -181,8 +239,10 @@ describe('database faults on postgres', function () {
         expect(answer.body.code, where).to.equal('unavailable');
         if (kind === 'renew') {
           // untouched, or wholly staged (committed, but the answer was lost); the credentials in use never change
-          const inUse = row?.status === 'active' && row.password_hash === was?.password_hash && row.mfa_secret === was?.mfa_secret;
-          const untouched = inUse && row?.renewal_token_hash === was?.renewal_token_hash && row?.staged_password_hash === null;
+          const inUse =
+            row?.status === 'active' && row.password_hash === was?.password_hash && row.mfa_secret === was?.mfa_secret;
+          const untouched =
+            inUse && row?.renewal_token_hash === was?.renewal_token_hash && row?.staged_password_hash === null;
           const renewed = inUse && row?.renewal_token_hash === null && row?.staged_password_hash !== null;
           expect(untouched || renewed, `${where}: ${JSON.stringify(row)}`).to.equal(true);
         }
@@ -194,11 +254,30 @@ describe('database faults on postgres', function () {
       if (kind === 'enroll') {
         expect(secretBox.decrypt(row?.mfa_secret as string), where).to.equal(answer.body.manual_entry_key);
       } else if (kind === 'renew') {
-        expect(row, where).to.include({ status: 'active', password_hash: was?.password_hash, mfa_secret: was?.mfa_secret, renewal_token_hash: null, staged_mfa_secret: null, enrollment_token_hash: hashToken(answer.body.enrollment_token as string) });
-        expect(await bcrypt.compare(decodeQrPng(answer.body.qr_code_base64 as string), row?.staged_password_hash as string), where).to.equal(true);
+        expect(row, where).to.include({
+          status: 'active',
+          password_hash: was?.password_hash,
+          mfa_secret: was?.mfa_secret,
+          renewal_token_hash: null,
+          staged_mfa_secret: null,
+          enrollment_token_hash: hashToken(answer.body.enrollment_token as string),
+        });
+        expect(
+          await bcrypt.compare(decodeQrPng(answer.body.qr_code_base64 as string), row?.staged_password_hash as string),
+          where,
+        ).to.equal(true);
       } else {
-        expect(row, where).to.include({ status: 'pending', expired: false, mfa_secret: null, renewal_token_hash: null, enrollment_token_hash: hashToken(answer.body.enrollment_token as string) });
-        expect(await bcrypt.compare(decodeQrPng(answer.body.qr_code_base64 as string), row?.password_hash as string), where).to.equal(true);
+        expect(row, where).to.include({
+          status: 'pending',
+          expired: false,
+          mfa_secret: null,
+          renewal_token_hash: null,
+          enrollment_token_hash: hashToken(answer.body.enrollment_token as string),
+        });
+        expect(
+          await bcrypt.compare(decodeQrPng(answer.body.qr_code_base64 as string), row?.password_hash as string),
+          where,
+        ).to.equal(true);
       }
     }
     // and the service is back by itself
@@ -207,7 +286,11 @@ describe('database faults on postgres', function () {
 
   it('pg_terminate_backend on its connections while it serves: 503 or success, never 500, and it reconnects by itself', async () => {
     const signingIn = await Promise.all(Array.from({ length: 8 }, (_, i) => createAndEnroll(base, `steady${i}`)));
-    const enrolling = await Promise.all(Array.from({ length: 8 }, (_, i) => createAccount(base, `late.enroller${i}`).then((c) => ({ username: `late.enroller${i}`, ...c }))));
+    const enrolling = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        createAccount(base, `late.enroller${i}`).then((c) => ({ username: `late.enroller${i}`, ...c })),
+      ),
+    );
     const step = await stepWithMargin(12); // the three waves use steps step-1, step, step+1
 
     const answers: Answer[] = [];
@@ -232,9 +315,18 @@ describe('database faults on postgres', function () {
     for (let wave = 0; wave < 3; wave++) {
       terminated += await terminate();
       const sent = Promise.all([
-        ...Array.from({ length: 6 }, (_, i) => track(postJson(`${base}/generate-password`, { username: `wave${wave}.user${i}` }), 201)),
+        ...Array.from({ length: 6 }, (_, i) =>
+          track(postJson(`${base}/generate-password`, { username: `wave${wave}.user${i}` }), 201),
+        ),
         ...signingIn.map((a) => track(signIn(base, a.username, a.password, a.secret, step + wave - 1), 200)),
-        ...(wave === 0 ? enrolling.map((e) => track(postJson(`${base}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }), 200)) : []),
+        ...(wave === 0
+          ? enrolling.map((e) =>
+              track(
+                postJson(`${base}/generate-2fa`, { username: e.username, enrollment_token: e.enrollmentToken }),
+                200,
+              ),
+            )
+          : []),
         track(request(`${base}/readyz`), 200),
       ]);
       await Promise.race([proxy.nextTraffic(), sent]);
@@ -243,7 +335,9 @@ describe('database faults on postgres', function () {
     }
 
     const statuses = answers.map((a) => a.status);
-    console.log(`      ${terminated} connections terminated; answers: ${JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((x) => x === s).length])))}`);
+    console.log(
+      `      ${terminated} connections terminated; answers: ${JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((x) => x === s).length])))}`,
+    );
     expect(terminated).to.be.greaterThan(0);
     for (const answer of answers) {
       if (answer.status === 503) expect(answer.body.code).to.equal('unavailable');
@@ -253,7 +347,9 @@ describe('database faults on postgres', function () {
     const back = Date.now();
     const readyAfter = await millisecondsUntilReady(base);
     expect((await postJson(`${base}/generate-password`, { username: 'after.terminations' })).status).to.equal(201);
-    console.log(`      recovery (busy machines vary): /readyz 200 after ${readyAfter} ms, a creation answered after ${Date.now() - back} ms`);
+    console.log(
+      `      recovery (busy machines vary): /readyz 200 after ${readyAfter} ms, a creation answered after ${Date.now() - back} ms`,
+    );
     const secretBox = box();
     for (const row of (await rows()).values()) expectConsistent(row, secretBox);
   });

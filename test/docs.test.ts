@@ -22,7 +22,13 @@ function documentationFiles(): string[] {
 function plainText(tokens: Token[] | undefined, raw: string): string {
   if (tokens === undefined) return raw;
   return tokens
-    .map((token) => ('tokens' in token && Array.isArray(token.tokens) ? plainText(token.tokens as Token[], '') : 'text' in token ? String(token.text) : ''))
+    .map((token) =>
+      'tokens' in token && Array.isArray(token.tokens)
+        ? plainText(token.tokens, '')
+        : 'text' in token
+          ? String(token.text)
+          : '',
+    )
     .join('');
 }
 
@@ -53,15 +59,18 @@ function brokenLinks(file: string, markdown: string, root: string): string[] {
   for (const href of linkTargets(markdown)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto: — not a file of this project
     const [target = '', anchor] = href.split('#', 2);
-    const resolved = target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURI(target)));
+    const resolved =
+      target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURI(target)));
     const absolute = path.join(root, resolved);
     if (!existsSync(absolute)) {
       broken.push(`${file}: ${href} (no file ${resolved})`);
       continue;
     }
-    if (anchor === undefined || anchor === '' || !resolved.endsWith('.md') || statSync(absolute).isDirectory()) continue;
+    if (anchor === undefined || anchor === '' || !resolved.endsWith('.md') || statSync(absolute).isDirectory())
+      continue;
     const targetText = resolved === file ? markdown : readFileSync(absolute, 'utf8');
-    if (!anchorsOf(targetText).has(decodeURI(anchor))) broken.push(`${file}: ${href} (no heading #${anchor} in ${resolved})`);
+    if (!anchorsOf(targetText).has(decodeURI(anchor)))
+      broken.push(`${file}: ${href} (no heading #${anchor} in ${resolved})`);
   }
   return broken;
 }
@@ -74,8 +83,15 @@ describe('documentation', () => {
 
   it('every relative link in README.md, SECURITY.md and docs/*.md leads to an existing file and heading', () => {
     const files = documentationFiles();
-    expect(files).to.include.members(['docs/architecture.md', 'docs/operations.md', 'docs/deploy-knative.md', 'docs/testing.md']);
-    const broken = files.flatMap((file) => brokenLinks(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), PROJECT_ROOT));
+    expect(files).to.include.members([
+      'docs/architecture.md',
+      'docs/operations.md',
+      'docs/deploy-knative.md',
+      'docs/testing.md',
+    ]);
+    const broken = files.flatMap((file) =>
+      brokenLinks(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), PROJECT_ROOT),
+    );
     expect(broken).to.deep.equal([]);
   });
 
@@ -97,7 +113,9 @@ describe('documentation', () => {
   it('docs/operations.md names every environment variable the service reads', () => {
     const source = (file: string): string => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
     // lib/config.ts passes each variable's name as a string literal; a few others read process.env directly.
-    const names = new Set([...source('lib/config.ts').matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((match) => match[1] as string));
+    const names = new Set(
+      [...source('lib/config.ts').matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((match) => match[1] as string),
+    );
     for (const file of ['lib/log.ts', 'lib/operator/links.ts', 'bin/serve.ts']) {
       for (const match of source(file).matchAll(/\benv\.([A-Z][A-Z0-9_]{2,})/g)) names.add(match[1] as string);
     }

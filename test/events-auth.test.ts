@@ -27,7 +27,10 @@ import { rememberSecret } from './helpers/secrets.js';
 import { pause, until } from './helpers/time.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
-const UNAUTHENTICATED_BODY = { error: 'The request does not prove that it comes from the event broker.', code: 'unauthenticated' };
+const UNAUTHENTICATED_BODY = {
+  error: 'The request does not prove that it comes from the event broker.',
+  code: 'unauthenticated',
+};
 
 /** The JSON log line of `event` for one request, once the server has printed it. */
 async function logLine(server: RunningProcess, requestId: string, event: string): Promise<Record<string, unknown>> {
@@ -58,7 +61,10 @@ function expectUnauthenticated(answer: Answer): void {
 /** A token with its payload replaced after signing: the signature no longer matches. */
 function tampered(token: string, claims: Record<string, unknown>): string {
   const [header, payload, signature] = token.split('.') as [string, string, string];
-  const changed = { ...(JSON.parse(new TextDecoder().decode(base64url.decode(payload))) as Record<string, unknown>), ...claims };
+  const changed = {
+    ...(JSON.parse(new TextDecoder().decode(base64url.decode(payload))) as Record<string, unknown>),
+    ...claims,
+  };
   return [header, base64url.encode(JSON.stringify(changed)), signature].join('.');
 }
 
@@ -67,8 +73,16 @@ describe('events auth: configuration (§7, §9)', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cofrap-unused-'));
   const postgres = { POSTGRES_HOST: '127.0.0.1', SECRETS_DIR: secretsDir };
   const embedded = { PGLITE_DATA_DIR: dataDir, SECRETS_DIR: secretsDir };
-  const oidc = { EVENTS_OIDC_ISSUER: 'https://kubernetes.default.svc', EVENTS_OIDC_AUDIENCE: 'cofrap/employee-events', EVENTS_OIDC_JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' };
-  const complete = { ...oidc, EVENTS_OIDC_SUBJECTS: 'system:serviceaccount:cofrap:hr-trigger', HR_EVENT_SOURCES: '/hr/workday,/it/helpdesk' };
+  const oidc = {
+    EVENTS_OIDC_ISSUER: 'https://kubernetes.default.svc',
+    EVENTS_OIDC_AUDIENCE: 'cofrap/employee-events',
+    EVENTS_OIDC_JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks',
+  };
+  const complete = {
+    ...oidc,
+    EVENTS_OIDC_SUBJECTS: 'system:serviceaccount:cofrap:hr-trigger',
+    HR_EVENT_SOURCES: '/hr/workday,/it/helpdesk',
+  };
   after(() => {
     rmSync(secretsDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
@@ -86,8 +100,12 @@ describe('events auth: configuration (§7, §9)', () => {
   };
 
   it('outside the embedded mode, employee-events needs the issuer, audience, JWKS, subjects and sources', () => {
-    expect(refusal(postgres, true)).to.match(/^EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL must be set to serve employee-events on a PostgreSQL server/);
-    expect(refusal({ ...postgres, ...complete, EVENTS_OIDC_SUBJECTS: '' }, true)).to.match(/^EVENTS_OIDC_SUBJECTS must be set/);
+    expect(refusal(postgres, true)).to.match(
+      /^EVENTS_OIDC_ISSUER, EVENTS_OIDC_AUDIENCE and EVENTS_OIDC_JWKS_URL must be set to serve employee-events on a PostgreSQL server/,
+    );
+    expect(refusal({ ...postgres, ...complete, EVENTS_OIDC_SUBJECTS: '' }, true)).to.match(
+      /^EVENTS_OIDC_SUBJECTS must be set/,
+    );
     expect(refusal({ ...postgres, ...complete, HR_EVENT_SOURCES: '' }, true)).to.match(/^HR_EVENT_SOURCES must be set/);
     expect(refusal({ ...postgres, ...complete }, true)).to.equal('accepted');
     // the other functions do not need them
@@ -97,23 +115,52 @@ describe('events auth: configuration (§7, §9)', () => {
   });
 
   it('reads the settings, and refuses half of them or a JWKS that could be swapped on the way', () => {
-    const config = loadConfig({ ...postgres, ...complete, EVENTS_OIDC_SUBJECTS: ' system:serviceaccount:cofrap:a , system:serviceaccount:cofrap:b ' });
-    expect(config.eventsOidc).to.deep.equal({ ...{ issuer: oidc.EVENTS_OIDC_ISSUER, audience: oidc.EVENTS_OIDC_AUDIENCE, jwksUrl: oidc.EVENTS_OIDC_JWKS_URL }, subjects: ['system:serviceaccount:cofrap:a', 'system:serviceaccount:cofrap:b'], jwksTokenFile: undefined, jwksCooldownSeconds: 30 });
+    const config = loadConfig({
+      ...postgres,
+      ...complete,
+      EVENTS_OIDC_SUBJECTS: ' system:serviceaccount:cofrap:a , system:serviceaccount:cofrap:b ',
+    });
+    expect(config.eventsOidc).to.deep.equal({
+      ...{ issuer: oidc.EVENTS_OIDC_ISSUER, audience: oidc.EVENTS_OIDC_AUDIENCE, jwksUrl: oidc.EVENTS_OIDC_JWKS_URL },
+      subjects: ['system:serviceaccount:cofrap:a', 'system:serviceaccount:cofrap:b'],
+      jwksTokenFile: undefined,
+      jwksCooldownSeconds: 30,
+    });
     expect(config.hrEventSources).to.deep.equal(['/hr/workday', '/it/helpdesk']);
-    expect(refusal({ ...embedded, EVENTS_OIDC_ISSUER: oidc.EVENTS_OIDC_ISSUER })).to.match(/^EVENTS_OIDC_AUDIENCE must be set together with EVENTS_OIDC_ISSUER/);
+    expect(refusal({ ...embedded, EVENTS_OIDC_ISSUER: oidc.EVENTS_OIDC_ISSUER })).to.match(
+      /^EVENTS_OIDC_AUDIENCE must be set together with EVENTS_OIDC_ISSUER/,
+    );
     expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_URL: '' })).to.match(/^EVENTS_OIDC_JWKS_URL must be set/);
-    expect(refusal({ ...embedded, EVENTS_OIDC_SUBJECTS: 'system:serviceaccount:a:b' })).to.match(/^EVENTS_OIDC_SUBJECTS is set but EVENTS_OIDC_ISSUER/);
-    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_URL: 'http://kubernetes.default.svc/openid/v1/jwks' })).to.match(/^EVENTS_OIDC_JWKS_URL must be an https:\/\/ URL/);
+    expect(refusal({ ...embedded, EVENTS_OIDC_SUBJECTS: 'system:serviceaccount:a:b' })).to.match(
+      /^EVENTS_OIDC_SUBJECTS is set but EVENTS_OIDC_ISSUER/,
+    );
+    expect(
+      refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_URL: 'http://kubernetes.default.svc/openid/v1/jwks' }),
+    ).to.match(/^EVENTS_OIDC_JWKS_URL must be an https:\/\/ URL/);
     expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_URL: 'http://127.0.0.1:9/jwks' })).to.equal('accepted');
-    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_URL: 'not a url' })).to.match(/^EVENTS_OIDC_JWKS_URL is not a URL/);
-    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_TOKEN_FILE: path.join(dataDir, 'absent') })).to.match(/^EVENTS_OIDC_JWKS_TOKEN_FILE names .* which cannot be read/);
-    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_COOLDOWN_SECONDS: '-1' })).to.match(/^EVENTS_OIDC_JWKS_COOLDOWN_SECONDS/);
-    expect(refusal({ ...embedded, HR_EVENT_SOURCES: '/hr/workday,,/it/helpdesk' })).to.match(/^HR_EVENT_SOURCES holds an empty entry/);
+    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_URL: 'not a url' })).to.match(
+      /^EVENTS_OIDC_JWKS_URL is not a URL/,
+    );
+    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_TOKEN_FILE: path.join(dataDir, 'absent') })).to.match(
+      /^EVENTS_OIDC_JWKS_TOKEN_FILE names .* which cannot be read/,
+    );
+    expect(refusal({ ...embedded, ...oidc, EVENTS_OIDC_JWKS_COOLDOWN_SECONDS: '-1' })).to.match(
+      /^EVENTS_OIDC_JWKS_COOLDOWN_SECONDS/,
+    );
+    expect(refusal({ ...embedded, HR_EVENT_SOURCES: '/hr/workday,,/it/helpdesk' })).to.match(
+      /^HR_EVENT_SOURCES holds an empty entry/,
+    );
   });
 
   it('a server on PostgreSQL without them stops at start with one line naming the variable', async () => {
     const backend = new Backend('postgres');
-    const blank = { EVENTS_OIDC_ISSUER: '', EVENTS_OIDC_AUDIENCE: '', EVENTS_OIDC_JWKS_URL: '', EVENTS_OIDC_SUBJECTS: '', HR_EVENT_SOURCES: '' };
+    const blank = {
+      EVENTS_OIDC_ISSUER: '',
+      EVENTS_OIDC_AUDIENCE: '',
+      EVENTS_OIDC_JWKS_URL: '',
+      EVENTS_OIDC_SUBJECTS: '',
+      HR_EVENT_SOURCES: '',
+    };
     try {
       for (const [script, extra, named] of [
         ['dev-server', blank, 'EVENTS_OIDC_ISSUER'],
@@ -127,7 +174,10 @@ describe('events auth: configuration (§7, §9)', () => {
         expect(lines[0]).to.match(new RegExp(`^configuration error: ${named}`));
       }
       // a function that takes no events starts without them (no database is touched before a request)
-      const other = await startProcess({ script: 'serve', env: backend.env({ ...blank, FUNCTION_TARGET: 'generate-password' }) });
+      const other = await startProcess({
+        script: 'serve',
+        env: backend.env({ ...blank, FUNCTION_TARGET: 'generate-password' }),
+      });
       expect(await other.stop()).to.equal(0);
     } finally {
       await backend.dispose();
@@ -140,7 +190,12 @@ describe('events auth: the token verifier, with an injected clock', () => {
   let settings: OidcVerifierSettings;
   before(async () => {
     issuer = await TestIssuer.start({ alg: 'ES256' });
-    settings = { issuer: issuer.issuer, audience: issuer.audience, jwksUrl: issuer.jwksUrl, subjects: [issuer.subject] };
+    settings = {
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      jwksUrl: issuer.jwksUrl,
+      subjects: [issuer.subject],
+    };
   });
   after(() => issuer.stop());
 
@@ -170,7 +225,10 @@ describe('events auth: the token verifier, with an injected clock', () => {
     const cases: Array<[string | undefined, RefusalReason]> = [
       [undefined, 'no_token'],
       ['garbage', 'malformed'],
-      [new UnsecuredJWT({ iss: issuer.issuer, aud: issuer.audience, sub: issuer.subject, exp: EXPIRES_AT }).encode(), 'algorithm'],
+      [
+        new UnsecuredJWT({ iss: issuer.issuer, aud: issuer.audience, sub: issuer.subject, exp: EXPIRES_AT }).encode(),
+        'algorithm',
+      ],
       [tampered(await issuer.token(), { sub: 'system:serviceaccount:cofrap:mallory' }), 'signature'],
       [await issuer.token({ key: { ...other, kid: issuer.currentKey.kid } }), 'signature'],
       [await issuer.token({ key: other }), 'unknown_key'],
@@ -184,15 +242,31 @@ describe('events auth: the token verifier, with an injected clock', () => {
   });
 
   it('the audience is a parameter (housekeeping has its own); no subject list accepts any subject', async () => {
-    const forHousekeeping = await issuer.token({ claims: { aud: 'cofrap/housekeeping', sub: 'system:serviceaccount:cofrap:ping-oidc' } });
-    expect(await outcome(forHousekeeping, ISSUED_AT, { audience: 'cofrap/housekeeping', subjects: ['system:serviceaccount:cofrap:ping-oidc'] })).to.equal('system:serviceaccount:cofrap:ping-oidc');
-    expect(await outcome(forHousekeeping, ISSUED_AT, { audience: 'cofrap/housekeeping', subjects: undefined })).to.equal('system:serviceaccount:cofrap:ping-oidc');
+    const forHousekeeping = await issuer.token({
+      claims: { aud: 'cofrap/housekeeping', sub: 'system:serviceaccount:cofrap:ping-oidc' },
+    });
+    expect(
+      await outcome(forHousekeeping, ISSUED_AT, {
+        audience: 'cofrap/housekeeping',
+        subjects: ['system:serviceaccount:cofrap:ping-oidc'],
+      }),
+    ).to.equal('system:serviceaccount:cofrap:ping-oidc');
+    expect(
+      await outcome(forHousekeeping, ISSUED_AT, { audience: 'cofrap/housekeeping', subjects: undefined }),
+    ).to.equal('system:serviceaccount:cofrap:ping-oidc');
     expect(await outcome(forHousekeeping, ISSUED_AT)).to.equal('audience');
   });
 
   it('keys that cannot be fetched are KeysUnavailable, never an acceptance', async () => {
-    const verify = createOidcVerifier({ ...settings, jwksUrl: 'http://127.0.0.1:9/openid/v1/jwks', now: () => new Date(ISSUED_AT * 1000) });
-    const refusal = await verify(await issuer.token()).then(() => 'accepted', (error: unknown) => error);
+    const verify = createOidcVerifier({
+      ...settings,
+      jwksUrl: 'http://127.0.0.1:9/openid/v1/jwks',
+      now: () => new Date(ISSUED_AT * 1000),
+    });
+    const refusal = await verify(await issuer.token()).then(
+      () => 'accepted',
+      (error: unknown) => error,
+    );
     expect(refusal).to.be.instanceOf(KeysUnavailable);
   });
 });
@@ -216,14 +290,21 @@ describe('employee-events: verified sender on postgres', function () {
     serviceAccountToken();
   });
   // cooldown 0: a new kid is fetched at once, so the rotation test needs no waiting
-  const live = useServer('postgres', () => issuer.env({ EVENTS_OIDC_JWKS_TOKEN_FILE: tokenFile, EVENTS_OIDC_JWKS_COOLDOWN_SECONDS: '0' }));
+  const live = useServer('postgres', () =>
+    issuer.env({ EVENTS_OIDC_JWKS_TOKEN_FILE: tokenFile, EVENTS_OIDC_JWKS_COOLDOWN_SECONDS: '0' }),
+  );
   after(async () => {
     await issuer.stop();
     rmSync(tokenDir, { recursive: true, force: true });
   });
 
   const send = (username: string, options: EventOptions & { requestId?: string } = {}): Promise<Answer> =>
-    sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username }, { ...options, headers: { 'x-request-id': options.requestId ?? randomUUID(), ...options.headers } });
+    sendEmployeeEvent(
+      `${live.url}/employee-events`,
+      CREATED,
+      { username },
+      { ...options, headers: { 'x-request-id': options.requestId ?? randomUUID(), ...options.headers } },
+    );
 
   it('a valid token from the broker → the event is handled: 200 and the invitation reply', async () => {
     const before = await counts(live);
@@ -239,28 +320,83 @@ describe('employee-events: verified sender on postgres', function () {
 
   describe('forged or foreign tokens → 401 unauthenticated, one body, nothing written', () => {
     const other = newSigningKey();
-    const forgeries: Array<{ name: string; reason: RefusalReason; token?: () => Promise<string | null>; authorization?: string }> = [
+    const forgeries: Array<{
+      name: string;
+      reason: RefusalReason;
+      token?: () => Promise<string | null>;
+      authorization?: string;
+    }> = [
       { name: 'no token', reason: 'no_token', token: async () => null },
       { name: 'a Basic credential', reason: 'malformed', authorization: 'Basic aHI6aHI=' },
       { name: 'Bearer and nothing', reason: 'malformed', authorization: 'Bearer ' },
       { name: 'a token that is not a JWT', reason: 'malformed', token: async () => 'not-a-jwt' },
-      { name: 'a wrong signature (claims changed after signing)', reason: 'signature', token: async () => tampered(await issuer.token(), { sub: issuer.subject, aud: 'cofrap/anything' }) },
-      { name: 'another key under the published kid', reason: 'signature', token: async () => issuer.token({ key: { ...(await other), kid: issuer.currentKey.kid } }) },
-      { name: 'another key under its own kid', reason: 'unknown_key', token: async () => issuer.token({ key: await other }) },
-      { name: 'alg none', reason: 'algorithm', token: async () => new UnsecuredJWT({ iss: issuer.issuer, aud: issuer.audience, sub: issuer.subject, iat: ISSUED_AT, exp: EXPIRES_AT }).encode() },
+      {
+        name: 'a wrong signature (claims changed after signing)',
+        reason: 'signature',
+        token: async () => tampered(await issuer.token(), { sub: issuer.subject, aud: 'cofrap/anything' }),
+      },
+      {
+        name: 'another key under the published kid',
+        reason: 'signature',
+        token: async () => issuer.token({ key: { ...(await other), kid: issuer.currentKey.kid } }),
+      },
+      {
+        name: 'another key under its own kid',
+        reason: 'unknown_key',
+        token: async () => issuer.token({ key: await other }),
+      },
+      {
+        name: 'alg none',
+        reason: 'algorithm',
+        token: async () =>
+          new UnsecuredJWT({
+            iss: issuer.issuer,
+            aud: issuer.audience,
+            sub: issuer.subject,
+            iat: ISSUED_AT,
+            exp: EXPIRES_AT,
+          }).encode(),
+      },
       {
         name: 'HS256 with the public key as the secret',
         reason: 'algorithm',
         token: async () =>
-          new SignJWT({ iss: issuer.issuer, aud: issuer.audience, sub: issuer.subject, iat: ISSUED_AT, exp: EXPIRES_AT })
+          new SignJWT({
+            iss: issuer.issuer,
+            aud: issuer.audience,
+            sub: issuer.subject,
+            iat: ISSUED_AT,
+            exp: EXPIRES_AT,
+          })
             .setProtectedHeader({ alg: 'HS256', kid: issuer.currentKey.kid })
             .sign(new TextEncoder().encode(JSON.stringify(issuer.currentKey.publicJwk))),
       },
-      { name: 'a wrong issuer', reason: 'issuer', token: async () => issuer.token({ claims: { iss: 'https://oidc.evil.example' } }) },
-      { name: 'a wrong audience (another function’s)', reason: 'audience', token: async () => issuer.token({ claims: { aud: 'cofrap/housekeeping' } }) },
-      { name: 'an expired token', reason: 'expired', token: async () => issuer.token({ claims: { iat: ISSUED_AT - 7200, nbf: ISSUED_AT - 7200, exp: ISSUED_AT - 3600 } }) },
-      { name: 'a token not yet valid', reason: 'not_yet_valid', token: async () => issuer.token({ claims: { nbf: EXPIRES_AT - 3600 } }) },
-      { name: 'a subject that is not the broker', reason: 'subject', token: async () => issuer.token({ claims: { sub: 'system:serviceaccount:cofrap:mallory' } }) },
+      {
+        name: 'a wrong issuer',
+        reason: 'issuer',
+        token: async () => issuer.token({ claims: { iss: 'https://oidc.evil.example' } }),
+      },
+      {
+        name: 'a wrong audience (another function’s)',
+        reason: 'audience',
+        token: async () => issuer.token({ claims: { aud: 'cofrap/housekeeping' } }),
+      },
+      {
+        name: 'an expired token',
+        reason: 'expired',
+        token: async () =>
+          issuer.token({ claims: { iat: ISSUED_AT - 7200, nbf: ISSUED_AT - 7200, exp: ISSUED_AT - 3600 } }),
+      },
+      {
+        name: 'a token not yet valid',
+        reason: 'not_yet_valid',
+        token: async () => issuer.token({ claims: { nbf: EXPIRES_AT - 3600 } }),
+      },
+      {
+        name: 'a subject that is not the broker',
+        reason: 'subject',
+        token: async () => issuer.token({ claims: { sub: 'system:serviceaccount:cofrap:mallory' } }),
+      },
       { name: 'no subject', reason: 'claims', token: async () => issuer.token({ claims: { sub: undefined } }) },
       { name: 'no expiry', reason: 'claims', token: async () => issuer.token({ claims: { exp: undefined } }) },
     ];
@@ -271,7 +407,8 @@ describe('employee-events: verified sender on postgres', function () {
         const token = forgery.token === undefined ? null : await forgery.token();
         if (token !== null) rememberSecret(token, 'token');
         const requestId = randomUUID();
-        const headers: Record<string, string> = forgery.authorization === undefined ? {} : { authorization: forgery.authorization };
+        const headers: Record<string, string> =
+          forgery.authorization === undefined ? {} : { authorization: forgery.authorization };
         const answer = await send(`forged.${before.users}`, { token, requestId, headers });
         expectUnauthenticated(answer);
         expect(await counts(live)).to.deep.equal(before);
@@ -287,7 +424,13 @@ describe('employee-events: verified sender on postgres', function () {
   it('the token is checked before the body is read: 100 KiB without a token → 401, not 413', async () => {
     const before = await counts(live);
     const body = JSON.stringify({ username: 'big.body', padding: 'x'.repeat(100 * 1024) });
-    const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': randomUUID(), 'ce-source': issuer.sources[0] as string, 'ce-type': CREATED };
+    const headers = {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': randomUUID(),
+      'ce-source': issuer.sources[0] as string,
+      'ce-type': CREATED,
+    };
     expectUnauthenticated(await request(`${live.url}/employee-events`, { method: 'POST', headers, body }));
     // and plain JSON that is no CloudEvent at all: refused for the token, not parsed
     expectUnauthenticated(await postJson(`${live.url}/employee-events`, { username: 'x' }));
@@ -355,7 +498,12 @@ describe('employee-events: a JWKS never reached since start on postgres', functi
 
   it('a well-signed token → 503, nothing written: keys that cannot be fetched never mean "accept"', async () => {
     const before = await counts(live);
-    const answer = await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'cold.start' }, { token: await issuer.token() });
+    const answer = await sendEmployeeEvent(
+      `${live.url}/employee-events`,
+      CREATED,
+      { username: 'cold.start' },
+      { token: await issuer.token() },
+    );
     expect(answer.status, answer.text).to.equal(503);
     expect(answer.headers.get('retry-after')).to.match(/^[1-9]\d*$/);
     expect(await counts(live)).to.deep.equal(before);
@@ -368,16 +516,28 @@ describe('employee-events in embedded mode (npm start)', function () {
 
     it('says at start, in a warning, that events are accepted unchecked', async () => {
       // the banner is written just after the "listening" line the start waited for
-      const banner = 'WARNING: employee-events skips these sender checks: token, source (embedded development mode only)';
-      await until(() => live.process.output.some((line) => line.includes(banner)), () => `no banner in:\n${live.process.output.join('\n')}`);
-      const warning = live.process.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.event === 'events_unchecked');
+      const banner =
+        'WARNING: employee-events skips these sender checks: token, source (embedded development mode only)';
+      await until(
+        () => live.process.output.some((line) => line.includes(banner)),
+        () => `no banner in:\n${live.process.output.join('\n')}`,
+      );
+      const warning = live.process.output
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((entry) => entry.event === 'events_unchecked');
       expect(warning?.level).to.equal('warn');
       expect(warning?.unchecked).to.deep.equal(['token', 'source']);
       expect(live.process.output.join('\n')).to.contain(banner);
     });
 
     it('accepts an event without a token, from any source', async () => {
-      const answer = await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'dev.local' }, { token: null, source: '/my/laptop' });
+      const answer = await sendEmployeeEvent(
+        `${live.url}/employee-events`,
+        CREATED,
+        { username: 'dev.local' },
+        { token: null, source: '/my/laptop' },
+      );
       expect(answer.status, answer.text).to.equal(200);
       expect(replyEvent(answer).type).to.equal('fr.cofrap.identity.account.invited');
     });
@@ -393,9 +553,29 @@ describe('employee-events in embedded mode (npm start)', function () {
 
     it('checks them as on a real server, and warns about nothing', async () => {
       expect(live.process.output.join('\n')).to.not.contain('events_unchecked');
-      expectUnauthenticated(await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'dev.unsigned' }, { token: null }));
-      expect((await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'dev.other' }, { token: await issuer.token(), source: '/my/laptop' })).status).to.equal(403);
-      expect((await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'dev.signed' }, { token: await issuer.token() })).status).to.equal(200);
+      expectUnauthenticated(
+        await sendEmployeeEvent(`${live.url}/employee-events`, CREATED, { username: 'dev.unsigned' }, { token: null }),
+      );
+      expect(
+        (
+          await sendEmployeeEvent(
+            `${live.url}/employee-events`,
+            CREATED,
+            { username: 'dev.other' },
+            { token: await issuer.token(), source: '/my/laptop' },
+          )
+        ).status,
+      ).to.equal(403);
+      expect(
+        (
+          await sendEmployeeEvent(
+            `${live.url}/employee-events`,
+            CREATED,
+            { username: 'dev.signed' },
+            { token: await issuer.token() },
+          )
+        ).status,
+      ).to.equal(200);
       // neither refused event created its account: self-registration finds the names free
       expect((await postJson(`${live.url}/generate-password`, { username: 'dev.unsigned' })).status).to.equal(201);
       expect((await postJson(`${live.url}/generate-password`, { username: 'dev.other' })).status).to.equal(201);

@@ -24,7 +24,9 @@ describe('forged HR events on postgres (issue 14)', function () {
   after(() => forger?.stop());
 
   const counts = async (): Promise<{ users: number; events: number }> => {
-    const [row] = await live.backend.sql<{ users: number; events: number }>('SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM processed_events) AS events');
+    const [row] = await live.backend.sql<{ users: number; events: number }>(
+      'SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM processed_events) AS events',
+    );
     return row as { users: number; events: number };
   };
   /** Each way the forger tried: no token, a token signed by the forger's own key. */
@@ -44,15 +46,22 @@ describe('forged HR events on postgres (issue 14)', function () {
     }
     expect(await counts()).to.deep.equal(before);
     // and without an invitation nobody can create the account by name
-    expect((await postJson(`${live.url}/generate-password`, { username: 'mallory' })).body.code).to.equal('invalid_token');
+    expect((await postJson(`${live.url}/generate-password`, { username: 'mallory' })).body.code).to.equal(
+      'invalid_token',
+    );
   });
 
   it('a forged second created does not void the invitation HR sent nora.petit', async () => {
     const url = `${live.url}/employee-events`;
-    const invitation = replyEvent(await sendEmployeeEvent(url, CREATED, { username: 'nora.petit', email: 'nora.petit@cofrap.fr' })).data?.invitation_token as string;
-    for (const { token } of await forgeries()) expect((await sendEmployeeEvent(url, CREATED, { username: 'nora.petit' }, { token })).status).to.equal(401);
+    const invitation = replyEvent(
+      await sendEmployeeEvent(url, CREATED, { username: 'nora.petit', email: 'nora.petit@cofrap.fr' }),
+    ).data?.invitation_token as string;
+    for (const { token } of await forgeries())
+      expect((await sendEmployeeEvent(url, CREATED, { username: 'nora.petit' }, { token })).status).to.equal(401);
     // an event from a source HR does not own, even with the broker's token, is refused too
-    expect((await sendEmployeeEvent(url, CREATED, { username: 'nora.petit' }, { source: '/somewhere/else' })).status).to.equal(403);
+    expect(
+      (await sendEmployeeEvent(url, CREATED, { username: 'nora.petit' }, { source: '/somewhere/else' })).status,
+    ).to.equal(403);
     const account = await createAccount(live.url, 'nora.petit', { invitation_token: invitation });
     const step = await stepWithMargin();
     const { secret } = await enroll(live.url, 'nora.petit', account.enrollmentToken);
@@ -61,7 +70,8 @@ describe('forged HR events on postgres (issue 14)', function () {
 
   it('a forged departed does not disable an active employee, nor leave a placeholder for a future hire', async () => {
     const url = `${live.url}/employee-events`;
-    const invitation = replyEvent(await sendEmployeeEvent(url, CREATED, { username: 'omar.k' })).data?.invitation_token as string;
+    const invitation = replyEvent(await sendEmployeeEvent(url, CREATED, { username: 'omar.k' })).data
+      ?.invitation_token as string;
     const account = await createAccount(live.url, 'omar.k', { invitation_token: invitation });
     const step = await stepWithMargin();
     const { secret } = await enroll(live.url, 'omar.k', account.enrollmentToken);
@@ -74,6 +84,8 @@ describe('forged HR events on postgres (issue 14)', function () {
     expect(await counts()).to.deep.equal(before);
     expect((await signIn(live.url, 'omar.k', account.password, secret, step)).status).to.equal(200);
     // HR's real created for the future hire then invites them
-    expect(replyEvent(await sendEmployeeEvent(url, CREATED, { username: 'future.hire' })).type).to.equal('fr.cofrap.identity.account.invited');
+    expect(replyEvent(await sendEmployeeEvent(url, CREATED, { username: 'future.hire' })).type).to.equal(
+      'fr.cofrap.identity.account.invited',
+    );
   });
 });

@@ -11,26 +11,77 @@ import { request } from './helpers/http.js';
 import { brokerAuthorization } from './helpers/oidc.js';
 
 const FUNCTIONS = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events'] as const;
-const FIELDS = ['username', 'password', 'totp', 'renewal_token', 'invitation_token', 'enrollment_token', 'email', 'display_name'];
+const FIELDS = [
+  'username',
+  'password',
+  'totp',
+  'renewal_token',
+  'invitation_token',
+  'enrollment_token',
+  'email',
+  'display_name',
+];
 const NASTY_STRINGS = [
-  '', ' ', 'alice', 'Alice ', 'ALICE', 'а' + 'lice', 'e\u0301lodie', 'admin\u202etxt.exe', 'a\u0000b', '\u200b', '\ufeffbob',
-  "' OR '1'='1' --", "x'; DROP TABLE users; --", 'a\r\nSet-Cookie: x=1', '%00', '${jndi:ldap://x}', '<script>alert(1)</script>',
-  '123456', '12345', '1234567', 'ｆｕｌｌｗｉｄｔｈ', '🙂', '\ud800', 'a'.repeat(65), 'x'.repeat(5000), '../../etc/passwd', 'null', 'true',
+  '',
+  ' ',
+  'alice',
+  'Alice ',
+  'ALICE',
+  'а' + 'lice',
+  'e\u0301lodie',
+  'admin\u202etxt.exe',
+  'a\u0000b',
+  '\u200b',
+  '\ufeffbob',
+  "' OR '1'='1' --",
+  "x'; DROP TABLE users; --",
+  'a\r\nSet-Cookie: x=1',
+  '%00',
+  '${jndi:ldap://x}',
+  '<script>alert(1)</script>',
+  '123456',
+  '12345',
+  '1234567',
+  'ｆｕｌｌｗｉｄｔｈ',
+  '🙂',
+  '\ud800',
+  'a'.repeat(65),
+  'x'.repeat(5000),
+  '../../etc/passwd',
+  'null',
+  'true',
 ];
 
-const nastyString = fc.oneof(fc.constantFrom(...NASTY_STRINGS), fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 }));
+const nastyString = fc.oneof(
+  fc.constantFrom(...NASTY_STRINGS),
+  fc.string({ maxLength: 80 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
 const leaf = fc.oneof(nastyString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
 const value = fc.oneof(
   { weight: 4, arbitrary: leaf },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 300 }).map((depth) => JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 1, max: 300 })
+      .map((depth) => JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown),
+  },
 );
-const objectBody = fc.dictionary(fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 12 })), value, { maxKeys: 6 });
+const objectBody = fc.dictionary(fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 12 })), value, {
+  maxKeys: 6,
+});
 
 const body: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   { weight: 6, arbitrary: objectBody.map((o) => JSON.stringify(o)) },
   { weight: 1, arbitrary: fc.jsonValue().map((v) => JSON.stringify(v) ?? 'null') },
-  { weight: 1, arbitrary: objectBody.chain((o) => { const text = JSON.stringify(o); return fc.nat({ max: text.length }).map((n) => text.slice(0, n)); }) },
+  {
+    weight: 1,
+    arbitrary: objectBody.chain((o) => {
+      const text = JSON.stringify(o);
+      return fc.nat({ max: text.length }).map((n) => text.slice(0, n));
+    }),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }) },
   { weight: 1, arbitrary: fc.constant('{"username":"' + 'a'.repeat(17000) + '"}') },
 );
@@ -41,15 +92,32 @@ const ceHeaders = fc.record(
     'ce-specversion': fc.oneof(fc.constantFrom('1.0', '0.3', '2.0', ''), printable),
     'ce-id': printable,
     'ce-source': fc.oneof(fc.constant('/hr/fuzz'), printable),
-    'ce-type': fc.oneof(fc.constantFrom('fr.cofrap.hr.employee.created', 'fr.cofrap.hr.employee.departed', 'com.example.other'), printable),
+    'ce-type': fc.oneof(
+      fc.constantFrom('fr.cofrap.hr.employee.created', 'fr.cofrap.hr.employee.departed', 'com.example.other'),
+      printable,
+    ),
   },
   { requiredKeys: [] },
 );
 
 const fuzzRequest = fc.record({
   fn: fc.constantFrom(...FUNCTIONS),
-  method: fc.oneof({ weight: 8, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH') }),
-  contentType: fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'application/cloudevents+json', 'multipart/form-data'), { nil: undefined }),
+  method: fc.oneof(
+    { weight: 8, arbitrary: fc.constant('POST') },
+    { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH') },
+  ),
+  contentType: fc.option(
+    fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'APPLICATION/JSON',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/cloudevents+json',
+      'multipart/form-data',
+    ),
+    { nil: undefined },
+  ),
   body,
   ce: ceHeaders,
   // mostly signed by the broker, so that the event parser behind the token check is fuzzed too
@@ -76,14 +144,20 @@ describe('fuzz: hostile input on postgres', function () {
     try {
       await fc.assert(
         fc.asyncProperty(fuzzRequest, async (r) => {
-          const headers: Record<string, string> = r.fn === 'employee-events' ? { ...r.ce, ...(r.signed ? await brokerAuthorization() : {}) } : {};
+          const headers: Record<string, string> =
+            r.fn === 'employee-events' ? { ...r.ce, ...(r.signed ? await brokerAuthorization() : {}) } : {};
           if (r.contentType !== undefined) headers['content-type'] = r.contentType;
           const sendsBody = r.method !== 'GET';
-          const answer = await request(`${live.url}/${r.fn}`, { method: r.method, headers, ...(sendsBody ? { body: r.body } : {}) });
+          const answer = await request(`${live.url}/${r.fn}`, {
+            method: r.method,
+            headers,
+            ...(sendsBody ? { body: r.body } : {}),
+          });
           statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
           expect(answer.status, answer.text).to.be.lessThan(500);
           const now = await fingerprint();
-          if (answer.status >= 400) expect(now, `${r.fn} answered ${answer.status} but changed the accounts`).to.equal(last);
+          if (answer.status >= 400)
+            expect(now, `${r.fn} answered ${answer.status} but changed the accounts`).to.equal(last);
           last = now;
         }),
         { numRuns: 10_000 },

@@ -60,7 +60,11 @@ class Sink {
         raw[name] = value;
         headers[name] = name.startsWith('ce-') ? decodeHeaderValue(value) : value;
       }
-      this.received.push({ headers, raw, data: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+      this.received.push({
+        headers,
+        raw,
+        data: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+      });
       res.writeHead(202).end();
     });
   });
@@ -77,21 +81,40 @@ class Sink {
 
 /** The JSON pointer of the data schema of the webhook that describes `eventType`; undefined when there is none. */
 function dataSchemaPointer(eventType: string): string | undefined {
-  const webhooks = (OPENAPI_DOCUMENT.webhooks ?? {}) as Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: unknown }> } } }>;
+  const webhooks = (OPENAPI_DOCUMENT.webhooks ?? {}) as Record<
+    string,
+    { post?: { requestBody?: { content?: Record<string, { schema?: unknown }> } } }
+  >;
   if (webhooks[eventType]?.post?.requestBody?.content?.['application/json']?.schema === undefined) return undefined;
   const escape = (part: string): string => part.replace(/~/g, '~0').replace(/\//g, '~1');
-  return ['', 'webhooks', eventType, 'post', 'requestBody', 'content', 'application/json', 'schema'].map(escape).join('/');
+  return ['', 'webhooks', eventType, 'post', 'requestBody', 'content', 'application/json', 'schema']
+    .map(escape)
+    .join('/');
 }
 
 /** The header schemas of that webhook's parameters, by header name. */
 function headerParameters(eventType: string): Map<string, { required: boolean; pointer: string }> {
-  const post = (OPENAPI_DOCUMENT.webhooks as Record<string, { post: { parameters: Array<Record<string, unknown>> } }>)[eventType]?.post;
+  const post = (OPENAPI_DOCUMENT.webhooks as Record<string, { post: { parameters: Array<Record<string, unknown>> } }>)[
+    eventType
+  ]?.post;
   const parameters = new Map<string, { required: boolean; pointer: string }>();
   for (const [index, parameter] of (post?.parameters ?? []).entries()) {
     const ref = parameter.$ref as string | undefined;
-    const pointer = ref === undefined ? `/webhooks/${eventType.replace(/~/g, '~0').replace(/\//g, '~1')}/post/parameters/${index}` : ref.slice(1);
-    const resolved = ref === undefined ? parameter : (OPENAPI_DOCUMENT.components as Record<string, Record<string, Record<string, unknown>>>).parameters?.[ref.split('/').pop() as string];
-    if (resolved?.in === 'header') parameters.set(String(resolved.name).toLowerCase(), { required: resolved.required === true, pointer: `${pointer}/schema` });
+    const pointer =
+      ref === undefined
+        ? `/webhooks/${eventType.replace(/~/g, '~0').replace(/\//g, '~1')}/post/parameters/${index}`
+        : ref.slice(1);
+    const resolved =
+      ref === undefined
+        ? parameter
+        : (OPENAPI_DOCUMENT.components as Record<string, Record<string, Record<string, unknown>>>).parameters?.[
+            ref.split('/').pop() as string
+          ];
+    if (resolved?.in === 'header')
+      parameters.set(String(resolved.name).toLowerCase(), {
+        required: resolved.required === true,
+        pointer: `${pointer}/schema`,
+      });
   }
   return parameters;
 }
@@ -110,7 +133,10 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
   /** The replies of employee-events the journey got (invitations, resets, conflicts). */
   const replies: Array<ReturnType<typeof replyEvent>> = [];
   const hr = async (type: string, data: Record<string, unknown>, id: string, source?: string): Promise<Answer> => {
-    const answer = await sendEmployeeEvent(fn('employee-events'), type, data, { id, ...(source === undefined ? {} : { source }) });
+    const answer = await sendEmployeeEvent(fn('employee-events'), type, data, {
+      id,
+      ...(source === undefined ? {} : { source }),
+    });
     if (answer.text !== '') replies.push(replyEvent(answer));
     return answer;
   };
@@ -128,31 +154,61 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
     // Codes at step - 1 (the first sign-in, next), step and step + 1 (later: they stay valid a step longer).
     const step = await stepWithMargin(10);
     ok(await signIn(live.url, 'es.ann', ann.password, ann.secret, step - 1));
-    ok(await postJson(fn('authenticate'), { username: 'es.ann', password: ann.password, recovery_code: ann.recoveryCodes[0] }));
-    for (const code of ['000000', '111111', '222222']) ok(await postJson(fn('authenticate'), { username: 'es.ann', password: ann.password, totp: code }), 401);
+    ok(
+      await postJson(fn('authenticate'), {
+        username: 'es.ann',
+        password: ann.password,
+        recovery_code: ann.recoveryCodes[0],
+      }),
+    );
+    for (const code of ['000000', '111111', '222222'])
+      ok(await postJson(fn('authenticate'), { username: 'es.ann', password: ann.password, totp: code }), 401);
     await operator(['unlock', 'es.ann', '--by', 'it.ops']);
 
     // a renewal inside the window: issued, staged, enrolled, promoted by the first sign-in with it
-    await live.backend.sql("UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1", ['es.ann', MAX_AGE]);
+    await live.backend.sql(
+      "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
+      ['es.ann', MAX_AGE],
+    );
     const offered = await signIn(live.url, 'es.ann', ann.password, ann.secret, step);
-    const renewal = await createAccount(live.url, 'es.ann', { renewal_token: offered.body.renewal_token as string }, 200);
+    const renewal = await createAccount(
+      live.url,
+      'es.ann',
+      { renewal_token: offered.body.renewal_token as string },
+      200,
+    );
     const renewed = await enroll(live.url, 'es.ann', renewal.enrollmentToken);
     ok(await signIn(live.url, 'es.ann', renewal.password, renewed.secret, step));
 
     // HR's employee, with an e-mail: invited, accepted, active
-    const invitation = replyEvent(await hr('fr.cofrap.hr.employee.created', { username: 'es.bea', email: 'es.bea@cofrap.fr' }, 'es-hr-1')).data?.invitation_token as string;
+    const invitation = replyEvent(
+      await hr('fr.cofrap.hr.employee.created', { username: 'es.bea', email: 'es.bea@cofrap.fr' }, 'es-hr-1'),
+    ).data?.invitation_token as string;
     const bea = await createAccount(live.url, 'es.bea', { invitation_token: invitation });
     const beaFactor = await enroll(live.url, 'es.bea', bea.enrollmentToken);
     ok(await signIn(live.url, 'es.bea', bea.password, beaFactor.secret, step));
 
     // reminders: both seven days from expiry (one with an e-mail); then es.ann past the maximum age
-    await live.backend.sql("UPDATE users SET created_at = now() - $2::interval + interval '7 days' - interval '1 minute' WHERE username = ANY($1)", [['es.ann', 'es.bea'], MAX_AGE]);
+    await live.backend.sql(
+      "UPDATE users SET created_at = now() - $2::interval + interval '7 days' - interval '1 minute' WHERE username = ANY($1)",
+      [['es.ann', 'es.bea'], MAX_AGE],
+    );
     ok(await postJson(fn('housekeeping'), { specversion: '1.0' }, await brokerAuthorization()));
-    await live.backend.sql("UPDATE users SET created_at = now() - $2::interval - interval '1 day' WHERE username = $1", ['es.ann', MAX_AGE]);
+    await live.backend.sql(
+      "UPDATE users SET created_at = now() - $2::interval - interval '1 day' WHERE username = $1",
+      ['es.ann', MAX_AGE],
+    );
     ok(await signIn(live.url, 'es.ann', renewal.password, renewed.secret, step + 1), 403);
 
     // the helpdesk's reset (its event, with a reason, and the operator's), departure, re-hire, the operator's disable and enable
-    ok(await hr('fr.cofrap.it.credentials.reset-requested', { username: 'es.bea', requested_by: 'agent.smith', reason: 'lost phone and codes' }, 'es-it-1', HELPDESK));
+    ok(
+      await hr(
+        'fr.cofrap.it.credentials.reset-requested',
+        { username: 'es.bea', requested_by: 'agent.smith', reason: 'lost phone and codes' },
+        'es-it-1',
+        HELPDESK,
+      ),
+    );
     await operator(['reset', 'es.bea', '--by', 'it.ops']);
     ok(await hr('fr.cofrap.hr.employee.departed', { username: 'es.bea' }, 'es-hr-2'));
     ok(await hr('fr.cofrap.hr.employee.rehired', { username: 'es.bea' }, 'es-hr-3'));
@@ -173,7 +229,10 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
     // a secret sealed with the older key, re-sealed by the rotation command
     const rot = await createAndEnroll(live.url, 'es.rot');
     const keys = readFileSync(path.join(live.backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n');
-    await live.backend.sql('UPDATE users SET mfa_secret = $2 WHERE username = $1', ['es.rot', new SecretBox([keys[1] as string]).encrypt(rot.secret)]);
+    await live.backend.sql('UPDATE users SET mfa_secret = $2 WHERE username = $1', [
+      'es.rot',
+      new SecretBox([keys[1] as string]).encrypt(rot.secret),
+    ]);
     const rotation = await runToExit('rotate-encryption-key', live.backend.env());
     expect(rotation.code, rotation.output).to.equal(0);
 
@@ -191,11 +250,19 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
     }
 
     const records = new Map(
-      (await live.backend.sql<{ id: string; type: PublishedType; username: string; time: Date }>('SELECT id::text, type, username, time FROM audit_log')).map((r) => [r.id, r]),
+      (
+        await live.backend.sql<{ id: string; type: PublishedType; username: string; time: Date }>(
+          'SELECT id::text, type, username, time FROM audit_log',
+        )
+      ).map((r) => [r.id, r]),
     );
-    const [{ pending } = { pending: -1 }] = await live.backend.sql<{ pending: number }>('SELECT count(*)::int AS pending FROM outbox WHERE delivered_at IS NULL');
+    const [{ pending } = { pending: -1 }] = await live.backend.sql<{ pending: number }>(
+      'SELECT count(*)::int AS pending FROM outbox WHERE delivered_at IS NULL',
+    );
     expect(pending, 'every event was delivered').to.equal(0);
-    expect(sink.received.length, 'one request per outbox event').to.equal((await live.backend.sql('SELECT id FROM outbox')).length);
+    expect(sink.received.length, 'one request per outbox event').to.equal(
+      (await live.backend.sql('SELECT id FROM outbox')).length,
+    );
 
     const seen = new Set<string>();
     const failures: string[] = [];
@@ -233,18 +300,27 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
       // strict: each field the code always writes is required, and nothing else is admitted
       for (const field of Object.keys(data)) {
         const { [field]: _dropped, ...without } = data;
-        if (validate(without) && !OPTIONAL_FIELDS.includes(field)) failures.push(`${where}: its schema admits the data without "${field}"`);
+        if (validate(without) && !OPTIONAL_FIELDS.includes(field))
+          failures.push(`${where}: its schema admits the data without "${field}"`);
       }
-      for (const extra of [{ token: 'x'.repeat(43) }, { password_hash: '$2b$12$' + 'x'.repeat(53) }, { invitation_token: 'x'.repeat(43) }]) {
+      for (const extra of [
+        { token: 'x'.repeat(43) },
+        { password_hash: '$2b$12$' + 'x'.repeat(53) },
+        { invitation_token: 'x'.repeat(43) },
+      ]) {
         if (validate({ ...data, ...extra })) failures.push(`${where}: its schema admits ${Object.keys(extra)[0]}`);
       }
     }
     expect(failures).to.deep.equal([]);
-    expect([...seen].sort(), 'every published type, each with its schema').to.deep.equal(PUBLISHED_TYPES.map(identityEventType).sort());
+    expect([...seen].sort(), 'every published type, each with its schema').to.deep.equal(
+      PUBLISHED_TYPES.map(identityEventType).sort(),
+    );
     // the replies of employee-events, against their webhooks
     expect(replies.map((r) => r.type).sort()).to.deep.equal([
-      'fr.cofrap.identity.account.conflict', 'fr.cofrap.identity.account.conflict',
-      'fr.cofrap.identity.account.invited', 'fr.cofrap.identity.account.invited',
+      'fr.cofrap.identity.account.conflict',
+      'fr.cofrap.identity.account.conflict',
+      'fr.cofrap.identity.account.invited',
+      'fr.cofrap.identity.account.invited',
       'fr.cofrap.identity.account.reset',
     ]);
     for (const reply of replies) {
@@ -254,7 +330,9 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
     }
 
     // the variants with optional fields were among them
-    const optional = sink.received.flatMap(({ headers, data }) => OPTIONAL_FIELDS.filter((f) => f in data).map((f) => `${headers['ce-type']}:${f}`));
+    const optional = sink.received.flatMap(({ headers, data }) =>
+      OPTIONAL_FIELDS.filter((f) => f in data).map((f) => `${headers['ce-type']}:${f}`),
+    );
     expect([...new Set(optional)].sort()).to.include.members([
       'fr.cofrap.identity.account.conflict:similar_to',
       'fr.cofrap.identity.account.reset-requested:reason',
@@ -269,10 +347,16 @@ describe('identity events: what a run publishes matches openapi.yaml (postgres)'
       expect(pointer, `a webhook for ${type}`).to.be.a('string');
       const validate = schemaAt(pointer as string);
       expect(validate({}), `${type} accepts {}`).to.equal(false);
-      expect(validate({ username: 'es.ann', secret: 'JBSWY3DPEHPK3PXP' }), `${type} accepts a secret field`).to.equal(false);
+      expect(validate({ username: 'es.ann', secret: 'JBSWY3DPEHPK3PXP' }), `${type} accepts a secret field`).to.equal(
+        false,
+      );
     }
     // and the replies of employee-events, which the broker passes on
-    for (const reply of ['fr.cofrap.identity.account.invited (reply)', 'fr.cofrap.identity.account.conflict (reply)', 'fr.cofrap.identity.account.reset (reply)']) {
+    for (const reply of [
+      'fr.cofrap.identity.account.invited (reply)',
+      'fr.cofrap.identity.account.conflict (reply)',
+      'fr.cofrap.identity.account.reset (reply)',
+    ]) {
       expect(dataSchemaPointer(reply), reply).to.be.a('string');
     }
   });

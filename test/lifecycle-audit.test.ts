@@ -61,12 +61,13 @@ const USER_XID = 'SELECT xmin::text AS xid FROM users WHERE username = $1';
 const handedOut: string[] = [];
 
 function answered(answer: Answer): Result {
-  for (const [field, value] of Object.entries(answer.body)) if (field.endsWith('_token') && typeof value === 'string') handedOut.push(value);
+  for (const [field, value] of Object.entries(answer.body))
+    if (field.endsWith('_token') && typeof value === 'string') handedOut.push(value);
   return { status: answer.status, code: answer.body.code, text: answer.text };
 }
 const str = (value: unknown): string => value as string;
 
-describe('lifecycle changes: one record and one identity event each, in the change\'s transaction (postgres)', function () {
+describe("lifecycle changes: one record and one identity event each, in the change's transaction (postgres)", function () {
   const live = useServer('postgres', { CREDENTIAL_MAX_AGE: MAX_AGE });
   before(async function () {
     await requireBackend(this, 'postgres');
@@ -128,7 +129,8 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.activate',
       origin: 'authenticate',
       prepare: async (username) => ({ ...(await createAndEnroll(live.url, username)), step: await stepWithMargin(8) }),
-      act: async (username, p) => answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
+      act: async (username, p) =>
+        answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
       succeeds: { status: 200 },
       records: [{ type: 'account.activated', actor: 'self', details: { second_factor: 'totp' } }],
       changed: { xid: USER_XID, state: USER_STATE },
@@ -140,10 +142,14 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       prepare: async (username) => {
         const step = await stepWithMargin(12);
         const account = await activeAccount(username, step);
-        await live.backend.sql("UPDATE users SET created_at = now() - $2::interval - interval '1 day' WHERE username = $1", [username, MAX_AGE]);
+        await live.backend.sql(
+          "UPDATE users SET created_at = now() - $2::interval - interval '1 day' WHERE username = $1",
+          [username, MAX_AGE],
+        );
         return { ...account, step };
       },
-      act: async (username, p) => answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
+      act: async (username, p) =>
+        answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
       succeeds: { status: 403, code: 'credentials_expired' },
       records: [{ type: 'credentials.expired', actor: 'self' }],
       changed: { xid: USER_XID, state: USER_STATE },
@@ -156,12 +162,16 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         const step = await stepWithMargin(12);
         const account = await activeAccount(username, step);
         // inside the renewal window: a sign-in offers a renewal token
-        await live.backend.sql("UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1", [username, MAX_AGE]);
+        await live.backend.sql(
+          "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
+          [username, MAX_AGE],
+        );
         const offered = await signIn(live.url, username, account.password, account.secret, step);
         expect(offered.body.renewal_token, offered.text).to.be.a('string');
         return { token: offered.body.renewal_token };
       },
-      act: async (username, p) => answered(await postJson(fn('generate-password'), { username, renewal_token: p.token })),
+      act: async (username, p) =>
+        answered(await postJson(fn('generate-password'), { username, renewal_token: p.token })),
       succeeds: { status: 200 },
       records: [{ type: 'password.issued', actor: 'self', details: { reason: 'renewal' } }],
       changed: { xid: USER_XID, state: USER_STATE },
@@ -173,13 +183,22 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       prepare: async (username) => {
         const step = await stepWithMargin(12);
         const account = await activeAccount(username, step);
-        await live.backend.sql("UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1", [username, MAX_AGE]);
+        await live.backend.sql(
+          "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
+          [username, MAX_AGE],
+        );
         const offered = await signIn(live.url, username, account.password, account.secret, step);
-        const renewed = await createAccount(live.url, username, { renewal_token: str(offered.body.renewal_token) }, 200);
+        const renewed = await createAccount(
+          live.url,
+          username,
+          { renewal_token: str(offered.body.renewal_token) },
+          200,
+        );
         const { secret } = await enroll(live.url, username, renewed.enrollmentToken);
         return { password: renewed.password, secret, step };
       },
-      act: async (username, p) => answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
+      act: async (username, p) =>
+        answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
       succeeds: { status: 200 },
       records: [{ type: 'credentials.renewed', actor: 'self', details: { second_factor: 'totp' } }],
       changed: { xid: USER_XID, state: USER_STATE },
@@ -192,9 +211,12 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         const account = await activeAccount(username, await stepWithMargin(8));
         return { password: account.password, code: account.recoveryCodes[3] };
       },
-      act: async (username, p) => answered(await postJson(fn('authenticate'), { username, password: p.password, recovery_code: p.code })),
+      act: async (username, p) =>
+        answered(await postJson(fn('authenticate'), { username, password: p.password, recovery_code: p.code })),
       succeeds: { status: 200 },
-      records: [{ type: 'recovery-code.used', actor: 'self', details: { second_factor: 'recovery', recovery_codes_left: 9 } }],
+      records: [
+        { type: 'recovery-code.used', actor: 'self', details: { second_factor: 'recovery', recovery_codes_left: 9 } },
+      ],
       changed: { xid: USER_XID, state: USER_STATE },
     },
     {
@@ -207,7 +229,8 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         await live.backend.sql('INSERT INTO auth_throttle_username (username, failures) VALUES ($1, 99)', [username]);
         return {};
       },
-      act: async (username) => answered(await postJson(fn('authenticate'), { username, password: 'not-the-password', totp: '000000' })),
+      act: async (username) =>
+        answered(await postJson(fn('authenticate'), { username, password: 'not-the-password', totp: '000000' })),
       succeeds: { status: 401, code: 'invalid_credentials' },
       records: [
         { type: 'account.locked', actor: 'self', details: { failures: 100 } },
@@ -224,7 +247,10 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       origin: 'account',
       prepare: async (username) => {
         const account = await createAndEnroll(live.url, username);
-        for (const code of ['000000', '111111']) expect((await postJson(fn('authenticate'), { username, password: account.password, totp: code })).status).to.equal(401);
+        for (const code of ['000000', '111111'])
+          expect(
+            (await postJson(fn('authenticate'), { username, password: account.password, totp: code })).status,
+          ).to.equal(401);
         return {};
       },
       act: (username) => operator(['unlock', username, '--by', 'it.ops']),
@@ -242,7 +268,8 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.invite',
       origin: 'employee-events',
       prepare: async () => ({}),
-      act: async (username) => answered(await event('fr.cofrap.hr.employee.created', { username, email: 'lc.invite@cofrap.fr' }, 'lc-hr-1')),
+      act: async (username) =>
+        answered(await event('fr.cofrap.hr.employee.created', { username, email: 'lc.invite@cofrap.fr' }, 'lc-hr-1')),
       succeeds: { status: 200 },
       records: [{ type: 'account.invited', actor: '/hr/workday#lc-hr-1' }],
       changed: { xid: USER_XID, state: USER_STATE },
@@ -251,8 +278,11 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       change: 'invitation accepted (generate-password with the invitation token)',
       username: 'lc.accept',
       origin: 'generate-password',
-      prepare: async (username) => ({ token: replyEvent(await event('fr.cofrap.hr.employee.created', { username }, 'lc-hr-2')).data?.invitation_token }),
-      act: async (username, p) => answered(await postJson(fn('generate-password'), { username, invitation_token: p.token })),
+      prepare: async (username) => ({
+        token: replyEvent(await event('fr.cofrap.hr.employee.created', { username }, 'lc-hr-2')).data?.invitation_token,
+      }),
+      act: async (username, p) =>
+        answered(await postJson(fn('generate-password'), { username, invitation_token: p.token })),
       succeeds: { status: 201 },
       records: [{ type: 'password.issued', actor: 'self', details: { reason: 'invitation' } }],
       changed: { xid: USER_XID, state: USER_STATE },
@@ -266,16 +296,33 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       succeeds: { status: 200 },
       records: [{ type: 'account.conflict', actor: '/hr/workday#lc-hr-3', details: { provenance: 'self' } }],
       // nothing of the account changes: the delivery's record is the transaction's row
-      changed: { xid: "SELECT xmin::text AS xid FROM processed_events WHERE id = 'lc-hr-3' AND username = $1", state: USER_STATE },
+      changed: {
+        xid: "SELECT xmin::text AS xid FROM processed_events WHERE id = 'lc-hr-3' AND username = $1",
+        state: USER_STATE,
+      },
     },
     {
       change: 'reset requested (IT helpdesk)',
       username: 'lc.reset',
       origin: 'employee-events',
       prepare: async (username) => (await activeAccount(username, await stepWithMargin(8)), {}),
-      act: async (username) => answered(await event('fr.cofrap.it.credentials.reset-requested', { username, requested_by: 'agent.smith', reason: 'lost phone and codes' }, 'lc-it-1', HELPDESK)),
+      act: async (username) =>
+        answered(
+          await event(
+            'fr.cofrap.it.credentials.reset-requested',
+            { username, requested_by: 'agent.smith', reason: 'lost phone and codes' },
+            'lc-it-1',
+            HELPDESK,
+          ),
+        ),
       succeeds: { status: 200 },
-      records: [{ type: 'account.reset-requested', actor: `${HELPDESK}#lc-it-1`, details: { requested_by: 'agent.smith', reason: 'lost phone and codes' } }],
+      records: [
+        {
+          type: 'account.reset-requested',
+          actor: `${HELPDESK}#lc-it-1`,
+          details: { requested_by: 'agent.smith', reason: 'lost phone and codes' },
+        },
+      ],
       changed: { xid: USER_XID, state: USER_STATE },
     },
     {
@@ -284,7 +331,12 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       origin: 'generate-password',
       prepare: async (username) => {
         await activeAccount(username, await stepWithMargin(8));
-        const reset = await event('fr.cofrap.it.credentials.reset-requested', { username, requested_by: 'agent.smith' }, 'lc-it-2', HELPDESK);
+        const reset = await event(
+          'fr.cofrap.it.credentials.reset-requested',
+          { username, requested_by: 'agent.smith' },
+          'lc-it-2',
+          HELPDESK,
+        );
         return { token: replyEvent(reset).data?.reset_token };
       },
       act: async (username, p) => answered(await postJson(fn('generate-password'), { username, reset_token: p.token })),
@@ -336,15 +388,21 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       origin: 'housekeeping',
       prepare: async (username) => {
         await activeAccount(username, await stepWithMargin(8));
-        await live.backend.sql("UPDATE users SET created_at = now() - $2::interval + interval '7 days' - interval '1 minute' WHERE username = $1", [username, MAX_AGE]);
+        await live.backend.sql(
+          "UPDATE users SET created_at = now() - $2::interval + interval '7 days' - interval '1 minute' WHERE username = $1",
+          [username, MAX_AGE],
+        );
         return {};
       },
-      act: async () => answered(await postJson(fn('housekeeping'), { specversion: '1.0' }, await brokerAuthorization())),
+      act: async () =>
+        answered(await postJson(fn('housekeeping'), { specversion: '1.0' }, await brokerAuthorization())),
       succeeds: { status: 200 },
-      records: [{ type: 'credentials.expiring', actor: 'housekeeping', details: { threshold: '7 days', days_left: 7 } }],
+      records: [
+        { type: 'credentials.expiring', actor: 'housekeeping', details: { threshold: '7 days', days_left: 7 } },
+      ],
       changed: {
         xid: 'SELECT xmin::text AS xid FROM expiry_reminders WHERE username = $1',
-        state: "SELECT jsonb_agg(to_jsonb(r)) AS state FROM expiry_reminders r WHERE username = $1",
+        state: 'SELECT jsonb_agg(to_jsonb(r)) AS state FROM expiry_reminders r WHERE username = $1',
       },
     },
     {
@@ -355,7 +413,10 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         const account = await createAndEnroll(live.url, username);
         // sealed with the second (older) key of encryption-key, as before a rotation
         const keys = readFileSync(path.join(live.backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n');
-        await live.backend.sql('UPDATE users SET mfa_secret = $2 WHERE username = $1', [username, new SecretBox([keys[1] as string]).encrypt(account.secret)]);
+        await live.backend.sql('UPDATE users SET mfa_secret = $2 WHERE username = $1', [
+          username,
+          new SecretBox([keys[1] as string]).encrypt(account.secret),
+        ]);
         return {};
       },
       act: async () => handedOver(await runToExit('rotate-encryption-key', live.backend.env())),
@@ -386,8 +447,12 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         WHERE a.username = $1 ORDER BY a.time, a.id`,
       [username],
     );
-  const eventsOf = async (username: string): Promise<string[]> => (await live.backend.sql<{ id: string }>('SELECT id::text FROM outbox WHERE subject = $1', [username])).map((r) => r.id);
-  const one = async (sql: string, username: string): Promise<unknown> => Object.values((await live.backend.sql(sql, [username]))[0] ?? {})[0];
+  const eventsOf = async (username: string): Promise<string[]> =>
+    (await live.backend.sql<{ id: string }>('SELECT id::text FROM outbox WHERE subject = $1', [username])).map(
+      (r) => r.id,
+    );
+  const one = async (sql: string, username: string): Promise<unknown> =>
+    Object.values((await live.backend.sql(sql, [username]))[0] ?? {})[0];
 
   /** The outbox INSERT of `username`'s events raises, until the returned function removes the trigger. */
   async function injectFault(username: string): Promise<() => Promise<void>> {
@@ -396,7 +461,9 @@ describe('lifecycle changes: one record and one identity event each, in the chan
         IF NEW.subject = '${username.replace(/'/g, "''")}' THEN RAISE EXCEPTION 'fault injected between the change and the commit'; END IF;
         RETURN NEW;
       END $$`);
-    await live.backend.sql('CREATE TRIGGER lifecycle_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION lifecycle_fault()');
+    await live.backend.sql(
+      'CREATE TRIGGER lifecycle_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION lifecycle_fault()',
+    );
     return async () => {
       await live.backend.sql('DROP TRIGGER IF EXISTS lifecycle_fault ON outbox');
       await live.backend.sql('DROP FUNCTION IF EXISTS lifecycle_fault()');
@@ -438,22 +505,33 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       const xid = String(await one(row.changed.xid, username));
       for (const expected of row.records) {
         const record = fresh.find((w) => w.type === expected.type) as Written;
-        if (expected.actor !== undefined) expect(record.actor).to.match(typeof expected.actor === 'string' ? new RegExp(`^${expected.actor.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : expected.actor);
+        if (expected.actor !== undefined)
+          expect(record.actor).to.match(
+            typeof expected.actor === 'string'
+              ? new RegExp(`^${expected.actor.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+              : expected.actor,
+          );
         if (expected.details !== undefined) expect(record.details).to.deep.include(expected.details);
         if (!isPublished(expected.type)) {
           expect(record.event_type, `${expected.type} stays in the trail`).to.equal(null);
           continue;
         }
         expect(record, `${expected.type} has its event`).to.deep.include({
-          event_type: identityEventType(expected.type as PublishedType),
+          event_type: identityEventType(expected.type),
           source: `/cofrap/identity/${row.origin}`,
           subject: username,
         });
         expect(record.data).to.deep.include({ username, ...(expected.details ?? {}) });
-        expect([record.xid, record.event_xid], 'the record and its event are written by the change\'s transaction').to.deep.equal([xid, xid]);
+        expect(
+          [record.xid, record.event_xid],
+          "the record and its event are written by the change's transaction",
+        ).to.deep.equal([xid, xid]);
       }
       const published = row.records.filter((r) => isPublished(r.type)).length;
-      expect((await eventsOf(username)).filter((id) => !eventsBefore.includes(id)), 'no other event').to.have.length(published);
+      expect(
+        (await eventsOf(username)).filter((id) => !eventsBefore.includes(id)),
+        'no other event',
+      ).to.have.length(published);
     });
   }
 
@@ -465,7 +543,13 @@ describe('lifecycle changes: one record and one identity event each, in the chan
     const cases: Array<[string, string, Record<string, unknown>, string, string?]> = [
       ['lc.same', 'fr.cofrap.hr.employee.rehired', { username: 'lc.same' }, 'not_disabled'],
       ['lc.gone', 'fr.cofrap.hr.employee.departed', { username: 'lc.gone' }, 'already_disabled'],
-      ['lc.gone', 'fr.cofrap.it.credentials.reset-requested', { username: 'lc.gone', requested_by: 'agent.smith' }, 'not_active', HELPDESK],
+      [
+        'lc.gone',
+        'fr.cofrap.it.credentials.reset-requested',
+        { username: 'lc.gone', requested_by: 'agent.smith' },
+        'not_active',
+        HELPDESK,
+      ],
       // a disabled account comes back by a re-hire only
       ['lc.gone', 'fr.cofrap.hr.employee.created', { username: 'lc.gone' }, 'exists'],
     ];
@@ -476,7 +560,9 @@ describe('lifecycle changes: one record and one identity event each, in the chan
       expect(answer.status, answer.text).to.equal(200);
       expect(answer.text, 'no reply').to.equal('');
       const records = (await written(username)).filter((w) => w.actor.endsWith(`#${id}`));
-      expect(records.map((r) => [r.type, r.details.outcome, r.event_type])).to.deep.equal([['account.unchanged', outcome, null]]);
+      expect(records.map((r) => [r.type, r.details.outcome, r.event_type])).to.deep.equal([
+        ['account.unchanged', outcome, null],
+      ]);
       expect(records[0]?.details.event).to.equal(type);
       if (source === HELPDESK) expect(records[0]?.details.requested_by).to.equal('agent.smith');
     }
@@ -520,12 +606,21 @@ describe('lifecycle changes: one record and one identity event each, in the chan
     for (const [value, kind] of rememberedSecrets()) needles.set(value, kind);
     for (const value of handedOut) needles.set(value, 'token');
     for (const { value } of stored) needles.set(value, 'stored hash, digest or sealed secret');
-    expect([...needles.values()]).to.include.members(['password', 'totp secret', 'token', 'recovery code', 'stored hash, digest or sealed secret']);
+    expect([...needles.values()]).to.include.members([
+      'password',
+      'totp secret',
+      'token',
+      'recovery code',
+      'stored hash, digest or sealed secret',
+    ]);
 
-    const dumps = await live.backend.sql<{ dump: string }>("SELECT to_jsonb(a)::text || coalesce(to_jsonb(o)::text, '') AS dump FROM audit_log a LEFT JOIN outbox o USING (id)");
+    const dumps = await live.backend.sql<{ dump: string }>(
+      "SELECT to_jsonb(a)::text || coalesce(to_jsonb(o)::text, '') AS dump FROM audit_log a LEFT JOIN outbox o USING (id)",
+    );
     expect(dumps.length).to.be.greaterThan(rows.length);
     const all = dumps.map((d) => d.dump).join('\n');
     for (const [value, kind] of needles) expect(all.includes(value), `a ${kind} is in the trail`).to.equal(false);
-    for (const shape of SECRET_SHAPES) expect(all.search(shape.pattern), `a ${shape.kind} is in the trail`).to.equal(-1);
+    for (const shape of SECRET_SHAPES)
+      expect(all.search(shape.pattern), `a ${shape.kind} is in the trail`).to.equal(-1);
   });
 });

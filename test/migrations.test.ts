@@ -17,7 +17,17 @@ describe('unit: migrations on disk', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('finds the .sql scripts and the compiled .js modules in version order, nothing else', () => {
-    for (const file of ['003_three.sql', '001_one.sql', '002_two.js', '002_two.js.map', '004_four.d.ts', '004_four.ts', 'README.md', '5_five.sql']) writeFileSync(path.join(dir, file), '');
+    for (const file of [
+      '003_three.sql',
+      '001_one.sql',
+      '002_two.js',
+      '002_two.js.map',
+      '004_four.d.ts',
+      '004_four.ts',
+      'README.md',
+      '5_five.sql',
+    ])
+      writeFileSync(path.join(dir, file), '');
     expect(loadMigrations(dir).map((m) => [m.version, m.name, m.kind])).to.deep.equal([
       [1, 'one', 'sql'],
       [2, 'two', 'module'],
@@ -44,7 +54,10 @@ describe('migrations in TypeScript beside SQL, on postgres', function () {
     dir = mkdtempSync(path.join(tmpdir(), 'cofrap-migrations-'));
     // The compiled migrations are ES modules, as dist/ is ("type": "module").
     writeFileSync(path.join(dir, 'package.json'), '{"type": "module"}\n');
-    writeFileSync(path.join(dir, '001_trail.sql'), 'CREATE TABLE trail (step INTEGER PRIMARY KEY);\nINSERT INTO trail VALUES (1);\n');
+    writeFileSync(
+      path.join(dir, '001_trail.sql'),
+      'CREATE TABLE trail (step INTEGER PRIMARY KEY);\nINSERT INTO trail VALUES (1);\n',
+    );
     writeFileSync(
       path.join(dir, '002_module.js'),
       [
@@ -68,19 +81,38 @@ describe('migrations in TypeScript beside SQL, on postgres', function () {
 
   it('applies them in version order, each recorded once', async () => {
     expect(await migrate(db as Database, log, dir)).to.deep.equal([1, 2, 3]);
-    expect((await adminQuery<{ step: number }>(backend.name, 'SELECT step FROM trail ORDER BY step')).map((r) => r.step)).to.deep.equal([1, 2, 3]);
-    expect(lines.some((line) => line.includes('"event":"module_migration_ran"') && line.includes('"migration":2'))).to.equal(true);
+    expect(
+      (await adminQuery<{ step: number }>(backend.name, 'SELECT step FROM trail ORDER BY step')).map((r) => r.step),
+    ).to.deep.equal([1, 2, 3]);
+    expect(
+      lines.some((line) => line.includes('"event":"module_migration_ran"') && line.includes('"migration":2')),
+    ).to.equal(true);
     expect(await migrate(db as Database, log, dir)).to.deep.equal([]);
-    expect((await adminQuery<{ version: number; name: string }>(backend.name, 'SELECT version, name FROM schema_migrations ORDER BY version')).map((r) => `${r.version} ${r.name}`)).to.deep.equal(['1 trail', '2 module', '3 after']);
+    expect(
+      (
+        await adminQuery<{ version: number; name: string }>(
+          backend.name,
+          'SELECT version, name FROM schema_migrations ORDER BY version',
+        )
+      ).map((r) => `${r.version} ${r.name}`),
+    ).to.deep.equal(['1 trail', '2 module', '3 after']);
   });
 
   it('rolls a failing module migration back whole, and records nothing of it', async () => {
-    writeFileSync(path.join(dir, '004_fails.js'), "export async function up(db) {\n  await db.query('INSERT INTO trail VALUES (4)');\n  throw new Error('stop here');\n}\n");
+    writeFileSync(
+      path.join(dir, '004_fails.js'),
+      "export async function up(db) {\n  await db.query('INSERT INTO trail VALUES (4)');\n  throw new Error('stop here');\n}\n",
+    );
     let failure: unknown;
     await migrate(db as Database, log, dir).catch((error: unknown) => (failure = error));
     expect(String(failure)).to.contain('stop here');
-    expect((await adminQuery<{ step: number }>(backend.name, 'SELECT step FROM trail ORDER BY step')).map((r) => r.step)).to.deep.equal([1, 2, 3]);
-    expect((await adminQuery<{ version: number }>(backend.name, 'SELECT max(version) AS version FROM schema_migrations'))[0]?.version).to.equal(3);
+    expect(
+      (await adminQuery<{ step: number }>(backend.name, 'SELECT step FROM trail ORDER BY step')).map((r) => r.step),
+    ).to.deep.equal([1, 2, 3]);
+    expect(
+      (await adminQuery<{ version: number }>(backend.name, 'SELECT max(version) AS version FROM schema_migrations'))[0]
+        ?.version,
+    ).to.equal(3);
   });
 
   it('refuses a module without up()', async () => {

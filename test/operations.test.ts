@@ -26,7 +26,8 @@ import { rememberOutput } from './helpers/secrets.js';
 import { loadMigrations } from '../lib/db/migrate.js';
 
 const SEED_SCHEMA = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-schema.sql'), 'utf8');
-const SEED_INSERT = 'INSERT INTO users (username, password_hash, mfa_secret, created_at, expired) VALUES ($1, $2, $3, $4, $5)';
+const SEED_INSERT =
+  'INSERT INTO users (username, password_hash, mfa_secret, created_at, expired) VALUES ($1, $2, $3, $4, $5)';
 // Every shipped migration, SQL or TypeScript: what a fresh database gets.
 const VERSIONS = loadMigrations().map((m) => m.version);
 
@@ -34,16 +35,31 @@ const VERSIONS = loadMigrations().map((m) => m.version);
 async function writeSeedDatabase(backend: Backend, dataDir: string | undefined): Promise<void> {
   const rows = seedFixture().rows;
   // One active row is old enough to have expired by age (with the flag still false).
-  const createdAt = (username: string): string => (username === 'seed-pending' ? new Date().toISOString() : '2026-09-01T00:00:00Z');
+  const createdAt = (username: string): string =>
+    username === 'seed-pending' ? new Date().toISOString() : '2026-09-01T00:00:00Z';
   if (backend.kind === 'postgres') {
     await backend.prepare({ migrate: false });
     await backend.sql(SEED_SCHEMA);
-    for (const row of rows) await backend.sql(SEED_INSERT, [row.username, row.password_hash, row.mfa_secret, createdAt(row.username), row.expired]);
+    for (const row of rows)
+      await backend.sql(SEED_INSERT, [
+        row.username,
+        row.password_hash,
+        row.mfa_secret,
+        createdAt(row.username),
+        row.expired,
+      ]);
     return;
   }
   const db = await PGlite.create(path.join(dataDir as string, 'pgdata'));
   await db.exec(SEED_SCHEMA);
-  for (const row of rows) await db.query(SEED_INSERT, [row.username, row.password_hash, row.mfa_secret, createdAt(row.username), row.expired]);
+  for (const row of rows)
+    await db.query(SEED_INSERT, [
+      row.username,
+      row.password_hash,
+      row.mfa_secret,
+      createdAt(row.username),
+      row.expired,
+    ]);
   await db.close();
 }
 
@@ -53,7 +69,7 @@ for (const kind of BACKENDS) {
     let server: RunningProcess | undefined;
 
     before(async function () {
-      await requireBackend(this, kind as BackendKind);
+      await requireBackend(this, kind);
     });
     after(async () => {
       await server?.stop();
@@ -69,7 +85,9 @@ for (const kind of BACKENDS) {
         expect(first.output).to.contain(`applied migrations ${VERSIONS.join(', ')}`);
         const again = await runToExit('migrate', backend.env());
         expect(again.output).to.contain('schema up to date');
-        const rows = await backend.sql<{ username: string; status: string; password_hash: string }>('SELECT username, status, password_hash FROM users ORDER BY username');
+        const rows = await backend.sql<{ username: string; status: string; password_hash: string }>(
+          'SELECT username, status, password_hash FROM users ORDER BY username',
+        );
         expect(rows.map((r) => [r.username, r.status])).to.deep.equal([
           ['seed-expired', 'active'],
           ['seed-pending', 'pending'],
@@ -82,12 +100,24 @@ for (const kind of BACKENDS) {
       const step = await stepWithMargin();
 
       // "Seed.User" was renamed to its normalised form; any spelling reaches it.
-      const signedIn = await postJson(`${server.url}/authenticate`, { username: 'Seed.User', password: user?.password, totp: codeAt(user?.totp_secret as string, step) });
+      const signedIn = await postJson(`${server.url}/authenticate`, {
+        username: 'Seed.User',
+        password: user?.password,
+        totp: codeAt(user?.totp_secret as string, step),
+      });
       expect(signedIn.status, signedIn.text).to.equal(200);
-      const wrong = await postJson(`${server.url}/authenticate`, { username: 'seed.user', password: pending?.password, totp: codeAt(user?.totp_secret as string, step + 1) });
+      const wrong = await postJson(`${server.url}/authenticate`, {
+        username: 'seed.user',
+        password: pending?.password,
+        totp: codeAt(user?.totp_secret as string, step + 1),
+      });
       expect(wrong.status).to.equal(401);
 
-      const flagged = await postJson(`${server.url}/authenticate`, { username: 'seed-expired', password: expired?.password, totp: codeAt(expired?.totp_secret as string, step) });
+      const flagged = await postJson(`${server.url}/authenticate`, {
+        username: 'seed-expired',
+        password: expired?.password,
+        totp: codeAt(expired?.totp_secret as string, step),
+      });
       expect(flagged.status, flagged.text).to.equal(403);
       expect(flagged.body.code).to.equal('credentials_expired');
 
@@ -119,26 +149,40 @@ describe('Fernet key rotation on postgres', function () {
       const fresh = await createAndEnroll(server.url, 'after.python');
       const step = await stepWithMargin(8);
       // sign-ins before, during and after the rotation
-      const before = await postJson(`${server.url}/authenticate`, { username: 'seed.user', password: seedUser?.password, totp: codeAt(seedUser?.totp_secret as string, step - 1) });
+      const before = await postJson(`${server.url}/authenticate`, {
+        username: 'seed.user',
+        password: seedUser?.password,
+        totp: codeAt(seedUser?.totp_secret as string, step - 1),
+      });
       expect(before.status, before.text).to.equal(200);
       const [rotation, during] = await Promise.all([
         runToExit('rotate-encryption-key', backend.env()),
         signIn(server.url, 'after.python', fresh.password, fresh.secret, step),
       ]);
       expect(rotation.code, rotation.output).to.equal(0);
-      expect(rotation.output, rotation.output).to.match(/examined 3, re-sealed 2, already on the first key 1, changed meanwhile 0, unreadable 0/);
+      expect(rotation.output, rotation.output).to.match(
+        /examined 3, re-sealed 2, already on the first key 1, changed meanwhile 0, unreadable 0/,
+      );
       expect(during.status).to.equal(200);
-      const rows = await backend.sql<{ username: string; mfa_secret: string }>('SELECT username, mfa_secret FROM users WHERE mfa_secret IS NOT NULL');
+      const rows = await backend.sql<{ username: string; mfa_secret: string }>(
+        'SELECT username, mfa_secret FROM users WHERE mfa_secret IS NOT NULL',
+      );
       const onlyNew = new SecretBox([newKey]);
       for (const row of rows) expect(onlyNew.decrypt(row.mfa_secret), row.username).to.be.a('string');
       // resumable: a second run finds nothing to do
-      expect((await runToExit('rotate-encryption-key', backend.env())).output).to.contain('re-sealed 0, already on the first key 3');
+      expect((await runToExit('rotate-encryption-key', backend.env())).output).to.contain(
+        're-sealed 0, already on the first key 3',
+      );
       await server.stop();
 
       // the Python-made key can now be retired
       writeFileSync(keyFile, newKey + '\n');
       server = await backend.start({ BCRYPT_COST: '10' });
-      const afterwards = await postJson(`${server.url}/authenticate`, { username: 'seed.user', password: seedUser?.password, totp: codeAt(seedUser?.totp_secret as string, step + 1) });
+      const afterwards = await postJson(`${server.url}/authenticate`, {
+        username: 'seed.user',
+        password: seedUser?.password,
+        totp: codeAt(seedUser?.totp_secret as string, step + 1),
+      });
       expect(afterwards.status, afterwards.text).to.equal(200);
     } finally {
       await server.stop();
@@ -169,20 +213,25 @@ describe('operations on postgres', function () {
     expect(b.code, b.output).to.equal(0);
     const versions = await backend.sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     expect(versions.map((v) => v.version)).to.deep.equal(VERSIONS);
-    expect([a.output, b.output].filter((o) => o.includes(`applied migrations ${VERSIONS.join(', ')}`))).to.have.length(1);
+    expect([a.output, b.output].filter((o) => o.includes(`applied migrations ${VERSIONS.join(', ')}`))).to.have.length(
+      1,
+    );
   });
 
   it('Python bcrypt and Python Fernet read what the functions stored', async function () {
     const python = spawnSync('/usr/bin/python3', ['-c', 'import bcrypt, cryptography'], { encoding: 'utf8' });
     if (python.status !== 0) {
-      if (process.env.CI === 'true') throw new Error('python3 with bcrypt and cryptography is required under CI=true (.ci/run installs them)');
+      if (process.env.CI === 'true')
+        throw new Error('python3 with bcrypt and cryptography is required under CI=true (.ci/run installs them)');
       console.log('    ! SKIPPED: /usr/bin/python3 with bcrypt and cryptography is not installed');
       this.skip();
     }
     const server = await backend.start({ BCRYPT_COST: '12' });
     try {
       const account = await createAndEnroll(server.url, 'py.reader');
-      const [row] = await backend.sql<{ password_hash: string; mfa_secret: string }>("SELECT password_hash, mfa_secret FROM users WHERE username = 'py.reader'");
+      const [row] = await backend.sql<{ password_hash: string; mfa_secret: string }>(
+        "SELECT password_hash, mfa_secret FROM users WHERE username = 'py.reader'",
+      );
       expect(row?.password_hash).to.match(/^\$2[ab]\$12\$/);
       const key = readFileSync(path.join(backend.secretsDir, 'encryption-key'), 'utf8').split('\n')[0] as string;
       const script = [
@@ -192,7 +241,11 @@ describe('operations on postgres', function () {
         'print(bcrypt.checkpw(password.encode(), hashed.encode()))',
         'print(Fernet(key.encode()).decrypt(sealed.encode()).decode())',
       ].join('\n');
-      const out = execFileSync('/usr/bin/python3', ['-c', script, account.password, row?.password_hash as string, key, row?.mfa_secret as string], { encoding: 'utf8' });
+      const out = execFileSync(
+        '/usr/bin/python3',
+        ['-c', script, account.password, row?.password_hash as string, key, row?.mfa_secret as string],
+        { encoding: 'utf8' },
+      );
       expect(out.trim().split('\n')).to.deep.equal(['True', account.secret]);
     } finally {
       await server.stop();
@@ -248,7 +301,8 @@ function holdRequest(port: number, path: string, value: unknown, expected: numbe
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
           const headers = new Headers();
-          for (const [name, header] of Object.entries(res.headers)) if (typeof header === 'string') headers.set(name, header);
+          for (const [name, header] of Object.entries(res.headers))
+            if (typeof header === 'string') headers.set(name, header);
           checkAgainstDocument('POST', path, { status: res.statusCode ?? 0, headers, text });
           if ((res.statusCode ?? 500) < 400) rememberSecretsOf(JSON.parse(text) as Answer['body']);
           done({ status: res.statusCode ?? 0, text, connection: res.headers.connection });
@@ -258,15 +312,17 @@ function holdRequest(port: number, path: string, value: unknown, expected: numbe
     answered.catch(() => undefined);
     req.once('error', reject);
     req.flushHeaders();
-    req.once('continue', () => req.write(body.subarray(0, half), () =>
-      resolve({
-        expected,
-        finish: () => {
-          req.end(body.subarray(half));
-          return answered;
-        },
-      }),
-    ));
+    req.once('continue', () =>
+      req.write(body.subarray(0, half), () =>
+        resolve({
+          expected,
+          finish: () => {
+            req.end(body.subarray(half));
+            return answered;
+          },
+        }),
+      ),
+    );
   });
 }
 
@@ -294,11 +350,22 @@ describe('one function per process', function () {
   it('FUNCTION_TARGET=portal serves the page with no database and no secret', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'cofrap-no-secrets-'));
     // A database that cannot answer and an empty secrets folder: the portal needs neither.
-    const server = await startProcess({ script: 'serve', env: { FUNCTION_TARGET: 'portal', POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '1', SECRETS_DIR: empty, PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/' } });
+    const server = await startProcess({
+      script: 'serve',
+      env: {
+        FUNCTION_TARGET: 'portal',
+        POSTGRES_HOST: '127.0.0.1',
+        POSTGRES_PORT: '1',
+        SECRETS_DIR: empty,
+        PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/',
+      },
+    });
     try {
       const page = await request(`${server.url}/`);
       expect(page.status).to.equal(200);
-      expect(page.headers.get('content-security-policy')).to.contain('connect-src \'self\' https://authenticate.cofrap.example.com');
+      expect(page.headers.get('content-security-policy')).to.contain(
+        "connect-src 'self' https://authenticate.cofrap.example.com",
+      );
       const config = await request(`${server.url}/config.json`);
       expect(config.body.authenticate).to.equal('https://authenticate.cofrap.example.com/');
       expect((await request(`${server.url}/readyz`)).status).to.equal(200);
@@ -309,7 +376,10 @@ describe('one function per process', function () {
   });
 
   it('FUNCTION_TARGET=portal stops with one line on a bad PORTAL_*_URL', async () => {
-    const result = await runToExit('serve', { FUNCTION_TARGET: 'portal', PORTAL_GENERATE_2FA_URL: 'ftp://files.example.com/' });
+    const result = await runToExit('serve', {
+      FUNCTION_TARGET: 'portal',
+      PORTAL_GENERATE_2FA_URL: 'ftp://files.example.com/',
+    });
     expect(result.code, result.output).to.equal(1);
     expect(result.output.trim().split('\n')).to.have.length(1);
     expect(result.output).to.contain('PORTAL_GENERATE_2FA_URL');
@@ -324,20 +394,40 @@ describe('one function per process', function () {
     });
     const cli = path.join(PROJECT_ROOT, 'node_modules/.bin/functions-framework');
     const { spawn } = await import('node:child_process');
-    const child = spawn(cli, ['--target=authenticate', '--source=dist/functions/authenticate/index.js', `--port=${port}`], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...backend.env(), DATABASE_URL: '', NODE_ENV: 'production' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      cli,
+      ['--target=authenticate', '--source=dist/functions/authenticate/index.js', `--port=${port}`],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ...backend.env(), DATABASE_URL: '', NODE_ENV: 'production' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     // its output joins the run's, for the log check (test/hooks/no-secrets-in-logs.ts)
-    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((line) => rememberOutput(`functions-framework authenticate (pid ${child.pid})`, line)));
+    for (const stream of [child.stdout, child.stderr])
+      stream.on('data', (chunk: Buffer) =>
+        chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .forEach((line) => rememberOutput(`functions-framework authenticate (pid ${child.pid})`, line)),
+      );
     try {
-      const health = await until(async () => {
-        const answer = await request(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0 }));
-        return answer.status === 200 && answer;
-      }, 'the functions-framework CLI never answered /healthz', { everyMs: 50 });
+      const health = await until(
+        async () => {
+          const answer = await request(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0 }));
+          return answer.status === 200 && answer;
+        },
+        'the functions-framework CLI never answered /healthz',
+        { everyMs: 50 },
+      );
       expect(health.status).to.equal(200);
-      const refused = await postJson(`http://127.0.0.1:${port}/`, { username: 'nobody', password: 'x', totp: '123456' }, {}, '/authenticate');
+      const refused = await postJson(
+        `http://127.0.0.1:${port}/`,
+        { username: 'nobody', password: 'x', totp: '123456' },
+        {},
+        '/authenticate',
+      );
       expect(refused.status).to.equal(401);
       expect(refused.body.code).to.equal('invalid_credentials');
     } finally {
@@ -352,23 +442,52 @@ describe('one function per process', function () {
     // The body limit well above the test's pauses; the bcrypt queue's bound above its load.
     const server = await backend.start({ BCRYPT_QUEUE_SECONDS: '60', REQUEST_BODY_TIMEOUT_MS: '60000' });
     try {
-      const enrolling = await Promise.all(Array.from({ length: 10 }, (_, i) => createAccount(server.url, `drain.enrol${i}`).then((c) => ({ username: `drain.enrol${i}`, ...c }))));
+      const enrolling = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          createAccount(server.url, `drain.enrol${i}`).then((c) => ({ username: `drain.enrol${i}`, ...c })),
+        ),
+      );
       const held: HeldRequest[] = [];
-      for (let i = 0; i < 25; i++) held.push(await holdRequest(server.port, '/generate-password', { username: `drain${i}` }, 201));
-      for (let i = 0; i < 15; i++) held.push(await holdRequest(server.port, '/authenticate', { username: `drain.nobody${i}`, password: 'not-the-password', totp: '123456' }, 401));
-      for (const e of enrolling) held.push(await holdRequest(server.port, '/generate-2fa', { username: e.username, enrollment_token: e.enrollmentToken }, 200));
+      for (let i = 0; i < 25; i++)
+        held.push(await holdRequest(server.port, '/generate-password', { username: `drain${i}` }, 201));
+      for (let i = 0; i < 15; i++)
+        held.push(
+          await holdRequest(
+            server.port,
+            '/authenticate',
+            { username: `drain.nobody${i}`, password: 'not-the-password', totp: '123456' },
+            401,
+          ),
+        );
+      for (const e of enrolling)
+        held.push(
+          await holdRequest(
+            server.port,
+            '/generate-2fa',
+            { username: e.username, enrollment_token: e.enrollmentToken },
+            200,
+          ),
+        );
       expect(held).to.have.length(50);
 
       const exit = server.stop('SIGTERM');
       const shutdown = await until(
-        () => server.output.filter((line) => line.includes('"event":"shutdown"')).map((line) => JSON.parse(line) as { in_flight: number })[0],
+        () =>
+          server.output
+            .filter((line) => line.includes('"event":"shutdown"'))
+            .map((line) => JSON.parse(line) as { in_flight: number })[0],
         'no shutdown line',
       );
       expect(shutdown.in_flight, 'requests in flight at SIGTERM').to.equal(50);
       const answers = await Promise.all(held.map((h) => h.finish()));
       const code = await exit;
-      const lost = answers.map((a, i) => (a.status === held[i]?.expected ? '' : `#${i} ${a.status} ${a.text}`)).filter(Boolean);
-      expect(answers.map((a) => a.status), lost.join('; ')).to.deep.equal(held.map((h) => h.expected));
+      const lost = answers
+        .map((a, i) => (a.status === held[i]?.expected ? '' : `#${i} ${a.status} ${a.text}`))
+        .filter(Boolean);
+      expect(
+        answers.map((a) => a.status),
+        lost.join('; '),
+      ).to.deep.equal(held.map((h) => h.expected));
       // from the signal on, every answer closes its connection
       expect(answers.every((a) => a.connection === 'close')).to.equal(true);
       expect(code, 'exit 1 means the drain timed out').to.equal(0);

@@ -24,7 +24,6 @@ const BODY_TIMEOUT_MS = 500;
 
 type Entry = Record<string, unknown>;
 
-
 /** The request line, headers and body of an authenticate call, as bytes on the wire. */
 function rawAuthenticate(username: string, address: string): string {
   const body = JSON.stringify({ username, password: 'flooding-the-queue', totp: '000000' });
@@ -46,7 +45,8 @@ function openAndSend(port: number, request: string): Promise<net.Socket> {
 function memoryOf(pid: number | undefined): string {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string): string => /^\w+:\s+(\d+) kB/m.exec(status.split('\n').find((line) => line.startsWith(name)) ?? '')?.[1] ?? '?';
+    const field = (name: string): string =>
+      /^\w+:\s+(\d+) kB/m.exec(status.split('\n').find((line) => line.startsWith(name)) ?? '')?.[1] ?? '?';
     return `VmRSS ${Math.round(Number(field('VmRSS')) / 1024)} MiB, VmHWM ${Math.round(Number(field('VmHWM')) / 1024)} MiB`;
   } catch {
     return 'memory not readable here';
@@ -62,10 +62,15 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     REQUEST_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
   });
 
-  const entries = (): Entry[] => live.process.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Entry);
+  const entries = (): Entry[] =>
+    live.process.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Entry);
   /** The latest figures of the bcrypt queue (warm-up or last job). */
-  const figures = (): QueueFigures => entries().filter((e) => e.event === 'bcrypt_job' || e.event === 'bcrypt_queue').at(-1) as unknown as QueueFigures;
-  const authenticateLines = (): Entry[] => entries().filter((e) => e.event === 'request' && e.function === 'authenticate');
+  const figures = (): QueueFigures =>
+    entries()
+      .filter((e) => e.event === 'bcrypt_job' || e.event === 'bcrypt_queue')
+      .at(-1) as unknown as QueueFigures;
+  const authenticateLines = (): Entry[] =>
+    entries().filter((e) => e.event === 'request' && e.function === 'authenticate');
   /** Waits until every one of `count` requests sent after `before` lines has logged its end. */
   async function allEnded(before: number, count: number): Promise<Entry[]> {
     for (let waited = 0; authenticateLines().length < before + count; waited += 20) {
@@ -81,19 +86,31 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     const account = await createAndEnroll(live.url, 'after.flood');
     const before = figures();
     const linesBefore = authenticateLines().length;
-    console.log(`      before: ${memoryOf(live.process.child.pid)}; job ${before.job_ms} ms × ${before.threads} threads, bound ${before.bound_jobs} jobs (${QUEUE_SECONDS} s)`);
+    console.log(
+      `      before: ${memoryOf(live.process.child.pid)}; job ${before.job_ms} ms × ${before.threads} threads, bound ${before.bound_jobs} jobs (${QUEUE_SECONDS} s)`,
+    );
 
     // every request whole on the wire, then its connection closed at once
-    const sockets = await Promise.all(Array.from({ length: 200 }, (_, i) => openAndSend(live.process.port, rawAuthenticate(`flood.${i}`, `10.60.${i >> 8}.${i & 255}`))));
+    const sockets = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        openAndSend(live.process.port, rawAuthenticate(`flood.${i}`, `10.60.${i >> 8}.${i & 255}`)),
+      ),
+    );
     sockets.forEach((socket) => socket.destroy());
 
     const started = process.hrtime.bigint();
-    const answer = await postJson(`${live.url}/authenticate`, { username: 'after.flood', password: account.password, totp: codeAt(account.secret, step) }, from('198.51.100.200'));
+    const answer = await postJson(
+      `${live.url}/authenticate`,
+      { username: 'after.flood', password: account.password, totp: codeAt(account.secret, step) },
+      from('198.51.100.200'),
+    );
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     console.log(`      the real sign-in after the flood: ${answer.status} in ${ms.toFixed(0)} ms`);
     expect([200, 503], answer.text).to.include(answer.status);
     if (answer.status === 503) {
-      const refusal = entries().find((e) => e.event === 'bcrypt_queue_full' && e.request_id === answer.headers.get('x-request-id'));
+      const refusal = entries().find(
+        (e) => e.event === 'bcrypt_queue_full' && e.request_id === answer.headers.get('x-request-id'),
+      );
       console.log(`      refused with the queue at ${JSON.stringify(refusal)}`);
       expect(answer.body.code).to.equal('unavailable');
       expect(Number(answer.headers.get('retry-after'))).to.be.at.least(1);
@@ -118,7 +135,11 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     // Few enough to be admitted (2 jobs each, under the bound: on a very slow machine a
     // few may be refused at once), held open until their jobs wait behind the threads.
     const count = Math.max(before.threads + 3, Math.min(20, Math.floor(before.bound_jobs / 2) - 2));
-    const sockets = await Promise.all(Array.from({ length: count }, (_, i) => openAndSend(live.process.port, rawAuthenticate(`held.${i}`, `10.61.0.${i}`))));
+    const sockets = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        openAndSend(live.process.port, rawAuthenticate(`held.${i}`, `10.61.0.${i}`)),
+      ),
+    );
     for (let waited = 0; ; waited += 5) {
       const now = figures();
       if (now.computed > before.computed && now.queued >= before.threads + 2) break;
@@ -131,9 +152,14 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     const after = figures();
     const computed = after.computed - before.computed;
     const dropped = after.dropped - before.dropped;
-    console.log(`      ${count} requests, ${2 * count} jobs at most: ${computed} computed, ${dropped} dropped; ${atClose.queued} were in the pool when the clients left`);
+    console.log(
+      `      ${count} requests, ${2 * count} jobs at most: ${computed} computed, ${dropped} dropped; ${atClose.queued} were in the pool when the clients left`,
+    );
     const gone = ended.filter((e) => e.code === 'client_gone');
-    expect(ended.every((e) => e.code === 'client_gone' || e.code === 'unavailable'), JSON.stringify(ended.map((e) => e.status))).to.equal(true);
+    expect(
+      ended.every((e) => e.code === 'client_gone' || e.code === 'unavailable'),
+      JSON.stringify(ended.map((e) => e.status)),
+    ).to.equal(true);
     expect(gone.length).to.be.at.least(before.threads + 2);
     // what waited when the clients left (all but the ones running) was not computed
     // (less the running ones and those that finished while the test reacted: a few)
@@ -148,7 +174,11 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     const timed = await Promise.all(
       Array.from({ length: count }, async (_, i): Promise<{ answer: Answer; ms: number }> => {
         const started = process.hrtime.bigint();
-        const answer = await postJson(`${live.url}/authenticate`, { username: `queued.${i}`, password: 'flooding-the-queue', totp: '000000' }, from(`10.62.0.${i}`));
+        const answer = await postJson(
+          `${live.url}/authenticate`,
+          { username: `queued.${i}`, password: 'flooding-the-queue', totp: '000000' },
+          from(`10.62.0.${i}`),
+        );
         return { answer, ms: Number(process.hrtime.bigint() - started) / 1e6 };
       }),
     );
@@ -167,28 +197,39 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
     }
     expect(after.refused - before.refused).to.equal(refused.length);
     // admitted before the throttle counts: a 503 left no failure behind
-    const [rows] = await live.backend.sql<{ n: number }>("SELECT count(*)::integer AS n FROM auth_throttle WHERE username LIKE 'queued.%'");
+    const [rows] = await live.backend.sql<{ n: number }>(
+      "SELECT count(*)::integer AS n FROM auth_throttle WHERE username LIKE 'queued.%'",
+    );
     expect(rows?.n).to.equal(checked.length);
   });
 
   it('a body that has not arrived within the limit after the headers: 408 request_timeout, connection closed', async () => {
     let closed: Promise<void> = Promise.resolve();
-    const { status, headers, text } = await new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: live.process.port, path: '/authenticate', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '64' } });
-      req.on('error', reject);
-      req.on('socket', (socket) => (closed = new Promise((done) => socket.once('close', () => done()))));
-      // a part of the body, then nothing
-      req.write('{"username":"slow.loris",');
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const answered = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') answered.set(name, value);
-          resolve({ status: res.statusCode ?? 0, headers: answered, text: Buffer.concat(chunks).toString() });
+    const { status, headers, text } = await new Promise<{ status: number; headers: Headers; text: string }>(
+      (resolve, reject) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port: live.process.port,
+          path: '/authenticate',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': '64' },
         });
-      });
-    });
+        req.on('error', reject);
+        req.on('socket', (socket) => (closed = new Promise((done) => socket.once('close', () => done()))));
+        // a part of the body, then nothing
+        req.write('{"username":"slow.loris",');
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const answered = new Headers();
+            for (const [name, value] of Object.entries(res.headers))
+              if (typeof value === 'string') answered.set(name, value);
+            resolve({ status: res.statusCode ?? 0, headers: answered, text: Buffer.concat(chunks).toString() });
+          });
+        });
+      },
+    );
     expect(status, text).to.equal(408);
     checkAgainstDocument('POST', '/authenticate', { status, headers, text });
     expect(JSON.parse(text)).to.include({ code: 'request_timeout' });

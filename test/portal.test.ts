@@ -21,10 +21,15 @@ import { PROJECT_ROOT } from './helpers/process.js';
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-const VIEWPORTS = [['desktop', DESKTOP], ['phone', PHONE]] as const;
+const VIEWPORTS = [
+  ['desktop', DESKTOP],
+  ['phone', PHONE],
+] as const;
 
 /** openapi.yaml itself (not the build's copy): the source of the username rule and of the error codes. */
-const OPENAPI = parse(readFileSync(`${PROJECT_ROOT}/openapi.yaml`, 'utf8')) as { components: { schemas: Record<string, { pattern?: string; enum?: string[] }> } };
+const OPENAPI = parse(readFileSync(`${PROJECT_ROOT}/openapi.yaml`, 'utf8')) as {
+  components: { schemas: Record<string, { pattern?: string; enum?: string[] }> };
+};
 const ERROR_CODES = OPENAPI.components.schemas.ErrorCode?.enum as string[];
 
 interface Account {
@@ -64,8 +69,16 @@ function sideBySide(images: PNG[]): Buffer {
 }
 const message = (page: Page): Locator => page.getByRole('alert');
 
-async function openPortal(browser: Browser, base: string, viewport = DESKTOP, path = '/'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport, ...(viewport === PHONE ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) });
+async function openPortal(
+  browser: Browser,
+  base: string,
+  viewport = DESKTOP,
+  path = '/',
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport,
+    ...(viewport === PHONE ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
+  });
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
@@ -75,8 +88,12 @@ async function openPortal(browser: Browser, base: string, viewport = DESKTOP, pa
   (page as Page & { problems?: string[] }).problems = problems;
   // What the page receives is secret too: the run-wide log check looks for it.
   page.on('response', (response) => {
-    if (!/\/(generate-password|generate-2fa|authenticate|employee-events)$/.test(new URL(response.url()).pathname)) return;
-    response.json().then((body: Answer['body']) => rememberSecretsOf(body), () => undefined);
+    if (!/\/(generate-password|generate-2fa|authenticate|employee-events)$/.test(new URL(response.url()).pathname))
+      return;
+    response.json().then(
+      (body: Answer['body']) => rememberSecretsOf(body),
+      () => undefined,
+    );
   });
   await page.goto(base + path);
   await page.locator('html[data-ready="true"]').waitFor();
@@ -184,7 +201,9 @@ async function activateIn(page: Page, steps: Steps, account: Account, separator 
   const step = section(page, steps.activate);
   const password = step.getByLabel(steps.passwordLabel);
   if (steps === NEW_CREDENTIALS) {
-    expect(await password.inputValue(), 'the activation is pre-filled with the password of the QR code').to.equal(account.password);
+    expect(await password.inputValue(), 'the activation is pre-filled with the password of the QR code').to.equal(
+      account.password,
+    );
     expect(await step.getByText('Filled in from step 1.').isVisible()).to.equal(true);
   } else {
     await password.fill(account.password);
@@ -206,7 +225,12 @@ async function expectPasswordNotShown(page: Page, password: string): Promise<voi
  * page, in the fields a password manager saves (username + new-password), never in the
  * page's text; "Copy password" copies it (when the context may read the clipboard).
  */
-async function checkPasswordManagerForm(page: Page, username: string, password: string, clipboard: boolean): Promise<void> {
+async function checkPasswordManagerForm(
+  page: Page,
+  username: string,
+  password: string,
+  clipboard: boolean,
+): Promise<void> {
   const form = page.getByRole('form', { name: 'On this device' });
   await form.waitFor();
   const user = form.getByLabel('Username');
@@ -221,7 +245,11 @@ async function checkPasswordManagerForm(page: Page, username: string, password: 
     expect(formBox?.y, 'on a phone, the password manager comes before the QR code').to.be.below(qrBox?.y as number);
   }
   // From our own origin only: the decoder is /jsqr.js of the portal.
-  expect(await page.evaluate<string[]>('performance.getEntriesByType("resource").map((e) => e.name).filter((n) => /jsqr/.test(n))')).to.deep.equal([`${new URL(page.url()).origin}/jsqr.js`]);
+  expect(
+    await page.evaluate<string[]>(
+      'performance.getEntriesByType("resource").map((e) => e.name).filter((n) => /jsqr/.test(n))',
+    ),
+  ).to.deep.equal([`${new URL(page.url()).origin}/jsqr.js`]);
   await expectPasswordNotShown(page, password);
   if (clipboard) {
     await form.getByRole('button', { name: 'Copy password' }).click();
@@ -229,7 +257,9 @@ async function checkPasswordManagerForm(page: Page, username: string, password: 
     expect(await page.evaluate<string>('navigator.clipboard.readText()')).to.equal(password);
   }
   await form.getByRole('button', { name: 'Save in my password manager' }).click();
-  await message(page).getByText(/offers to save the password, accept it/).waitFor();
+  await message(page)
+    .getByText(/offers to save the password, accept it/)
+    .waitFor();
   await expectPasswordNotShown(page, password);
 }
 
@@ -238,7 +268,13 @@ async function checkPasswordManagerForm(page: Page, username: string, password: 
  * reads both QR codes from the page, keeps the recovery codes, types the password and the
  * first code. `lastStep`: the account's last accepted TOTP step, when it has one.
  */
-async function finishEnrollment(page: Page, username: string, shots: string, lastStep = 0, clipboard = false): Promise<Account & { codes: string[] }> {
+async function finishEnrollment(
+  page: Page,
+  username: string,
+  shots: string,
+  lastStep = 0,
+  clipboard = false,
+): Promise<Account & { codes: string[] }> {
   const step1 = section(page, NEW_CREDENTIALS.password);
   await step1.getByText('Save it now, it will not be shown again.').waitFor();
   const passwordImage = step1.getByRole('img', { name: 'QR code of your new password' });
@@ -269,11 +305,20 @@ async function expectSignedIn(page: Page, username: string): Promise<void> {
   expect(await message(page).isVisible()).to.equal(false);
   // The header says who is signed in, and offers to sign out instead of signing in.
   const header = page.getByRole('banner');
-  expect((await header.getByRole('navigation').innerText()).replace(/\s+/g, ' ').trim()).to.equal(`Signed in as ${username} Sign out`);
+  expect((await header.getByRole('navigation').innerText()).replace(/\s+/g, ' ').trim()).to.equal(
+    `Signed in as ${username} Sign out`,
+  );
   expect(await header.getByRole('button', { name: 'Sign out' }).isVisible()).to.equal(true);
 }
 
-async function createInBrowser(browser: Browser, base: string, username: string, shots: string, viewport = DESKTOP, clipboard = false): Promise<Account> {
+async function createInBrowser(
+  browser: Browser,
+  base: string,
+  username: string,
+  shots: string,
+  viewport = DESKTOP,
+  clipboard = false,
+): Promise<Account> {
   const { context, page } = await openPortal(browser, base, viewport);
   try {
     if (clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
@@ -304,12 +349,22 @@ describe('portal', function () {
 
   describe('the page over HTTP', () => {
     it('serves the page, script, style sheet and config with security headers and no cache', async () => {
-      for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/app.css', 'text/css'], ['/jsqr.js', 'text/javascript'], ['/config.json', 'application/json']] as const) {
+      for (const [path, type] of [
+        ['/', 'text/html'],
+        ['/app.js', 'text/javascript'],
+        ['/app.css', 'text/css'],
+        ['/jsqr.js', 'text/javascript'],
+        ['/config.json', 'application/json'],
+      ] as const) {
         const response = await fetch(server.url + path);
         expect(response.status, path).to.equal(200);
         expect(response.headers.get('content-type'), path).to.match(new RegExp(`^${type}`));
         const csp = response.headers.get('content-security-policy') ?? '';
-        expect(csp, path).to.contain("script-src 'self'").and.contain("frame-ancestors 'none'").and.contain("img-src 'self' data:").and.contain("connect-src 'self'");
+        expect(csp, path)
+          .to.contain("script-src 'self'")
+          .and.contain("frame-ancestors 'none'")
+          .and.contain("img-src 'self' data:")
+          .and.contain("connect-src 'self'");
         expect(csp, path).to.not.contain('unsafe-inline');
         expect(response.headers.get('x-content-type-options'), path).to.equal('nosniff');
         expect(response.headers.get('referrer-policy'), path).to.equal('no-referrer');
@@ -347,7 +402,11 @@ describe('portal', function () {
 
     it('refuses other methods with 405 and Allow: GET, and unknown paths with 404', async () => {
       for (const method of ['POST', 'PUT', 'DELETE']) {
-        const answer = await request(server.url + '/', { method, headers: { 'content-type': 'application/json' }, body: '{}' });
+        const answer = await request(server.url + '/', {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
         expect(answer.status).to.equal(405);
         expect(answer.headers.get('allow')).to.equal('GET');
         expect(answer.body.code).to.equal('method_not_allowed');
@@ -361,16 +420,32 @@ describe('portal', function () {
     });
 
     it('names the configured function origins in connect-src', () => {
-      const { urls } = loadPortalConfig({ PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/', PORTAL_GENERATE_2FA_URL: '' });
-      expect(urls).to.deep.equal({ generatePassword: '/generate-password', generate2fa: '/generate-2fa', authenticate: 'https://authenticate.cofrap.example.com/' });
+      const { urls } = loadPortalConfig({
+        PORTAL_AUTHENTICATE_URL: 'https://authenticate.cofrap.example.com/',
+        PORTAL_GENERATE_2FA_URL: '',
+      });
+      expect(urls).to.deep.equal({
+        generatePassword: '/generate-password',
+        generate2fa: '/generate-2fa',
+        authenticate: 'https://authenticate.cofrap.example.com/',
+      });
       expect(contentSecurityPolicy(urls)).to.contain("connect-src 'self' https://authenticate.cofrap.example.com;");
-      expect(() => loadPortalConfig({ PORTAL_GENERATE_PASSWORD_URL: 'javascript:alert(1)' })).to.throw(ConfigError, /PORTAL_GENERATE_PASSWORD_URL/);
-      expect(() => loadPortalConfig({ PORTAL_AUTHENTICATE_URL: 'http://[not-a-host' })).to.throw(ConfigError, /PORTAL_AUTHENTICATE_URL must be a URL/);
+      expect(() => loadPortalConfig({ PORTAL_GENERATE_PASSWORD_URL: 'javascript:alert(1)' })).to.throw(
+        ConfigError,
+        /PORTAL_GENERATE_PASSWORD_URL/,
+      );
+      expect(() => loadPortalConfig({ PORTAL_AUTHENTICATE_URL: 'http://[not-a-host' })).to.throw(
+        ConfigError,
+        /PORTAL_AUTHENTICATE_URL must be a URL/,
+      );
     });
 
     it('reads its settings with lib/config: the same ENROLLMENT_TTL and SELF_REGISTRATION rules as the functions', () => {
       expect(loadPortalConfig({})).to.deep.include({ enrollmentTtl: '15 minutes', selfRegistration: true });
-      expect(loadPortalConfig({ ENROLLMENT_TTL: 'PT20M', SELF_REGISTRATION: 'off' })).to.deep.include({ enrollmentTtl: 'PT20M', selfRegistration: false });
+      expect(loadPortalConfig({ ENROLLMENT_TTL: 'PT20M', SELF_REGISTRATION: 'off' })).to.deep.include({
+        enrollmentTtl: 'PT20M',
+        selfRegistration: false,
+      });
       expect(() => loadPortalConfig({ ENROLLMENT_TTL: 'a while' })).to.throw(ConfigError, /ENROLLMENT_TTL/);
       expect(() => loadPortalConfig({ SELF_REGISTRATION: 'maybe' })).to.throw(ConfigError, /SELF_REGISTRATION/);
     });
@@ -417,11 +492,14 @@ describe('portal', function () {
       } finally {
         await context.close();
       }
-      for (const [name, png] of [['portal.png', shots.desktop], ['portal-phone.png', shots.phone]] as const) {
-        const image = PNG.sync.read(png as Buffer);
+      for (const [name, png] of [
+        ['portal.png', shots.desktop],
+        ['portal-phone.png', shots.phone],
+      ] as const) {
+        const image = PNG.sync.read(png);
         expect(image.width, name).to.equal(name === 'portal.png' ? 1100 : 2 * 2 * PHONE.width + 40);
-        writeFileSync(path.join(ARTIFACTS, `docs-${name}`), png as Buffer);
-        if (process.env.UPDATE_SCREENSHOTS === '1') writeFileSync(path.join(PROJECT_ROOT, 'docs', name), png as Buffer);
+        writeFileSync(path.join(ARTIFACTS, `docs-${name}`), png);
+        if (process.env.UPDATE_SCREENSHOTS === '1') writeFileSync(path.join(PROJECT_ROOT, 'docs', name), png);
       }
     });
 
@@ -431,7 +509,9 @@ describe('portal', function () {
         await snap(page, 'signin-phone-0-home');
         expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
         await signInForm(page, alice, codeAt(alice.secret, currentStep() + 5));
-        await message(page).getByText(/username, password or code is not correct/).waitFor();
+        await message(page)
+          .getByText(/username, password or code is not correct/)
+          .waitFor();
         await snap(page, 'signin-phone-1-wrong-code');
         const code = await nextCode(alice);
         const sent = page.waitForRequest((r) => r.url().endsWith('/authenticate'));
@@ -464,7 +544,11 @@ describe('portal', function () {
         await page.keyboard.type(alice.password);
         await page.keyboard.press('Tab');
         expect(await focusedId(page)).to.equal('signin-code');
-        expect(await page.evaluate<string[]>('[document.activeElement.autocomplete, document.activeElement.inputMode, String(document.activeElement.maxLength)]')).to.deep.equal(['one-time-code', 'numeric', '-1']);
+        expect(
+          await page.evaluate<string[]>(
+            '[document.activeElement.autocomplete, document.activeElement.inputMode, String(document.activeElement.maxLength)]',
+          ),
+        ).to.deep.equal(['one-time-code', 'numeric', '-1']);
         const code = await nextCode(alice);
         await page.keyboard.type(`${code.slice(0, 3)}-${code.slice(3)}`);
         await page.keyboard.press('Enter');
@@ -484,7 +568,10 @@ describe('portal', function () {
     });
 
     it('accepts an invitation link: the token goes with the creation, and works until the account is activated', async () => {
-      const invited = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'nora.petit', email: 'nora.petit@cofrap.fr' });
+      const invited = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', {
+        username: 'nora.petit',
+        email: 'nora.petit@cofrap.fr',
+      });
       expect(invited.status, invited.text).to.equal(200);
       const token = replyEvent(invited).data?.invitation_token as string;
       const link = `/?username=nora.petit&invitation=${encodeURIComponent(token)}`;
@@ -494,7 +581,9 @@ describe('portal', function () {
         const { context, page } = await openPortal(browser, server.url, DESKTOP, '/?create');
         await section(page, 'Create an account').getByLabel('Username').fill('nora.petit');
         await page.getByRole('button', { name: 'Create my account' }).click();
-        await message(page).getByText(/username is taken .* Open your invitation link again: it works until the account is activated\./).waitFor();
+        await message(page)
+          .getByText(/username is taken .* Open your invitation link again: it works until the account is activated\./)
+          .waitFor();
         await context.close();
       }
 
@@ -513,16 +602,22 @@ describe('portal', function () {
       // The same link again: used up by the activation.
       const again = await openPortal(browser, server.url, DESKTOP, link);
       await again.page.getByRole('button', { name: 'Create my account' }).click();
-      await message(again.page).getByText(/already used to set up the account \(sign in with your password and code\)/).waitFor();
+      await message(again.page)
+        .getByText(/already used to set up the account \(sign in with your password and code\)/)
+        .waitFor();
       await snap(again.page, 'invitation-1-used');
       await again.context.close();
 
       // A wrong or lapsed token for an invited employee.
-      const olga = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'olga' });
+      const olga = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.created', {
+        username: 'olga',
+      });
       expect(olga.status).to.equal(200);
       const wrong = await openPortal(browser, server.url, DESKTOP, '/?username=olga&invitation=not-the-token');
       await wrong.page.getByRole('button', { name: 'Create my account' }).click();
-      await message(wrong.page).getByText(/This invitation link is no longer valid: .* or it expired \(ask HR for a new invitation\)\./).waitFor();
+      await message(wrong.page)
+        .getByText(/This invitation link is no longer valid: .* or it expired \(ask HR for a new invitation\)\./)
+        .waitFor();
       await wrong.context.close();
     });
 
@@ -533,11 +628,19 @@ describe('portal', function () {
         const create = section(page, 'Create an account');
         await create.getByLabel('Username').fill(alice.username);
         await create.getByRole('button', { name: 'Create my account' }).click();
-        await message(page).getByText(/^The username is taken \(or one that looks the same\)\. If the account is yours and active, sign in instead\./).waitFor();
+        await message(page)
+          .getByText(
+            /^The username is taken \(or one that looks the same\)\. If the account is yours and active, sign in instead\./,
+          )
+          .waitFor();
 
         // The enrollment step fails in ways a live server gives only after minutes: a stand-in answers.
         for (const [username, code, text] of [
-          ['erin', 'invalid_token', 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.'],
+          [
+            'erin',
+            'invalid_token',
+            'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.',
+          ],
         ] as const) {
           await page.goto(server.url + '/');
           await page.locator('html[data-ready="true"]').waitFor();
@@ -547,7 +650,11 @@ describe('portal', function () {
           const step1 = section(page, NEW_CREDENTIALS.password);
           await step1.getByText('Save it now, it will not be shown again.').waitFor();
           await page.route('**/generate-2fa', (route) =>
-            route.fulfill({ status: code === 'invalid_token' ? 401 : 409, contentType: 'application/json', body: JSON.stringify({ error: 'x', code }) }),
+            route.fulfill({
+              status: code === 'invalid_token' ? 401 : 409,
+              contentType: 'application/json',
+              body: JSON.stringify({ error: 'x', code }),
+            }),
           );
           await step1.getByRole('button', { name: /next: two-factor setup/ }).click();
           await message(page).getByText(text).waitFor();
@@ -565,21 +672,33 @@ describe('portal', function () {
       try {
         for (let attempt = 0; attempt < 5; attempt += 1) {
           await signInForm(page, { username: 'mallory', password: 'not-the-password' }, '000000');
-          await message(page).getByText(/not correct/).waitFor();
+          await message(page)
+            .getByText(/not correct/)
+            .waitFor();
         }
         await signInForm(page, { username: 'mallory', password: 'not-the-password' }, '000000');
-        await message(page).getByText(/^Too many failed sign-ins for this username or from your network, so sign-in is paused\. Try again in \d+ seconds \(after /).waitFor();
+        await message(page)
+          .getByText(
+            /^Too many failed sign-ins for this username or from your network, so sign-in is paused\. Try again in \d+ seconds \(after /,
+          )
+          .waitFor();
         await snap(page, 'errors-0-throttled');
 
         // An offboarded employee: both factors right, the account is disabled.
-        const departed = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.departed', { username: 'bob' });
+        const departed = await sendEmployeeEvent(`${server.url}/employee-events`, 'fr.cofrap.hr.employee.departed', {
+          username: 'bob',
+        });
         expect(departed.status).to.equal(200);
         await signInForm(page, bob, await nextCode(bob));
-        await message(page).getByText(/This account is disabled/).waitFor();
+        await message(page)
+          .getByText(/This account is disabled/)
+          .waitFor();
 
         await page.route('**/authenticate', (route) => route.abort('connectionrefused'));
         await signInForm(page, bob, '123456');
-        await message(page).getByText(/cannot be reached/).waitFor();
+        await message(page)
+          .getByText(/cannot be reached/)
+          .waitFor();
         await page.unroute('**/authenticate');
       } finally {
         await context.close();
@@ -588,13 +707,27 @@ describe('portal', function () {
 
     /** What a function answers with each code of openapi.yaml's ErrorCode (contract §2). */
     const STATUS: Record<string, number> = {
-      invalid_request: 400, invalid_credentials: 401, invalid_token: 401, unauthenticated: 401, forbidden: 403, credentials_expired: 403,
-      account_disabled: 403, method_not_allowed: 405, request_timeout: 408, account_exists: 409, not_found: 404, payload_too_large: 413,
-      unsupported_media_type: 415, too_many_requests: 429, internal: 500, unavailable: 503,
+      invalid_request: 400,
+      invalid_credentials: 401,
+      invalid_token: 401,
+      unauthenticated: 401,
+      forbidden: 403,
+      credentials_expired: 403,
+      account_disabled: 403,
+      method_not_allowed: 405,
+      request_timeout: 408,
+      account_exists: 409,
+      not_found: 404,
+      payload_too_large: 413,
+      unsupported_media_type: 415,
+      too_many_requests: 429,
+      internal: 500,
+      unavailable: 503,
     };
     const RETRY_AFTER: Record<string, string> = { too_many_requests: '900', unavailable: '2' };
     const SIGN_IN_WORDS: Record<string, RegExp> = {
-      invalid_request: /^Check what you typed: your username \(letters, digits and \. _ - @\) and the 6 digits your authenticator app shows\.$/,
+      invalid_request:
+        /^Check what you typed: your username \(letters, digits and \. _ - @\) and the 6 digits your authenticator app shows\.$/,
       invalid_credentials: /^The username, password or code is not correct\./,
       unauthenticated: /refused the page's request/,
       forbidden: /refused the page's request/,
@@ -605,14 +738,16 @@ describe('portal', function () {
       payload_too_large: /could not talk to the credential service/,
       unsupported_media_type: /could not talk to the credential service/,
       request_timeout: /^Your request took too long to reach the service: the connection is slow or was interrupted\./,
-      too_many_requests: /^Too many failed sign-ins for this username or from your network, so sign-in is paused\. Try again in 15 minutes \(after /,
+      too_many_requests:
+        /^Too many failed sign-ins for this username or from your network, so sign-in is paused\. Try again in 15 minutes \(after /,
       internal: /Something went wrong on our side.*\(reference req-42\)\.$/,
       unavailable: /^The service is busy or briefly unavailable\. Try again in 2 seconds \(after /,
     };
     const CREATE_WORDS: Record<string, RegExp> = {
       invalid_request: /^This username cannot be used\. A username is 1 to 64 characters: letters of one alphabet/,
       invalid_token: /^New accounts need an invitation here\./,
-      account_exists: /Created it here yourself and lost the setup page before its first sign-in\? The name is freed 15 minutes after you started/,
+      account_exists:
+        /Created it here yourself and lost the setup page before its first sign-in\? The name is freed 15 minutes after you started/,
       request_timeout: /took too long to reach the service/,
       too_many_requests: /^Too many requests right now\. Try again in 15 minutes/,
       unavailable: /busy or briefly unavailable\. Try again in 2 seconds/,
@@ -623,12 +758,18 @@ describe('portal', function () {
         expect(ERROR_CODES).to.have.members(Object.keys(STATUS));
         const { context, page } = await openPortal(browser, server.url, viewport);
         try {
-          for (const [step, path, words] of [['sign-in', 'authenticate', SIGN_IN_WORDS], ['creation', 'generate-password', CREATE_WORDS]] as const) {
+          for (const [step, path, words] of [
+            ['sign-in', 'authenticate', SIGN_IN_WORDS],
+            ['creation', 'generate-password', CREATE_WORDS],
+          ] as const) {
             for (const code of ERROR_CODES) {
               await page.route(`**/${path}`, (route) =>
                 route.fulfill({
                   status: STATUS[code] as number,
-                  headers: { 'X-Request-Id': 'req-42', ...(RETRY_AFTER[code] === undefined ? {} : { 'Retry-After': RETRY_AFTER[code] as string }) },
+                  headers: {
+                    'X-Request-Id': 'req-42',
+                    ...(RETRY_AFTER[code] === undefined ? {} : { 'Retry-After': RETRY_AFTER[code] }),
+                  },
                   contentType: 'application/json',
                   body: JSON.stringify({ error: 'Field "username" must be a string of 1 to 64 characters.', code }),
                 }),
@@ -643,15 +784,19 @@ describe('portal', function () {
               await message(page).waitFor();
               const said = (await message(page).textContent()) ?? '';
               expect(said, `${step}, ${code}`).to.not.contain('Field "').and.not.contain('Unexpected answer');
-              if (words[code] !== undefined) expect(said, `${step}, ${code}`).to.match(words[code] as RegExp);
+              if (words[code] !== undefined) expect(said, `${step}, ${code}`).to.match(words[code]);
               await page.unroute(`**/${path}`);
               await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).click();
             }
           }
           // Without Retry-After, a 503 still says something useful.
-          await page.route('**/authenticate', (route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'upstream connect error' }));
+          await page.route('**/authenticate', (route) =>
+            route.fulfill({ status: 503, contentType: 'text/plain', body: 'upstream connect error' }),
+          );
           await signInForm(page, { username: 'zoe', password: 'a password' }, '123456');
-          await message(page).getByText('The service is temporarily unavailable. Please try again in a minute.').waitFor();
+          await message(page)
+            .getByText('The service is temporarily unavailable. Please try again in a minute.')
+            .waitFor();
           await page.unroute('**/authenticate');
           await snap(page, `errors-${name}-plain-words`);
           expect(pageProblems(page)).to.deep.equal([]);
@@ -670,7 +815,10 @@ describe('portal', function () {
           const create = section(page, 'Create an account');
           const field = create.getByLabel('Username');
           for (const [typed, words] of [
-            ['Jean Dupont!', /^A username cannot contain spaces, "!"\. A username is 1 to 64 characters: letters of one alphabet \(for example all Latin\), digits and \. _ - @, without spaces\.$/],
+            [
+              'Jean Dupont!',
+              /^A username cannot contain spaces, "!"\. A username is 1 to 64 characters: letters of one alphabet \(for example all Latin\), digits and \. _ - @, without spaces\.$/,
+            ],
             ['a'.repeat(65), /^This username is 65 characters long\. A username is 1 to 64 characters/],
             ['   ', /^Enter the username you want\./],
           ] as const) {
@@ -683,10 +831,18 @@ describe('portal', function () {
           await snap(page, `username-${name}-refused-in-page`);
           expect(sent, 'nothing was sent').to.deep.equal([]);
           // Full-width capitals are the service's "ｚｏｅ.new" → "zoe.new": sent as it will be stored (a stand-in answers).
-          await page.route('**/generate-password', (route) => route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ error: 'x', code: 'account_exists' }) }));
+          await page.route('**/generate-password', (route) =>
+            route.fulfill({
+              status: 409,
+              contentType: 'application/json',
+              body: JSON.stringify({ error: 'x', code: 'account_exists' }),
+            }),
+          );
           await field.fill(' ＺＯＥ.new ');
           await create.getByRole('button', { name: 'Create my account' }).click();
-          await message(page).getByText(/username is taken/).waitFor();
+          await message(page)
+            .getByText(/username is taken/)
+            .waitFor();
           expect(sent.map((body) => JSON.parse(body) as unknown)).to.deep.equal([{ username: 'zoe.new' }]);
           expect(await field.getAttribute('aria-invalid')).to.equal(null);
         } finally {
@@ -705,7 +861,11 @@ describe('portal', function () {
 async function activeOverHttp(live: LiveServer, username: string): Promise<Account & { codes: string[] }> {
   const enrolled = await createAndEnroll(live.url, username);
   const account: Account = { username, password: enrolled.password, secret: enrolled.secret, lastStep: 0 };
-  const activated = await postJson(`${live.url}/authenticate`, { username, password: account.password, totp: await nextCode(account) });
+  const activated = await postJson(`${live.url}/authenticate`, {
+    username,
+    password: account.password,
+    totp: await nextCode(account),
+  });
   expect(activated.status, activated.text).to.equal(200);
   expect(activated.body.recovery_codes_left).to.equal(10);
   await live.backend.sql('UPDATE users SET last_totp_step = last_totp_step - 10 WHERE username = $1', [username]);
@@ -713,12 +873,18 @@ async function activeOverHttp(live: LiveServer, username: string): Promise<Accou
   return { ...account, codes: enrolled.recoveryCodes };
 }
 
-const recoverOverHttp = (base: string, account: Pick<Account, 'username' | 'password'>, code: string): Promise<Answer> =>
+const recoverOverHttp = (
+  base: string,
+  account: Pick<Account, 'username' | 'password'>,
+  code: string,
+): Promise<Answer> =>
   postJson(`${base}/authenticate`, { username: account.username, password: account.password, recovery_code: code });
 
 /** The page keeps nothing: no storage, no cookie, nothing in the address. */
 async function expectNothingKept(page: Page, secrets: string[]): Promise<void> {
-  const kept = await page.evaluate<string>('JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie, location.href])');
+  const kept = await page.evaluate<string>(
+    'JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie, location.href])',
+  );
   expect(JSON.parse(kept)).to.have.length(4);
   for (const secret of secrets) expect(kept).to.not.contain(secret);
   expect(await page.evaluate<number>('localStorage.length + sessionStorage.length')).to.equal(0);
@@ -738,15 +904,27 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
     const carol = await activeOverHttp(live, 'carol');
     // Seven months on, written in the database rather than waited for.
     await live.backend.sql("UPDATE users SET created_at = now() - interval '7 months' WHERE username = 'carol'");
-    for (const [name, viewport] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+    for (const [name, viewport] of [
+      ['phone', PHONE],
+      ['desktop', DESKTOP],
+    ] as const) {
       const { context, page } = await openPortal(browser, live.url, viewport);
       try {
         await signInForm(page, carol, await nextCode(carol));
         const expired = section(page, 'Your credentials have expired');
         await expired.waitFor();
         const warning = expired.locator('.warning');
-        await warning.getByText(/^Your password and code are right, but your credentials are more than six months old and must be renewed\. Renew them now, before .*: you get a new password/).waitFor();
-        expect(await page.evaluate<string>('getComputedStyle(document.querySelector("#view-expired .warning")).backgroundColor'), 'the warning style').to.equal('rgb(255, 244, 214)');
+        await warning
+          .getByText(
+            /^Your password and code are right, but your credentials are more than six months old and must be renewed\. Renew them now, before .*: you get a new password/,
+          )
+          .waitFor();
+        expect(
+          await page.evaluate<string>(
+            'getComputedStyle(document.querySelector("#view-expired .warning")).backgroundColor',
+          ),
+          'the warning style',
+        ).to.equal('rgb(255, 244, 214)');
         expect(await message(page).isVisible(), 'said once: not again in the message box').to.equal(false);
         expect((await page.evaluate<string>('document.body.innerText')).match(/must be renewed/g)).to.have.length(1);
         expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(viewport.width);
@@ -780,25 +958,41 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
         await createAgain();
         await section(page, NEW_CREDENTIALS.password).waitFor();
         // The page is lost (a reload, a tab the phone dropped) during the password step: the browser asks first.
-        const asked = new Promise<string>((resolve) => page.once('dialog', (dialog) => { resolve(dialog.type()); void dialog.accept(); }));
+        const asked = new Promise<string>((resolve) =>
+          page.once('dialog', (dialog) => {
+            resolve(dialog.type());
+            void dialog.accept();
+          }),
+        );
         await page.reload();
         expect(await asked, 'the page asks before a reload loses the setup').to.equal('beforeunload');
         await page.locator('html[data-ready="true"]').waitFor();
         await createAgain();
-        await message(page).getByText(/Created it here yourself and lost the setup page before its first sign-in\? The name is freed 20 minutes after you started: create it again then\.$/).waitFor();
+        await message(page)
+          .getByText(
+            /Created it here yourself and lost the setup page before its first sign-in\? The name is freed 20 minutes after you started: create it again then\.$/,
+          )
+          .waitFor();
         await snap(page, `lost-setup-${name}-0-taken`);
         // So it is: the enrollment window lapses (moved in the database), and the same name starts over.
-        await live.backend.sql("UPDATE users SET enrollment_expires_at = now() - interval '1 second' WHERE username = $1", [username]);
+        await live.backend.sql(
+          "UPDATE users SET enrollment_expires_at = now() - interval '1 second' WHERE username = $1",
+          [username],
+        );
         await createAgain();
         const step1 = section(page, NEW_CREDENTIALS.password);
-        expect((await readQrFromSource(step1.getByRole('img', { name: 'QR code of your new password' }))).length).to.equal(24);
+        expect(
+          (await readQrFromSource(step1.getByRole('img', { name: 'QR code of your new password' }))).length,
+        ).to.equal(24);
       } finally {
         await context.close();
       }
 
       // Invited: the link starts over while the invitation is valid, and the 409 says so.
       const invitee = `invited.${name}`;
-      const invited = await sendEmployeeEvent(`${live.url}/employee-events`, 'fr.cofrap.hr.employee.created', { username: invitee });
+      const invited = await sendEmployeeEvent(`${live.url}/employee-events`, 'fr.cofrap.hr.employee.created', {
+        username: invitee,
+      });
       expect(invited.status, invited.text).to.equal(200);
       const link = `/?username=${invitee}&invitation=${encodeURIComponent(replyEvent(invited).data?.invitation_token as string)}`;
       const again = await openPortal(browser, live.url, viewport, link);
@@ -812,11 +1006,17 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
         await again.page.getByRole('banner').getByRole('button', { name: 'Create an account' }).click();
         await create.getByLabel('Username').fill(invitee);
         await create.getByRole('button', { name: 'Create my account' }).click();
-        await message(again.page).getByText(/Invited by HR and lost the setup page\? Open your invitation link again: it works until the account is activated\./).waitFor();
+        await message(again.page)
+          .getByText(
+            /Invited by HR and lost the setup page\? Open your invitation link again: it works until the account is activated\./,
+          )
+          .waitFor();
         await again.page.goto(live.url + link);
         await again.page.locator('html[data-ready="true"]').waitFor();
         await create.getByRole('button', { name: 'Create my account' }).click();
-        const password = await readQrFromSource(section(again.page, NEW_CREDENTIALS.password).getByRole('img', { name: 'QR code of your new password' }));
+        const password = await readQrFromSource(
+          section(again.page, NEW_CREDENTIALS.password).getByRole('img', { name: 'QR code of your new password' }),
+        );
         expect(password).to.have.length(24);
         expect(pageProblems(again.page)).to.deep.equal([]);
       } finally {
@@ -842,13 +1042,17 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       const step = section(page, NEW_CREDENTIALS.codes);
       const list = step.getByRole('list', { name: 'Your recovery codes' });
       expect((await list.getByRole('listitem').allTextContents()).map((item) => item.trim())).to.deep.equal(answered);
-      expect(await page.evaluate<string>('getComputedStyle(document.querySelector("#recovery-codes code")).fontFamily')).to.match(/mono/i);
+      expect(
+        await page.evaluate<string>('getComputedStyle(document.querySelector("#recovery-codes code")).fontFamily'),
+      ).to.match(/mono/i);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
       await snap(page, 'codes-phone-1-shown');
 
       // The gate: not ticked, no way on.
       await step.getByRole('button', { name: 'Continue to the first sign-in' }).click();
-      await message(page).getByText(/Save your recovery codes first .* then tick "I have saved them"/).waitFor();
+      await message(page)
+        .getByText(/Save your recovery codes first .* then tick "I have saved them"/)
+        .waitFor();
       expect(await step.isVisible()).to.equal(true);
       expect(await focusedId(page)).to.equal('codes-saved');
       await snap(page, 'codes-phone-2-not-ticked');
@@ -861,7 +1065,10 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       await step.getByRole('button', { name: 'Download as text' }).click();
       const download = await downloading;
       page.off('request', onRequest);
-      expect(requests.filter((url) => !url.startsWith('blob:')), 'no network for the download').to.deep.equal([]);
+      expect(
+        requests.filter((url) => !url.startsWith('blob:')),
+        'no network for the download',
+      ).to.deep.equal([]);
       expect(download.suggestedFilename()).to.equal('cofrap-recovery-codes-dana.txt');
       const text = readFileSync(await download.path(), 'utf8');
       await download.delete();
@@ -869,9 +1076,13 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       expect(lines[0]).to.equal('COFRAP recovery codes');
       expect(lines).to.include('Username: dana');
       const date = /^Date: (\d{4}-\d{2}-\d{2})$/m.exec(text)?.[1] as string;
-      expect(Math.abs(new Date(`${date}T12:00:00`).getTime() - Date.now()), 'today, in the local calendar').to.be.below(36 * 3_600_000);
+      expect(Math.abs(new Date(`${date}T12:00:00`).getTime() - Date.now()), 'today, in the local calendar').to.be.below(
+        36 * 3_600_000,
+      );
       expect(lines.filter((line) => CODE_SHAPE.test(line))).to.deep.equal(answered);
-      await message(page).getByText('Your recovery codes are downloaded as cofrap-recovery-codes-dana.txt.', { exact: false }).waitFor();
+      await message(page)
+        .getByText('Your recovery codes are downloaded as cofrap-recovery-codes-dana.txt.', { exact: false })
+        .waitFor();
 
       // Copy: the codes, one a line.
       await step.getByRole('button', { name: 'Copy' }).click();
@@ -918,13 +1129,17 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       await field.waitFor();
       expect(await focusedId(page)).to.equal('signin-recovery');
       expect(await form.getByLabel('6-digit code').isVisible()).to.equal(false);
-      expect(await page.evaluate<string[]>('[document.activeElement.type, document.activeElement.autocomplete]')).to.deep.equal(['text', 'off']);
+      expect(
+        await page.evaluate<string[]>('[document.activeElement.type, document.activeElement.autocomplete]'),
+      ).to.deep.equal(['text', 'off']);
       await snap(page, 'lost-phone-0-recovery-field');
 
       // A wrong recovery code: the one 401 of a wrong code.
       await field.fill('zzzz-zzzz-zzzz-zzzz');
       await form.getByRole('button', { name: 'Sign in', exact: true }).click();
-      await message(page).getByText(/^The username, password or recovery code is not correct\./).waitFor();
+      await message(page)
+        .getByText(/^The username, password or recovery code is not correct\./)
+        .waitFor();
       await snap(page, 'lost-phone-1-wrong-code');
 
       // The right one, typed in capitals with spaces for hyphens.
@@ -938,41 +1153,72 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       expect(body.recovery_code).to.equal((erik.codes[0] as string).replace(/-/g, ''));
 
       // Straight on to the new authenticator, with new codes.
-      await message(page).getByText(/You signed in with a recovery code\. Now set up the authenticator app on your new phone/).waitFor();
+      await message(page)
+        .getByText(/You signed in with a recovery code\. Now set up the authenticator app on your new phone/)
+        .waitFor();
       const secret = await readAuthenticator(page, NEW_AUTHENTICATOR, 'lost-phone-2');
       expect(secret).to.not.equal(erik.secret);
       const answered = await codes();
       expect(answered).to.not.include.members([erik.codes[1] as string]);
-      await section(page, NEW_AUTHENTICATOR.codes).getByText('These new codes replace your old ones as soon as your new authenticator is active.').waitFor();
+      await section(page, NEW_AUTHENTICATOR.codes)
+        .getByText('These new codes replace your old ones as soon as your new authenticator is active.')
+        .waitFor();
       await saveCodes(page, NEW_AUTHENTICATOR, answered, 'lost-phone-3');
       const activate = section(page, NEW_AUTHENTICATOR.activate);
-      await activate.getByText('After this sign-in your old authenticator and your old recovery codes stop working.', { exact: false }).waitFor();
-      expect(await activate.getByLabel('Your password').inputValue(), 'the password is asked again, not kept').to.equal('');
+      await activate
+        .getByText('After this sign-in your old authenticator and your old recovery codes stop working.', {
+          exact: false,
+        })
+        .waitFor();
+      expect(await activate.getByLabel('Your password').inputValue(), 'the password is asked again, not kept').to.equal(
+        '',
+      );
       await snap(page, 'lost-phone-4-activate');
 
       // Typed from the old phone (found again): signed in, but nothing promoted — the page says so (a stand-in answers).
       await page.route('**/authenticate', (route) =>
-        route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ authenticated: true, username: 'erik', expires_at: '2027-05-01T00:00:00.000Z', recovery_codes_left: 9 }) }),
+        route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            authenticated: true,
+            username: 'erik',
+            expires_at: '2027-05-01T00:00:00.000Z',
+            recovery_codes_left: 9,
+          }),
+        }),
       );
       await activate.getByLabel('Your password').fill(erik.password);
       await activate.getByLabel('First 6-digit code from your new app').fill('123456');
       await activate.getByRole('button', { name: 'Activate and sign in' }).click();
-      await message(page).getByText(/That code is from your old authenticator: .* Type the code your new app shows\./).waitFor();
+      await message(page)
+        .getByText(/That code is from your old authenticator: .* Type the code your new app shows\./)
+        .waitFor();
       await page.unroute('**/authenticate');
 
       const renewed: Account = { ...erik, secret };
       await activateIn(page, NEW_AUTHENTICATOR, renewed);
       await expectSignedIn(page, 'erik');
-      await section(page, 'You are signed in').getByText('Your new authenticator is active. The old one and your old recovery codes no longer work.').waitFor();
+      await section(page, 'You are signed in')
+        .getByText('Your new authenticator is active. The old one and your old recovery codes no longer work.')
+        .waitFor();
       await snap(page, 'lost-phone-5-signed-in');
       await expectNothingKept(page, [erik.password, ...answered, ...erik.codes]);
       expect(pageProblems(page)).to.deep.equal([]);
 
       // Over HTTP: the old authenticator is refused at a step the new one is accepted at; old codes refused, new ones work.
       const step = renewed.lastStep + 1;
-      const old = await postJson(`${live.url}/authenticate`, { username: 'erik', password: erik.password, totp: codeAt(erik.secret, step) });
+      const old = await postJson(`${live.url}/authenticate`, {
+        username: 'erik',
+        password: erik.password,
+        totp: codeAt(erik.secret, step),
+      });
       expect(old.status, old.text).to.equal(401);
-      const fresh = await postJson(`${live.url}/authenticate`, { username: 'erik', password: erik.password, totp: codeAt(secret, step) });
+      const fresh = await postJson(`${live.url}/authenticate`, {
+        username: 'erik',
+        password: erik.password,
+        totp: codeAt(secret, step),
+      });
       expect(fresh.status, fresh.text).to.equal(200);
       expect((await recoverOverHttp(live.url, erik, erik.codes[1] as string)).status).to.equal(401);
       const newCode = await recoverOverHttp(live.url, erik, answered[0] as string);
@@ -985,14 +1231,18 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
 
   it('inside the renewal window: the deadline in words and date, and "Renew now" → new password, authenticator and codes → signed in with the new credentials (phone)', async () => {
     const rita = await activeOverHttp(live, 'rita');
-    await live.backend.sql("UPDATE users SET created_at = now() - interval '6 months' + interval '10 days' WHERE username = 'rita'");
+    await live.backend.sql(
+      "UPDATE users SET created_at = now() - interval '6 months' + interval '10 days' WHERE username = 'rita'",
+    );
     const { context, page } = await openPortal(browser, live.url, PHONE);
     try {
       await signInForm(page, rita, await nextCode(rita));
       await expectSignedIn(page, 'rita');
       const offer = page.locator('#renewal-offer');
       await offer.waitFor();
-      const [expires] = await live.backend.sql<{ expires_at: Date }>("SELECT created_at + interval '6 months' AS expires_at FROM users WHERE username = 'rita'");
+      const [expires] = await live.backend.sql<{ expires_at: Date }>(
+        "SELECT created_at + interval '6 months' AS expires_at FROM users WHERE username = 'rita'",
+      );
       const year = String((expires as { expires_at: Date }).expires_at.getFullYear());
       await offer.getByRole('heading', { name: new RegExp(`^Renew before .*${year}$`) }).waitFor();
       const text = (await offer.locator('#renewal-text').textContent()) ?? '';
@@ -1014,15 +1264,25 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       await done.getByText('Your credentials are renewed.', { exact: false }).waitFor();
       expect(await offer.isVisible(), 'no renewal offer for new credentials').to.equal(false);
       const sixMonthsOn = String(new Date(Date.now() + 182 * 86_400_000).getFullYear());
-      expect((await done.locator('#done-text').textContent()) ?? '').to.match(new RegExp(`valid until .*${sixMonthsOn}`));
+      expect((await done.locator('#done-text').textContent()) ?? '').to.match(
+        new RegExp(`valid until .*${sixMonthsOn}`),
+      );
       await expectNothingKept(page, [rita.password, renewed.password, ...renewed.codes]);
       expect(pageProblems(page)).to.deep.equal([]);
 
       // Over HTTP: the old password and code are refused now; the new expiry is six months away.
       const step = renewed.lastStep + 1;
-      const old = await postJson(`${live.url}/authenticate`, { username: 'rita', password: rita.password, totp: codeAt(rita.secret, step) });
+      const old = await postJson(`${live.url}/authenticate`, {
+        username: 'rita',
+        password: rita.password,
+        totp: codeAt(rita.secret, step),
+      });
       expect(old.status, old.text).to.equal(401);
-      const fresh = await postJson(`${live.url}/authenticate`, { username: 'rita', password: renewed.password, totp: codeAt(renewed.secret, step) });
+      const fresh = await postJson(`${live.url}/authenticate`, {
+        username: 'rita',
+        password: renewed.password,
+        totp: codeAt(renewed.secret, step),
+      });
       expect(fresh.status, fresh.text).to.equal(200);
       expect(fresh.body).to.not.have.property('renewal_token');
       const months = (new Date(fresh.body.expires_at as string).getTime() - Date.now()) / (30.4 * 86_400_000);
@@ -1034,7 +1294,12 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
 
   it('a helpdesk reset link (?reset=…): new credentials staged like a renewal, the old ones working until then; the link works once (phone)', async () => {
     const sam = await activeOverHttp(live, 'sam.reset');
-    const reset = await sendEmployeeEvent(`${live.url}/employee-events`, 'fr.cofrap.it.credentials.reset-requested', { username: 'sam.reset', requested_by: 'helpdesk.agent' }, { source: '/it/helpdesk' });
+    const reset = await sendEmployeeEvent(
+      `${live.url}/employee-events`,
+      'fr.cofrap.it.credentials.reset-requested',
+      { username: 'sam.reset', requested_by: 'helpdesk.agent' },
+      { source: '/it/helpdesk' },
+    );
     const token = replyEvent(reset).data?.reset_token as string;
     const link = `/?username=sam.reset&reset=${encodeURIComponent(token)}`;
     const { context, page } = await openPortal(browser, live.url, PHONE, link);
@@ -1053,10 +1318,20 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       expect(pageProblems(page)).to.deep.equal([]);
       // promoted: the old credentials are refused; the link is spent
       const step = renewed.lastStep + 1;
-      expect((await postJson(`${live.url}/authenticate`, { username: 'sam.reset', password: sam.password, totp: codeAt(sam.secret, step) })).status).to.equal(401);
+      expect(
+        (
+          await postJson(`${live.url}/authenticate`, {
+            username: 'sam.reset',
+            password: sam.password,
+            totp: codeAt(sam.secret, step),
+          })
+        ).status,
+      ).to.equal(401);
       const again = await openPortal(browser, live.url, PHONE, link);
       await again.page.getByRole('button', { name: 'Set up new credentials' }).click();
-      await message(again.page).getByText(/This reset link is no longer valid/).waitFor();
+      await message(again.page)
+        .getByText(/This reset link is no longer valid/)
+        .waitFor();
       await again.context.close();
     } finally {
       await context.close();
@@ -1065,13 +1340,18 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
 
   it('warns when 3 or fewer recovery codes are left and says how to get new ones; signing in with one gets 10 new codes (phone)', async () => {
     const lena = await activeOverHttp(live, 'lena');
-    for (const code of lena.codes.slice(0, 7)) expect((await recoverOverHttp(live.url, lena, code)).status).to.equal(200);
+    for (const code of lena.codes.slice(0, 7))
+      expect((await recoverOverHttp(live.url, lena, code)).status).to.equal(200);
     const { context, page } = await openPortal(browser, live.url, PHONE);
     try {
       await signInForm(page, lena, await nextCode(lena));
       await expectSignedIn(page, 'lena');
       const warning = page.locator('#codes-warning');
-      await warning.getByText(/^Only 3 recovery codes left — get new ones before you run out: sign in with one of them \(you then set up your authenticator app again and get 10 new codes\), or renew your credentials, which gives you 10 new codes too/).waitFor();
+      await warning
+        .getByText(
+          /^Only 3 recovery codes left — get new ones before you run out: sign in with one of them \(you then set up your authenticator app again and get 10 new codes\), or renew your credentials, which gives you 10 new codes too/,
+        )
+        .waitFor();
       expect(await page.locator('#renewal-offer').isVisible()).to.equal(false);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).to.be.at.most(PHONE.width);
       await snap(page, 'few-codes-0-warning');
@@ -1082,7 +1362,9 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       await form.getByLabel('Recovery code').waitFor();
       expect(await form.getByLabel('Username').inputValue()).to.equal('lena');
       expect(await focusedId(page)).to.equal('signin-password');
-      await message(page).getByText(/you then set up your authenticator app again and get 10 new codes/).waitFor();
+      await message(page)
+        .getByText(/you then set up your authenticator app again and get 10 new codes/)
+        .waitFor();
       await form.getByLabel('Password', { exact: true }).fill(lena.password);
       await form.getByLabel('Recovery code').fill(lena.codes[7] as string);
       const codes = await codesAnswered(page);
@@ -1096,15 +1378,30 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       // One and none left (a stand-in answers): the words follow, and with none the way is renewal or the service desk.
       for (const [left, text, button] of [
         [1, /^Only 1 recovery code left — /, true],
-        [0, /^No recovery codes left — if you lose your phone, only the IT service desk can let you back in\. To get new codes, renew your credentials/, false],
+        [
+          0,
+          /^No recovery codes left — if you lose your phone, only the IT service desk can let you back in\. To get new codes, renew your credentials/,
+          false,
+        ],
       ] as const) {
         await section(page, 'You are signed in').getByRole('button', { name: 'Sign out' }).click();
         await page.route('**/authenticate', (route) =>
-          route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ authenticated: true, username: 'lena', expires_at: '2027-05-01T00:00:00.000Z', recovery_codes_left: left }) }),
+          route.fulfill({
+            status: 200,
+            contentType: 'application/json',
+            body: JSON.stringify({
+              authenticated: true,
+              username: 'lena',
+              expires_at: '2027-05-01T00:00:00.000Z',
+              recovery_codes_left: left,
+            }),
+          }),
         );
         await signInForm(page, lena, '123456');
         await warning.getByText(text).waitFor();
-        expect(await warning.getByRole('button', { name: 'Sign in with a recovery code' }).isVisible()).to.equal(button);
+        expect(await warning.getByRole('button', { name: 'Sign in with a recovery code' }).isVisible()).to.equal(
+          button,
+        );
         await page.unroute('**/authenticate');
       }
       await snap(page, 'few-codes-3-none-left');

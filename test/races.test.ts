@@ -21,12 +21,17 @@ const count = (answers: Answer[], status: number): number => answers.filter((a) 
 for (const kind of BACKENDS) {
   describe(`races on ${kind}`, function () {
     const live = useServer(kind);
-    const secretBox = (): SecretBox => new SecretBox(readFileSync(path.join(live.backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n'));
+    const secretBox = (): SecretBox =>
+      new SecretBox(readFileSync(path.join(live.backend.secretsDir, 'encryption-key'), 'utf8').trim().split('\n'));
 
     it('finding 6: 20 concurrent generate-2fa calls with one token all answer 200 with the one stored secret', async () => {
       const base = live.url;
       const { password, enrollmentToken } = await createAccount(base, 'twin.phones');
-      const answers = await Promise.all(Array.from({ length: 20 }, () => postJson(`${base}/generate-2fa`, { username: 'twin.phones', enrollment_token: enrollmentToken })));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          postJson(`${base}/generate-2fa`, { username: 'twin.phones', enrollment_token: enrollmentToken }),
+        ),
+      );
       expect(answers.map((a) => a.status)).to.deep.equal(Array(20).fill(200));
       const answered = answers.map((a) => {
         const qrSecret = new URL(decodeQrPng(a.body.qr_code_2fa_base64 as string)).searchParams.get('secret');
@@ -37,7 +42,9 @@ for (const kind of BACKENDS) {
       const [secret] = answered as [string];
 
       if (kind === 'postgres') {
-        const [row] = await live.backend.sql<{ mfa_secret: string; last_totp_step: number | null; status: string }>("SELECT mfa_secret, last_totp_step, status FROM users WHERE username = 'twin.phones'");
+        const [row] = await live.backend.sql<{ mfa_secret: string; last_totp_step: number | null; status: string }>(
+          "SELECT mfa_secret, last_totp_step, status FROM users WHERE username = 'twin.phones'",
+        );
         expect(secretBox().decrypt(row?.mfa_secret as string), 'the stored secret').to.equal(secret);
         expect(row).to.include({ last_totp_step: null, status: 'pending' });
       }
@@ -53,11 +60,16 @@ for (const kind of BACKENDS) {
       const account = await createAndEnroll(base, 'under.siege');
       let failuresFromAddress = 0;
       for (const username of ['under.siege', 'no.such.person']) {
-        const answers = await Promise.all(Array.from({ length: 20 }, () => postJson(`${base}/authenticate`, { username, password: 'guess-guess', totp: '000000' })));
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            postJson(`${base}/authenticate`, { username, password: 'guess-guess', totp: '000000' }),
+          ),
+        );
         const refused = count(answers, 401);
         expect(refused, `${username}: ${answers.map((a) => a.status).join()}`).to.be.within(1, THRESHOLD);
         expect(count(answers, 429)).to.equal(20 - refused);
-        for (const locked of answers.filter((a) => a.status === 429)) expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
+        for (const locked of answers.filter((a) => a.status === 429))
+          expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
         if (kind === 'postgres') {
           // no proxy in front (TRUSTED_PROXY_HOPS=0): the address is the TCP peer's
           const rows = await live.backend.sql<{ client_address: string; failures: number; locked: boolean }>(
@@ -65,12 +77,19 @@ for (const kind of BACKENDS) {
             [username],
           );
           // every attempt that was checked is counted, and none other
-          expect(rows).to.deep.equal([{ client_address: '127.0.0.1', failures: refused, locked: refused === THRESHOLD }]);
-          const [ceiling] = await live.backend.sql<{ failures: number }>('SELECT failures FROM auth_throttle_username WHERE username = $1', [username]);
+          expect(rows).to.deep.equal([
+            { client_address: '127.0.0.1', failures: refused, locked: refused === THRESHOLD },
+          ]);
+          const [ceiling] = await live.backend.sql<{ failures: number }>(
+            'SELECT failures FROM auth_throttle_username WHERE username = $1',
+            [username],
+          );
           expect(ceiling?.failures).to.equal(refused);
           // a refused attempt counts nowhere: not towards the address either
           failuresFromAddress += refused;
-          const [address] = await live.backend.sql<{ n: number }>("SELECT cardinality(failed_at) AS n FROM auth_throttle_address WHERE client_address = '127.0.0.1'");
+          const [address] = await live.backend.sql<{ n: number }>(
+            "SELECT cardinality(failed_at) AS n FROM auth_throttle_address WHERE client_address = '127.0.0.1'",
+          );
           expect(address?.n).to.equal(failuresFromAddress);
         }
       }
@@ -79,18 +98,27 @@ for (const kind of BACKENDS) {
       expect(locked.body.code).to.equal('too_many_requests');
     });
 
-    it('50 simultaneous creations of one username make one account and 49 × 409: the winner\'s password and token', async () => {
-      const answers = await Promise.all(Array.from({ length: 50 }, () => postJson(`${live.url}/generate-password`, { username: 'race.user' })));
+    it("50 simultaneous creations of one username make one account and 49 × 409: the winner's password and token", async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => postJson(`${live.url}/generate-password`, { username: 'race.user' })),
+      );
       expect(count(answers, 201)).to.equal(1);
       expect(count(answers, 409)).to.equal(49);
       const winner = answers.find((a) => a.status === 201) as Answer;
       const password = decodeQrPng(winner.body.qr_code_base64 as string);
       if (kind === 'postgres') {
-        const rows = await live.backend.sql<{ password_hash: string; enrollment_token_hash: string; status: string; mfa_secret: string | null }>(
-          "SELECT password_hash, enrollment_token_hash, status, mfa_secret FROM users WHERE username = 'race.user'",
-        );
+        const rows = await live.backend.sql<{
+          password_hash: string;
+          enrollment_token_hash: string;
+          status: string;
+          mfa_secret: string | null;
+        }>("SELECT password_hash, enrollment_token_hash, status, mfa_secret FROM users WHERE username = 'race.user'");
         expect(rows).to.have.length(1);
-        expect(rows[0]).to.include({ status: 'pending', mfa_secret: null, enrollment_token_hash: hashToken(winner.body.enrollment_token as string) });
+        expect(rows[0]).to.include({
+          status: 'pending',
+          mfa_secret: null,
+          enrollment_token_hash: hashToken(winner.body.enrollment_token as string),
+        });
         expect(await bcrypt.compare(password, rows[0]?.password_hash as string)).to.equal(true);
       }
       // on either database, the winner's token enrolls and its password signs in

@@ -37,10 +37,15 @@ describe('recovery codes and early renewal on postgres', function () {
     // activation drops the sealed copy; then no table holds a code, with or without hyphens
     const step = await stepWithMargin();
     expect((await signIn(live.url, 'rc.store', created.password, first.secret, step)).status).to.equal(200);
-    const tables = await live.backend.sql<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    const tables = await live.backend.sql<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
     for (const { table_name } of tables) {
       const rows = await live.backend.sql<{ dump: string }>(`SELECT t::text AS dump FROM "${table_name}" t`);
-      const dump = rows.map((r) => r.dump).join('\n').toLowerCase();
+      const dump = rows
+        .map((r) => r.dump)
+        .join('\n')
+        .toLowerCase();
       for (const code of first.recoveryCodes) {
         expect(dump, table_name).to.not.contain(code);
         expect(dump, table_name).to.not.contain(code.replace(/-/g, ''));
@@ -63,13 +68,22 @@ describe('recovery codes and early renewal on postgres', function () {
     }
     expectError(await recover(live, 'rc.once', account.password, a), 401, 'invalid_credentials');
     // a wrong password with a right code, and a made-up code, are the one 401
-    expectError(await recover(live, 'rc.once', 'wrong', account.recoveryCodes[3] as string), 401, 'invalid_credentials');
+    expectError(
+      await recover(live, 'rc.once', 'wrong', account.recoveryCodes[3] as string),
+      401,
+      'invalid_credentials',
+    );
     expectError(await recover(live, 'rc.once', account.password, 'zzzz-zzzz-zzzz-zzzz'), 401, 'invalid_credentials');
-    expect((await recover(live, 'rc.once', account.password, account.recoveryCodes[3] as string)).body.recovery_codes_left).to.equal(6);
+    expect(
+      (await recover(live, 'rc.once', account.password, account.recoveryCodes[3] as string)).body.recovery_codes_left,
+    ).to.equal(6);
   });
 
   it('totp and recovery_code together, or neither → 400', async () => {
-    for (const body of [{ username: 'x', password: 'p', totp: '123456', recovery_code: 'abcd' }, { username: 'x', password: 'p' }]) {
+    for (const body of [
+      { username: 'x', password: 'p', totp: '123456', recovery_code: 'abcd' },
+      { username: 'x', password: 'p' },
+    ]) {
       const answer = await postJson(`${live.url}/authenticate`, body);
       expectError(answer, 400, 'invalid_request');
       expect(answer.body.error).to.match(/totp.*recovery_code/);
@@ -79,7 +93,11 @@ describe('recovery codes and early renewal on postgres', function () {
   it('a recovery code does not sign in an account that never activated', async () => {
     const created = await createAccount(live.url, 'rc.pending');
     const { recoveryCodes } = await enroll(live.url, 'rc.pending', created.enrollmentToken);
-    expectError(await recover(live, 'rc.pending', created.password, recoveryCodes[0] as string), 401, 'invalid_credentials');
+    expectError(
+      await recover(live, 'rc.pending', created.password, recoveryCodes[0] as string),
+      401,
+      'invalid_credentials',
+    );
   });
 
   it('lost phone: the old TOTP works until the new authenticator is first used, then only the new one, with new codes', async () => {
@@ -96,8 +114,20 @@ describe('recovery codes and early renewal on postgres', function () {
     const promoted = await signIn(live.url, 'rc.lost', account.password, fresh.secret, step + 1);
     expect(promoted.status, promoted.text).to.equal(200);
     expect(promoted.body.recovery_codes_left).to.equal(10);
-    expectError(await postJson(`${live.url}/authenticate`, { username: 'rc.lost', password: account.password, totp: codeAt(account.secret, step + 1) }), 401, 'invalid_credentials');
-    expectError(await recover(live, 'rc.lost', account.password, account.recoveryCodes[1] as string), 401, 'invalid_credentials');
+    expectError(
+      await postJson(`${live.url}/authenticate`, {
+        username: 'rc.lost',
+        password: account.password,
+        totp: codeAt(account.secret, step + 1),
+      }),
+      401,
+      'invalid_credentials',
+    );
+    expectError(
+      await recover(live, 'rc.lost', account.password, account.recoveryCodes[1] as string),
+      401,
+      'invalid_credentials',
+    );
     expect((await recover(live, 'rc.lost', account.password, fresh.recoveryCodes[0] as string)).status).to.equal(200);
   });
 
@@ -109,7 +139,11 @@ describe('recovery codes and early renewal on postgres', function () {
     const answer = await recover(live, 'rc.expired', account.password, account.recoveryCodes[0] as string);
     expectError(answer, 403, 'credentials_expired');
     expect(answer.body.renewal_token).to.be.a('string');
-    expectError(await recover(live, 'rc.expired', account.password, account.recoveryCodes[0] as string), 401, 'invalid_credentials');
+    expectError(
+      await recover(live, 'rc.expired', account.password, account.recoveryCodes[0] as string),
+      401,
+      'invalid_credentials',
+    );
   });
 
   it('inside RENEWAL_WINDOW a sign-in offers a renewal token; renewing early stages new credentials', async () => {
@@ -117,12 +151,19 @@ describe('recovery codes and early renewal on postgres', function () {
     const account = await createAndEnroll(live.url, 'rc.early');
     const fresh = await signIn(live.url, 'rc.early', account.password, account.secret, step - 1);
     expect(fresh.body).to.not.have.property('renewal_token');
-    await live.backend.sql("UPDATE users SET created_at = now() - interval '6 months' + interval '10 days' WHERE username = 'rc.early'");
+    await live.backend.sql(
+      "UPDATE users SET created_at = now() - interval '6 months' + interval '10 days' WHERE username = 'rc.early'",
+    );
     const inWindow = await signIn(live.url, 'rc.early', account.password, account.secret, step);
     expect(inWindow.status, inWindow.text).to.equal(200);
     expect(inWindow.body.renewal_token).to.be.a('string');
     expect(new Date(inWindow.body.renewal_expires_at as string).getTime()).to.be.greaterThan(Date.now());
-    const renewed = await createAccount(live.url, 'rc.early', { renewal_token: inWindow.body.renewal_token as string }, 200);
+    const renewed = await createAccount(
+      live.url,
+      'rc.early',
+      { renewal_token: inWindow.body.renewal_token as string },
+      200,
+    );
     const { secret } = await enroll(live.url, 'rc.early', renewed.enrollmentToken);
     const promoted = await signIn(live.url, 'rc.early', renewed.password, secret, step + 1);
     expect(promoted.status, promoted.text).to.equal(200);

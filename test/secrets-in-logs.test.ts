@@ -44,12 +44,15 @@ describe('unit: the secret matchers can fail', () => {
 
   it('finds a bcrypt hash and a Fernet token by their shape alone', () => {
     const sealed = new SecretBox([newFernetKey()]).encrypt('JBSWY3DPEHPK3PXP');
-    const leaks = findLeaks([line('{"hash":"$2b$12$abcdefghijklmnopqrstuuL5qT6YJx0fJ0jQm0lJ0wq9Oq2h7dC5e"}'), line(`sealed ${sealed}`)], new Map());
+    const leaks = findLeaks(
+      [line('{"hash":"$2b$12$abcdefghijklmnopqrstuuL5qT6YJx0fJ0jQm0lJ0wq9Oq2h7dC5e"}'), line(`sealed ${sealed}`)],
+      new Map(),
+    );
     expect(leaks.map((l) => l.kind)).to.deep.equal(['bcrypt hash', 'Fernet token']);
     expect(leaks[1]?.line).to.not.contain(sealed);
   });
 
-  it('finds a JWT (the broker\'s OIDC token, alg none included) by its shape alone', async () => {
+  it("finds a JWT (the broker's OIDC token, alg none included) by its shape alone", async () => {
     const issuer = await TestIssuer.start();
     try {
       const signed = await issuer.token();
@@ -63,16 +66,31 @@ describe('unit: the secret matchers can fail', () => {
   });
 
   it('reports nothing for clean output, and does not record short values such as TOTP codes', () => {
-    expect(findLeaks([line('{"time":"2026-05-25T08:00:00.123Z","event":"request","duration_ms":123456}')], known)).to.deep.equal([]);
+    expect(
+      findLeaks([line('{"time":"2026-05-25T08:00:00.123Z","event":"request","duration_ms":123456}')], known),
+    ).to.deep.equal([]);
     expect(MIN_SECRET_LENGTH).to.be.greaterThan(6);
   });
 
-  it('flags stack frames and driver text in an error body, but not an echo of the caller\'s own input', () => {
+  it("flags stack frames and driver text in an error body, but not an echo of the caller's own input", () => {
     const error = new Error('relation "users" does not exist');
-    expect(internalsIn(JSON.stringify({ error: error.stack }))).to.include.members(['stack frame', 'source position', 'SQL relation message']);
+    expect(internalsIn(JSON.stringify({ error: error.stack }))).to.include.members([
+      'stack frame',
+      'source position',
+      'SQL relation message',
+    ]);
     expect(internalsIn('{"error":"connect ECONNREFUSED 127.0.0.1:5432"}')).to.deep.equal(['network error']);
-    expect(internalsIn('{"error":"duplicate key value violates unique constraint \\"users_pkey\\""}')).to.deep.equal(['constraint violation']);
-    expect(internalsIn('{"error":"Unknown field \\"pg_x\\"; expected only username.","code":"invalid_request"}', '{"pg_x":1}')).to.deep.equal([]);
-    expect(internalsIn('{"error":"The username, password or code is not correct.","code":"invalid_credentials"}')).to.deep.equal([]);
+    expect(internalsIn('{"error":"duplicate key value violates unique constraint \\"users_pkey\\""}')).to.deep.equal([
+      'constraint violation',
+    ]);
+    expect(
+      internalsIn(
+        '{"error":"Unknown field \\"pg_x\\"; expected only username.","code":"invalid_request"}',
+        '{"pg_x":1}',
+      ),
+    ).to.deep.equal([]);
+    expect(
+      internalsIn('{"error":"The username, password or code is not correct.","code":"invalid_credentials"}'),
+    ).to.deep.equal([]);
   });
 });

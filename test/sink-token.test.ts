@@ -38,7 +38,11 @@ class Ingress {
       req.resume();
       req.on('end', () => {
         const authorization = req.headers.authorization;
-        this.arrivals.push({ authorization, id: String(req.headers['ce-id'] ?? ''), subject: String(req.headers['ce-subject'] ?? '') });
+        this.arrivals.push({
+          authorization,
+          id: String(req.headers['ce-id'] ?? ''),
+          subject: String(req.headers['ce-subject'] ?? ''),
+        });
         const admitted = this.expected === undefined || authorization === `Bearer ${this.expected}`;
         res.writeHead(admitted ? 202 : 401).end();
       });
@@ -84,29 +88,41 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('identity events: the sender\'s token for the broker (SINK_OIDC_TOKEN_FILE)', () => {
+describe("identity events: the sender's token for the broker (SINK_OIDC_TOKEN_FILE)", () => {
   beforeEach(() => {
     ingress.arrivals.length = 0;
     ingress.expected = undefined;
     rmSync(tokenFile, { force: true });
   });
 
-  it('sends Authorization: Bearer with the file\'s token, read again at each send (Knative renews it in place)', async () => {
+  it("sends Authorization: Bearer with the file's token, read again at each send (Knative renews it in place)", async () => {
     const first = fakeToken();
     writeFileSync(tokenFile, first);
     ingress.expected = first;
-    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000001'), 2000, tokenFile)).to.deep.equal({ status: 202, withToken: true });
+    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000001'), 2000, tokenFile)).to.deep.equal({
+      status: 202,
+      withToken: true,
+    });
     const renewed = fakeToken();
     writeFileSync(tokenFile, `${renewed}\n`);
     ingress.expected = renewed;
-    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000002'), 2000, tokenFile)).to.deep.equal({ status: 202, withToken: true });
+    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000002'), 2000, tokenFile)).to.deep.equal({
+      status: 202,
+      withToken: true,
+    });
     expect(ingress.arrivals.map((a) => a.authorization)).to.deep.equal([`Bearer ${first}`, `Bearer ${renewed}`]);
   });
 
   it('no header without SINK_OIDC_TOKEN_FILE, nor while its file does not exist (sender identity off); the broker then answers 401', async () => {
     ingress.expected = 'anything';
-    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000003'), 2000)).to.deep.equal({ status: 401, withToken: false });
-    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000004'), 2000, tokenFile)).to.deep.equal({ status: 401, withToken: false });
+    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000003'), 2000)).to.deep.equal({
+      status: 401,
+      withToken: false,
+    });
+    expect(await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000004'), 2000, tokenFile)).to.deep.equal({
+      status: 401,
+      withToken: false,
+    });
     expect(ingress.arrivals.map((a) => a.authorization)).to.deep.equal([undefined, undefined]);
     expect(await sinkToken(undefined)).to.equal(undefined);
     expect(await sinkToken(tokenFile)).to.equal(undefined);
@@ -115,27 +131,35 @@ describe('identity events: the sender\'s token for the broker (SINK_OIDC_TOKEN_F
   it('a file that holds no token is an error that does not show its content, and nothing is sent', async () => {
     writeFileSync(tokenFile, 'not a token\n');
     let refused: unknown;
-    await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000005'), 2000, tokenFile).catch((error: unknown) => (refused = error));
+    await sendEvent(sinkUrl, event('00000000-0000-4000-8000-000000000005'), 2000, tokenFile).catch(
+      (error: unknown) => (refused = error),
+    );
     expect(String(refused)).to.include(tokenFile).and.not.include('not a token');
     writeFileSync(tokenFile, '');
-    await sinkToken(tokenFile).then(() => expect.fail('an empty file must be refused'), (error: unknown) => expect(String(error)).to.include('does not hold a token'));
+    await sinkToken(tokenFile).then(
+      () => expect.fail('an empty file must be refused'),
+      (error: unknown) => expect(String(error)).to.include('does not hold a token'),
+    );
     expect(ingress.arrivals).to.deep.equal([]);
   });
 
-  it('SINK_OIDC_TOKEN_FILE must be an absolute path; the base manifests\' /oidc/token is', () => {
+  it("SINK_OIDC_TOKEN_FILE must be an absolute path; the base manifests' /oidc/token is", () => {
     const secretsDir = makeSecretsDir();
     try {
       const base = { POSTGRES_HOST: '127.0.0.1', SECRETS_DIR: secretsDir };
       expect(loadConfig(base).sinkTokenFile).to.equal(undefined);
       expect(loadConfig({ ...base, SINK_OIDC_TOKEN_FILE: '/oidc/token' }).sinkTokenFile).to.equal('/oidc/token');
-      expect(() => loadConfig({ ...base, SINK_OIDC_TOKEN_FILE: 'oidc/token' })).to.throw(ConfigError, 'SINK_OIDC_TOKEN_FILE');
+      expect(() => loadConfig({ ...base, SINK_OIDC_TOKEN_FILE: 'oidc/token' })).to.throw(
+        ConfigError,
+        'SINK_OIDC_TOKEN_FILE',
+      );
     } finally {
       rmSync(secretsDir, { recursive: true, force: true });
     }
   });
 });
 
-describe('identity events: the sender\'s token, end to end on postgres', function () {
+describe("identity events: the sender's token, end to end on postgres", function () {
   const live = useServer('postgres', { K_SINK: sinkUrl, SINK_OIDC_TOKEN_FILE: tokenFile });
   before(async function () {
     await requireBackend(this, 'postgres');
@@ -151,20 +175,33 @@ describe('identity events: the sender\'s token, end to end on postgres', functio
 
     // No token file yet (the SinkBinding's Secret not mounted): the broker refuses, the event waits.
     await createAccount(live.url, 'st.without');
-    const pending = await live.backend.sql<{ id: string; attempts: number }>("SELECT id::text, attempts FROM outbox WHERE subject = 'st.without'");
+    const pending = await live.backend.sql<{ id: string; attempts: number }>(
+      "SELECT id::text, attempts FROM outbox WHERE subject = 'st.without'",
+    );
     expect(pending, 'account.created and password.issued').to.have.length.greaterThan(0);
     const refused = await ingress.until((a) => a.filter((x) => x.subject === 'st.without').length === pending.length);
-    expect(refused.filter((a) => a.subject === 'st.without').map((a) => a.authorization)).to.deep.equal(pending.map(() => undefined));
-    for (let i = 0; i < 200 && !live.process.output.some((line) => line.includes('identity_event_refused')); i++) await pause(25);
+    expect(refused.filter((a) => a.subject === 'st.without').map((a) => a.authorization)).to.deep.equal(
+      pending.map(() => undefined),
+    );
+    for (let i = 0; i < 200 && !live.process.output.some((line) => line.includes('identity_event_refused')); i++)
+      await pause(25);
     const logged = live.process.output.find((line) => line.includes('identity_event_refused'));
     expect(logged, 'the refusal is logged').to.be.a('string');
-    expect(JSON.parse(logged as string)).to.include({ status: 401, with_token: false, type: 'fr.cofrap.identity.account.created' });
+    expect(JSON.parse(logged as string)).to.include({
+      status: 401,
+      with_token: false,
+      type: 'fr.cofrap.identity.account.created',
+    });
     for (let i = 0; i < 200; i++) {
-      const [row] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject = 'st.without' AND delivered_at IS NULL AND attempts = 1");
+      const [row] = await live.backend.sql<{ n: number }>(
+        "SELECT count(*)::int AS n FROM outbox WHERE subject = 'st.without' AND delivered_at IS NULL AND attempts = 1",
+      );
       if (row?.n === pending.length) break;
       await pause(25);
     }
-    const waiting = await live.backend.sql<{ attempts: number }>("SELECT attempts FROM outbox WHERE subject = 'st.without' AND delivered_at IS NULL");
+    const waiting = await live.backend.sql<{ attempts: number }>(
+      "SELECT attempts FROM outbox WHERE subject = 'st.without' AND delivered_at IS NULL",
+    );
     expect(waiting.map((w) => w.attempts)).to.deep.equal(pending.map(() => 1));
 
     // The token appears (as Knative mounts it): the next events carry it.
@@ -173,21 +210,28 @@ describe('identity events: the sender\'s token, end to end on postgres', functio
     await createAccount(live.url, 'st.with');
     const created = await live.backend.sql<{ id: string }>("SELECT id::text FROM outbox WHERE subject = 'st.with'");
     const sent = await ingress.until((a) => a.filter((x) => x.subject === 'st.with').length === created.length);
-    expect(sent.filter((a) => a.subject === 'st.with').map((a) => a.authorization)).to.deep.equal(created.map(() => `Bearer ${token}`));
+    expect(sent.filter((a) => a.subject === 'st.with').map((a) => a.authorization)).to.deep.equal(
+      created.map(() => `Bearer ${token}`),
+    );
 
     // And what was pending leaves with it at the next delivery (as a housekeeping tick sends it).
     await live.backend.sql("UPDATE outbox SET next_attempt_at = now() WHERE subject = 'st.without'");
     const quiet = createLogger({}, () => undefined);
     const db = new Database(createPool({ connectionString: live.backend.databaseUrl, max: 1 }, quiet));
     try {
-      expect(await deliverPending(db, sinkUrl, quiet, { ids: pending.map((p) => p.id), tokenFile })).to.deep.equal({ delivered: pending.length, failed: 0 });
+      expect(await deliverPending(db, sinkUrl, quiet, { ids: pending.map((p) => p.id), tokenFile })).to.deep.equal({
+        delivered: pending.length,
+        failed: 0,
+      });
     } finally {
       await db.close();
     }
     const later = ingress.arrivals.filter((a) => a.subject === 'st.without');
     expect(later.map((a) => a.id).sort()).to.deep.equal(pending.map((p) => p.id).sort());
     expect(later.map((a) => a.authorization)).to.deep.equal(pending.map(() => `Bearer ${token}`));
-    const [delivered] = await live.backend.sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE subject IN ('st.without', 'st.with') AND delivered_at IS NOT NULL");
+    const [delivered] = await live.backend.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outbox WHERE subject IN ('st.without', 'st.with') AND delivered_at IS NOT NULL",
+    );
     expect(delivered?.n).to.equal(pending.length + created.length);
     // No token in the server's log.
     expect(live.process.output.join('\n')).to.not.include(token);

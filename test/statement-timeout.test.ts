@@ -12,7 +12,15 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BACKENDS, Backend, THROUGH_POOLER, adminQuery, makeSecretsDir, requireBackend, useServer } from './helpers/backends.js';
+import {
+  BACKENDS,
+  Backend,
+  THROUGH_POOLER,
+  adminQuery,
+  makeSecretsDir,
+  requireBackend,
+  useServer,
+} from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
 import { runToExit } from './helpers/process.js';
 import { beginWithTimeout, parseTimeout } from '../lib/db/statement-timeout.js';
@@ -36,7 +44,11 @@ const via = THROUGH_POOLER ? 'through PgBouncer (transaction mode)' : 'directly'
 describe(`statement timeout on postgres, ${via}`, function () {
   this.timeout(120_000);
   const live = useServer('postgres', { PG_STATEMENT_TIMEOUT_MS: String(BOUND_MS) });
-  const wrong = (username: string): Record<string, string> => ({ username, password: 'not-the-password', totp: '000000' });
+  const wrong = (username: string): Record<string, string> => ({
+    username,
+    password: 'not-the-password',
+    totp: '000000',
+  });
   const cutStatements = (): unknown[] =>
     live.process.output
       .filter((line) => line.startsWith('{'))
@@ -48,28 +60,32 @@ describe(`statement timeout on postgres, ${via}`, function () {
     await sleepOn(live.backend, 'audit_log', 'sleepy.alone');
   });
 
-  it('the functions\' sessions start with the bound (readiness checks it) and a sign-in without a sleep is answered as usual', async () => {
+  it("the functions' sessions start with the bound (readiness checks it) and a sign-in without a sleep is answered as usual", async () => {
     expect((await request(`${live.url}/readyz`)).status).to.equal(200);
-    expect((await postJson(`${live.url}/authenticate`, wrong('awake')).then((a) => a.status))).to.equal(401);
+    expect(await postJson(`${live.url}/authenticate`, wrong('awake')).then((a) => a.status)).to.equal(401);
     expect(cutStatements()).to.deep.equal([]);
   });
 
-  it('a statement of a transaction (the sign-in\'s throttle claim) that sleeps past the bound is cut: 503', async () => {
+  it("a statement of a transaction (the sign-in's throttle claim) that sleeps past the bound is cut: 503", async () => {
     const answer = await postJson(`${live.url}/authenticate`, wrong('sleepy.in.transaction'));
     expect(answer.status, answer.text).to.equal(503);
     expect(answer.body.code).to.equal('unavailable');
     expect(cutStatements()).to.have.length(1);
     // Rolled back: the claim left no row.
-    expect(await live.backend.sql("SELECT 1 FROM auth_throttle_username WHERE username = 'sleepy.in.transaction'")).to.deep.equal([]);
+    expect(
+      await live.backend.sql("SELECT 1 FROM auth_throttle_username WHERE username = 'sleepy.in.transaction'"),
+    ).to.deep.equal([]);
   });
 
-  it('a single statement outside a transaction (the refusal\'s audit row) that sleeps past the bound is cut: 503', async () => {
+  it("a single statement outside a transaction (the refusal's audit row) that sleeps past the bound is cut: 503", async () => {
     const answer = await postJson(`${live.url}/authenticate`, wrong('sleepy.alone'));
     expect(answer.status, answer.text).to.equal(503);
     expect(cutStatements()).to.have.length(2);
-    expect(await live.backend.sql("SELECT 1 FROM audit_log WHERE username = 'sleepy.alone' AND type = 'signin.failed'")).to.deep.equal([]);
+    expect(
+      await live.backend.sql("SELECT 1 FROM audit_log WHERE username = 'sleepy.alone' AND type = 'signin.failed'"),
+    ).to.deep.equal([]);
     // The connection that was cut serves the next request.
-    expect((await postJson(`${live.url}/authenticate`, wrong('awake')).then((a) => a.status))).to.equal(401);
+    expect(await postJson(`${live.url}/authenticate`, wrong('awake')).then((a) => a.status)).to.equal(401);
   });
 });
 
@@ -78,7 +94,7 @@ describe(`statement timeout on postgres, ${via}: a database without the default 
   const backend = new Backend('postgres');
   after(() => backend.dispose());
 
-  it('/readyz answers 503 and names statement_timeout when the database\'s default was taken away', async function () {
+  it("/readyz answers 503 and names statement_timeout when the database's default was taken away", async function () {
     await requireBackend(this, 'postgres');
     await backend.prepare();
     // What a database migrated by an earlier version, or reset by hand, looks like.
@@ -94,7 +110,7 @@ describe(`statement timeout on postgres, ${via}: a database without the default 
   });
 });
 
-describe('statement timeout: the migration sets the database\'s default', function () {
+describe("statement timeout: the migration sets the database's default", function () {
   this.timeout(120_000);
   const name = `cofrap_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const secrets = makeSecretsDir();
@@ -106,19 +122,24 @@ describe('statement timeout: the migration sets the database\'s default', functi
     await adminQuery('postgres', `DROP ROLE IF EXISTS ${name}`);
   });
 
-  it('as a role that does not own the database: refused with the superuser\'s command, and accepted once a superuser has set it', async function () {
+  it("as a role that does not own the database: refused with the superuser's command, and accepted once a superuser has set it", async function () {
     await requireBackend(this, 'postgres');
     // The database is the superuser's; the role may connect and create tables, nothing more.
     await adminQuery('postgres', `CREATE ROLE ${name} LOGIN`);
     created = true;
     await adminQuery('postgres', `CREATE DATABASE ${name}`);
-    await adminQuery(name, `GRANT CONNECT ON DATABASE ${name} TO ${name}; GRANT CREATE, USAGE ON SCHEMA public TO ${name}`);
+    await adminQuery(
+      name,
+      `GRANT CONNECT ON DATABASE ${name} TO ${name}; GRANT CREATE, USAGE ON SCHEMA public TO ${name}`,
+    );
     writeFileSync(path.join(secrets, 'db-credentials-username'), `${name}\n`);
     const env = { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432', POSTGRES_DB: name, SECRETS_DIR: secrets };
     const refused = await runToExit('migrate', env);
     expect(refused.code, refused.output).to.equal(1);
     expect(refused.output).to.contain(`as a superuser: ALTER DATABASE "${name}" SET statement_timeout = 10000`);
-    expect(await adminQuery(name, 'SELECT 1 FROM pg_tables WHERE tablename = $1', ['schema_migrations'])).to.deep.equal([]);
+    expect(await adminQuery(name, 'SELECT 1 FROM pg_tables WHERE tablename = $1', ['schema_migrations'])).to.deep.equal(
+      [],
+    );
 
     await adminQuery(name, `ALTER DATABASE ${name} SET statement_timeout = '5s'`);
     const accepted = await runToExit('migrate', env);
@@ -128,31 +149,40 @@ describe('statement timeout: the migration sets the database\'s default', functi
 });
 
 // Not in the pass through PgBouncer, which runs PostgreSQL only (BACKENDS).
-if (BACKENDS.includes('pglite')) describe('statement timeout in the embedded mode (PGlite)', function () {
-  this.timeout(120_000);
-  const backend = new Backend('pglite');
-  after(() => backend.dispose());
+if (BACKENDS.includes('pglite'))
+  describe('statement timeout in the embedded mode (PGlite)', function () {
+    this.timeout(120_000);
+    const backend = new Backend('pglite');
+    after(() => backend.dispose());
 
-  it('/readyz answers 200: PGlite cuts no statement, so there is no bound to check', async () => {
-    await backend.prepare();
-    const server = await backend.start();
-    try {
-      const answer = await request(`${server.url}/readyz`);
-      expect(answer.status, answer.text).to.equal(200);
-    } finally {
-      await server.stop();
-    }
+    it('/readyz answers 200: PGlite cuts no statement, so there is no bound to check', async () => {
+      await backend.prepare();
+      const server = await backend.start();
+      try {
+        const answer = await request(`${server.url}/readyz`);
+        expect(answer.status, answer.text).to.equal(200);
+      } finally {
+        await server.stop();
+      }
+    });
   });
-});
 
 describe('unit: statement_timeout values', () => {
   it('reads the values ALTER … SET stores, in ms, and nothing else', () => {
-    expect(['10000', '10s', '1min', '250ms', "'5s'", '0'].map(parseTimeout)).to.deep.equal([10_000, 10_000, 60_000, 250, 5000, 0]);
-    expect(['', 'ten', '10 parsecs', '-1'].map(parseTimeout)).to.deep.equal([undefined, undefined, undefined, undefined]);
+    expect(['10000', '10s', '1min', '250ms', "'5s'", '0'].map(parseTimeout)).to.deep.equal([
+      10_000, 10_000, 60_000, 250, 5000, 0,
+    ]);
+    expect(['', 'ten', '10 parsecs', '-1'].map(parseTimeout)).to.deep.equal([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('opens a transaction with a whole, positive number of milliseconds only', () => {
     expect(beginWithTimeout(1500)).to.equal('BEGIN; SET LOCAL statement_timeout = 1500');
-    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => beginWithTimeout(bad), String(bad)).to.throw(/positive whole number/);
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(() => beginWithTimeout(bad), String(bad)).to.throw(/positive whole number/);
   });
 });

@@ -41,20 +41,37 @@ async function rowOf(live: LiveServer, username: string): Promise<Row> {
 }
 
 const lapseEnrollment = (live: LiveServer, username: string): Promise<unknown> =>
-  live.backend.sql("UPDATE users SET enrollment_expires_at = now() - interval '1 second' WHERE username = $1", [username]);
+  live.backend.sql("UPDATE users SET enrollment_expires_at = now() - interval '1 second' WHERE username = $1", [
+    username,
+  ]);
 
 const ageCredentials = (live: LiveServer, username: string): Promise<unknown> =>
   live.backend.sql("UPDATE users SET created_at = now() - interval '7 months' WHERE username = $1", [username]);
 
 /** Five wrong sign-ins, as the attacker sent them to hold the owner off; then the lock runs out. */
 async function holdOff(live: LiveServer, username: string): Promise<void> {
-  for (let i = 0; i < 5; i++) expectError(await postJson(`${live.url}/authenticate`, { username, password: 'guess', totp: '000000' }), 401, 'invalid_credentials');
-  expectError(await postJson(`${live.url}/authenticate`, { username, password: 'guess', totp: '000000' }), 429, 'too_many_requests');
-  await live.backend.sql("UPDATE auth_throttle SET locked_until = now() - interval '1 second' WHERE username = $1", [username]);
+  for (let i = 0; i < 5; i++)
+    expectError(
+      await postJson(`${live.url}/authenticate`, { username, password: 'guess', totp: '000000' }),
+      401,
+      'invalid_credentials',
+    );
+  expectError(
+    await postJson(`${live.url}/authenticate`, { username, password: 'guess', totp: '000000' }),
+    429,
+    'too_many_requests',
+  );
+  await live.backend.sql("UPDATE auth_throttle SET locked_until = now() - interval '1 second' WHERE username = $1", [
+    username,
+  ]);
 }
 
 /** An active account whose credentials aged past the maximum: its owner's sign-in at `step` answered 403. */
-async function expiredAccount(live: LiveServer, username: string, step: number): Promise<{ owner: Enrolled; expired: Answer }> {
+async function expiredAccount(
+  live: LiveServer,
+  username: string,
+  step: number,
+): Promise<{ owner: Enrolled; expired: Answer }> {
   const owner = await createAndEnroll(live.url, username);
   expect((await signIn(live.url, username, owner.password, owner.secret, step - 1)).status).to.equal(200);
   await ageCredentials(live, username);
@@ -70,7 +87,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
       await requireBackend(this, 'postgres');
     });
 
-    it('finding 1: renewal → lapse → claim attempt → 409; the owner\'s old factors → 403 with a renewal token', async () => {
+    it("finding 1: renewal → lapse → claim attempt → 409; the owner's old factors → 403 with a renewal token", async () => {
       const base = live.url;
       const step = await stepWithMargin(8);
       const { owner, expired } = await expiredAccount(live, 'victim', step);
@@ -79,7 +96,11 @@ describe('takeover regressions on postgres (issue 13)', function () {
       // The owner starts a renewal, and is held off before finishing it.
       const staged = await createAccount(base, 'victim', { renewal_token: expired.body.renewal_token as string }, 200);
       const during = await rowOf(live, 'victim');
-      expect(during).to.include({ status: 'active', password_hash: before.password_hash, mfa_secret: before.mfa_secret });
+      expect(during).to.include({
+        status: 'active',
+        password_hash: before.password_hash,
+        mfa_secret: before.mfa_secret,
+      });
       expect(during.staged_password_hash).to.be.a('string').and.not.equal(before.password_hash);
       await holdOff(live, 'victim');
       await lapseEnrollment(live, 'victim');
@@ -87,10 +108,22 @@ describe('takeover regressions on postgres (issue 13)', function () {
       // The attacker names the account: nothing to claim.
       expectError(await postJson(`${base}/generate-password`, { username: 'victim' }), 409, 'account_exists');
       expectError(await postJson(`${base}/generate-password`, { username: 'Victim ' }), 409, 'account_exists');
-      expectError(await postJson(`${base}/generate-password`, { username: 'victim', renewal_token: MADE_UP }), 401, 'invalid_token');
-      expectError(await postJson(`${base}/generate-2fa`, { username: 'victim', enrollment_token: staged.enrollmentToken }), 401, 'invalid_token');
+      expectError(
+        await postJson(`${base}/generate-password`, { username: 'victim', renewal_token: MADE_UP }),
+        401,
+        'invalid_token',
+      );
+      expectError(
+        await postJson(`${base}/generate-2fa`, { username: 'victim', enrollment_token: staged.enrollmentToken }),
+        401,
+        'invalid_token',
+      );
       const after = await rowOf(live, 'victim');
-      expect(after).to.include({ status: 'active', password_hash: before.password_hash, mfa_secret: before.mfa_secret });
+      expect(after).to.include({
+        status: 'active',
+        password_hash: before.password_hash,
+        mfa_secret: before.mfa_secret,
+      });
       expect(after.activated_at?.getTime()).to.equal(before.activated_at?.getTime());
 
       // The owner's old factors answer as before: expired, with a fresh renewal token.
@@ -115,7 +148,12 @@ describe('takeover regressions on postgres (issue 13)', function () {
       const base = live.url;
       const step = await stepWithMargin(8);
       const { owner, expired } = await expiredAccount(live, 'early.bird', step);
-      const renewal = await createAccount(base, 'early.bird', { renewal_token: expired.body.renewal_token as string }, 200);
+      const renewal = await createAccount(
+        base,
+        'early.bird',
+        { renewal_token: expired.body.renewal_token as string },
+        200,
+      );
       // enrolled but not yet used: the staged set waits; a second call shows the same secret
       const first = await enroll(base, 'early.bird', renewal.enrollmentToken);
       expect((await enroll(base, 'early.bird', renewal.enrollmentToken)).secret).to.equal(first.secret);
@@ -129,7 +167,11 @@ describe('takeover regressions on postgres (issue 13)', function () {
       const base = live.url;
       const first = await createAccount(base, 'walk.in');
       await lapseEnrollment(live, 'walk.in');
-      expectError(await postJson(`${base}/generate-2fa`, { username: 'walk.in', enrollment_token: first.enrollmentToken }), 401, 'invalid_token');
+      expectError(
+        await postJson(`${base}/generate-2fa`, { username: 'walk.in', enrollment_token: first.enrollmentToken }),
+        401,
+        'invalid_token',
+      );
       const second = await createAccount(base, 'walk.in');
       const step = await stepWithMargin();
       const { secret } = await enroll(base, 'walk.in', second.enrollmentToken);
@@ -144,10 +186,14 @@ describe('takeover regressions on postgres (issue 13)', function () {
       const events = `${base}/employee-events`;
       const step = await stepWithMargin(8);
       // invited
-      expect((await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', { username: 'st.invited' })).status).to.equal(200);
+      expect(
+        (await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', { username: 'st.invited' })).status,
+      ).to.equal(200);
       // pending (self-registered, window open) and pending (from an invitation)
       await createAccount(base, 'st.pending');
-      const invitation = replyEvent(await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', { username: 'st.pending.hr' })).data?.invitation_token as string;
+      const invitation = replyEvent(
+        await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', { username: 'st.pending.hr' }),
+      ).data?.invitation_token as string;
       await createAccount(base, 'st.pending.hr', { invitation_token: invitation });
       // active
       const active = await createAndEnroll(base, 'st.active');
@@ -163,9 +209,20 @@ describe('takeover regressions on postgres (issue 13)', function () {
       // disabled
       const gone = await createAndEnroll(base, 'st.disabled');
       expect((await signIn(base, 'st.disabled', gone.password, gone.secret, step)).status).to.equal(200);
-      expect((await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.departed', { username: 'st.disabled' })).status).to.equal(200);
+      expect(
+        (await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.departed', { username: 'st.disabled' })).status,
+      ).to.equal(200);
 
-      const usernames = ['st.unknown', 'st.invited', 'st.pending', 'st.pending.hr', 'st.active', 'st.aged', 'st.expired', 'st.disabled'];
+      const usernames = [
+        'st.unknown',
+        'st.invited',
+        'st.pending',
+        'st.pending.hr',
+        'st.active',
+        'st.aged',
+        'st.expired',
+        'st.disabled',
+      ];
       const bodies = new Map<string, string>();
       for (const username of usernames) {
         const probes = await Promise.all([
@@ -193,12 +250,16 @@ describe('takeover regressions on postgres (issue 13)', function () {
       expectError(cyrillic, 400, 'invalid_request');
       expect(cyrillic.body.error).to.match(/username/);
       // HR's event for a look-alike creates nothing and tells IT which account it resembles
-      const answer = await sendEmployeeEvent(`${base}/employee-events`, 'fr.cofrap.hr.employee.created', { username: 'jose.fıno' });
+      const answer = await sendEmployeeEvent(`${base}/employee-events`, 'fr.cofrap.hr.employee.created', {
+        username: 'jose.fıno',
+      });
       expect(answer.status, answer.text).to.equal(200);
       const event = replyEvent(answer);
       expect(event.type).to.equal('fr.cofrap.identity.account.conflict');
       expect(event.data).to.deep.equal({ username: 'jose.fıno', provenance: 'self', similar_to: 'jose.fino' });
-      const rows = await live.backend.sql<{ username: string }>("SELECT username FROM users WHERE username LIKE 'jos%' ORDER BY username");
+      const rows = await live.backend.sql<{ username: string }>(
+        "SELECT username FROM users WHERE username LIKE 'jos%' ORDER BY username",
+      );
       expect(rows.map((r) => r.username)).to.deep.equal(['jose.fino']);
     });
   });
@@ -212,7 +273,12 @@ describe('takeover regressions on postgres (issue 13)', function () {
     it('finding 1, invitation variant: an accepted invitation whose window lapsed is never claimable by name', async () => {
       const base = live.url;
       const events = `${base}/employee-events`;
-      const invited = replyEvent(await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', { username: 'nora.petit', email: 'nora.petit@cofrap.fr' }));
+      const invited = replyEvent(
+        await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', {
+          username: 'nora.petit',
+          email: 'nora.petit@cofrap.fr',
+        }),
+      );
       const invitation = invited.data?.invitation_token as string;
       const first = await createAccount(base, 'nora.petit', { invitation_token: invitation });
       expect(await rowOf(live, 'nora.petit')).to.include({ status: 'pending', provenance: 'hr' });
@@ -220,8 +286,16 @@ describe('takeover regressions on postgres (issue 13)', function () {
       await lapseEnrollment(live, 'nora.petit');
 
       expectError(await postJson(`${base}/generate-password`, { username: 'nora.petit' }), 409, 'account_exists');
-      expectError(await postJson(`${base}/generate-password`, { username: 'nora.petit', invitation_token: MADE_UP }), 401, 'invalid_token');
-      expectError(await postJson(`${base}/generate-2fa`, { username: 'nora.petit', enrollment_token: first.enrollmentToken }), 401, 'invalid_token');
+      expectError(
+        await postJson(`${base}/generate-password`, { username: 'nora.petit', invitation_token: MADE_UP }),
+        401,
+        'invalid_token',
+      );
+      expectError(
+        await postJson(`${base}/generate-2fa`, { username: 'nora.petit', enrollment_token: first.enrollmentToken }),
+        401,
+        'invalid_token',
+      );
 
       // The invitation is still hers: it starts over, replacing the first password.
       const second = await createAccount(base, 'nora.petit', { invitation_token: invitation });
@@ -231,7 +305,11 @@ describe('takeover regressions on postgres (issue 13)', function () {
       expect((await signIn(base, 'nora.petit', second.password, secret, step)).status).to.equal(200);
       expectError(await signIn(base, 'nora.petit', first.password, secret, step + 1), 401, 'invalid_credentials');
       // activated: the invitation is spent
-      expectError(await postJson(`${base}/generate-password`, { username: 'nora.petit', invitation_token: invitation }), 401, 'invalid_token');
+      expectError(
+        await postJson(`${base}/generate-password`, { username: 'nora.petit', invitation_token: invitation }),
+        401,
+        'invalid_token',
+      );
       expectError(await postJson(`${base}/generate-password`, { username: 'nora.petit' }), 409, 'account_exists');
     });
   });

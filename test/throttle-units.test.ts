@@ -20,7 +20,11 @@ function requestFrom(peer: string, forwardedFor?: string): IncomingMessage {
 
 describe('unit: client address', () => {
   it('without trusted hops: the TCP peer, whatever X-Forwarded-For says', () => {
-    expect(resolveClientAddress(requestFrom('192.0.2.1', '203.0.113.9'), 0)).to.deep.equal({ address: '192.0.2.1', peer: '192.0.2.1', forwardedEntries: 1 });
+    expect(resolveClientAddress(requestFrom('192.0.2.1', '203.0.113.9'), 0)).to.deep.equal({
+      address: '192.0.2.1',
+      peer: '192.0.2.1',
+      forwardedEntries: 1,
+    });
   });
 
   it('N hops: the entry N from the right; what the client wrote to its left is ignored', () => {
@@ -36,9 +40,20 @@ describe('unit: client address', () => {
   });
 
   it('fewer entries than hops, or an entry that is not an address: the peer stands for the client, and says why', () => {
-    expect(resolveClientAddress(requestFrom('10.0.0.3', '198.51.100.7'), 3)).to.deep.equal({ address: '10.0.0.3', peer: '10.0.0.3', forwardedEntries: 1, fallback: 'missing_hops' });
-    expect(resolveClientAddress(requestFrom('10.0.0.3', '010.1.1.1'), 1)).to.include({ address: '10.0.0.3', fallback: 'not_an_address' });
-    expect(resolveClientAddress(requestFrom('10.0.0.3', 'unknown'), 1)).to.include({ address: '10.0.0.3', fallback: 'not_an_address' });
+    expect(resolveClientAddress(requestFrom('10.0.0.3', '198.51.100.7'), 3)).to.deep.equal({
+      address: '10.0.0.3',
+      peer: '10.0.0.3',
+      forwardedEntries: 1,
+      fallback: 'missing_hops',
+    });
+    expect(resolveClientAddress(requestFrom('10.0.0.3', '010.1.1.1'), 1)).to.include({
+      address: '10.0.0.3',
+      fallback: 'not_an_address',
+    });
+    expect(resolveClientAddress(requestFrom('10.0.0.3', 'unknown'), 1)).to.include({
+      address: '10.0.0.3',
+      fallback: 'not_an_address',
+    });
   });
 });
 
@@ -52,11 +67,13 @@ describe('unit: bcrypt queue bound', () => {
     for (const r of requests) q.admit(r.signal, 2);
     expect(q.figures()).to.include({ reserved: 20, bound_jobs: 20, refused: 0 });
     const late = new AbortController();
-    expect(() => q.admit(late.signal, 2)).to.throw(QueueFullError).with.property('retryAfterSeconds', 1);
+    expect(() => q.admit(late.signal, 2))
+      .to.throw(QueueFullError)
+      .with.property('retryAfterSeconds', 1);
     expect(q.figures().refused).to.equal(1);
   });
 
-  it('an admitted request\'s jobs run even when the queue has filled meanwhile; a job without admission is admitted alone', () => {
+  it("an admitted request's jobs run even when the queue has filled meanwhile; a job without admission is admitted alone", () => {
     const q = queue();
     const first = new AbortController();
     q.admit(first.signal, 2);

@@ -26,7 +26,9 @@ function expectStatus(answer: Answer, status: number, what = ''): void {
 async function inBatches<T>(count: number, width: number, send: (i: number) => Promise<T>): Promise<T[]> {
   const results: T[] = [];
   for (let start = 0; start < count; start += width) {
-    results.push(...(await Promise.all(Array.from({ length: Math.min(width, count - start) }, (_, k) => send(start + k)))));
+    results.push(
+      ...(await Promise.all(Array.from({ length: Math.min(width, count - start) }, (_, k) => send(start + k)))),
+    );
   }
   return results;
 }
@@ -34,10 +36,20 @@ async function inBatches<T>(count: number, width: number, send: (i: number) => P
 describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', function () {
   this.timeout(180_000);
   const live = useServer('postgres', { TRUSTED_PROXY_HOPS: '1', LOG_LEVEL: 'debug' });
-  const wrong = (username: string): Record<string, string> => ({ username, password: 'not-the-password', totp: '000000' });
+  const wrong = (username: string): Record<string, string> => ({
+    username,
+    password: 'not-the-password',
+    totp: '000000',
+  });
   const fail = (username: string, address: string, forged?: string): Promise<Answer> =>
     postJson(`${live.url}/authenticate`, wrong(username), from(address, forged));
-  const signInFrom = (address: string, username: string, password: string, secret: string, step: number): Promise<Answer> =>
+  const signInFrom = (
+    address: string,
+    username: string,
+    password: string,
+    secret: string,
+    step: number,
+  ): Promise<Answer> =>
     postJson(`${live.url}/authenticate`, { username, password, totp: codeAt(secret, step) }, from(address));
   const logged = (event: string, username?: string): Array<Record<string, unknown>> =>
     live.process.output
@@ -46,7 +58,8 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
       .filter((entry) => entry.event === event && (username === undefined || entry.username === username));
 
   it('keys on the entry one hop from the right: what a client writes to its left changes nothing', async () => {
-    for (let i = 0; i < PAIR_THRESHOLD; i++) expectStatus(await fail('left.forged', '198.51.100.7', `203.0.113.${i}`), 401, `attempt ${i + 1}`);
+    for (let i = 0; i < PAIR_THRESHOLD; i++)
+      expectStatus(await fail('left.forged', '198.51.100.7', `203.0.113.${i}`), 401, `attempt ${i + 1}`);
     const refused = await fail('left.forged', '198.51.100.7', '203.0.113.99');
     expectStatus(refused, 429);
     expect(refused.body.code).to.equal('too_many_requests');
@@ -72,25 +85,42 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     expectStatus(locked, 429);
     expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
     // the right password from A is refused too: nothing is checked while the lock runs
-    expectStatus(await signInFrom(attacker, 'held.off', victim.password, victim.secret, step), 429, 'right password from A');
+    expectStatus(
+      await signInFrom(attacker, 'held.off', victim.password, victim.secret, step),
+      429,
+      'right password from A',
+    );
 
-    expectStatus(await signInFrom(office, 'held.off', victim.password, victim.secret, step), 200, 'the employee from B');
+    expectStatus(
+      await signInFrom(office, 'held.off', victim.password, victim.secret, step),
+      200,
+      'the employee from B',
+    );
     expectStatus(await fail('held.off', attacker), 429, 'A after the success from B');
     const pairs = await live.backend.sql<{ client_address: string; locked: boolean }>(
       "SELECT client_address, locked_until > now() AS locked FROM auth_throttle WHERE username = 'held.off'",
     );
     expect(pairs).to.deep.equal([{ client_address: attacker, locked: true }]);
     // the success reset the username's ceiling count
-    expect(await live.backend.sql("SELECT 1 FROM auth_throttle_username WHERE username = 'held.off'")).to.have.length(0);
+    expect(await live.backend.sql("SELECT 1 FROM auth_throttle_username WHERE username = 'held.off'")).to.have.length(
+      0,
+    );
   });
 
   it(`${USERNAME_THRESHOLD} failures from ${USERNAME_THRESHOLD} addresses lock V everywhere for 15 min, doubling; one account_locked each time; a success resets`, async () => {
     const step = await stepWithMargin(8);
     const victim = await createAndEnroll(live.url, 'many.hands');
     const answers = await inBatches(USERNAME_THRESHOLD, 10, (i) => fail('many.hands', `10.1.${i >> 8}.${i & 255}`));
-    expect(answers.filter((a) => a.status === 401), answers.map((a) => a.status).join()).to.have.length(USERNAME_THRESHOLD);
+    expect(
+      answers.filter((a) => a.status === 401),
+      answers.map((a) => a.status).join(),
+    ).to.have.length(USERNAME_THRESHOLD);
     const lockSeconds = async (): Promise<number> =>
-      (await live.backend.sql<{ s: number }>("SELECT extract(epoch FROM locked_until - now())::float8 AS s FROM auth_throttle_username WHERE username = 'many.hands'"))[0]?.s ?? 0;
+      (
+        await live.backend.sql<{ s: number }>(
+          "SELECT extract(epoch FROM locked_until - now())::float8 AS s FROM auth_throttle_username WHERE username = 'many.hands'",
+        )
+      )[0]?.s ?? 0;
     expect(await lockSeconds()).to.be.within(14 * 60, 15 * 60);
     expect(logged('account_locked', 'many.hands')).to.have.length(1);
 
@@ -101,14 +131,24 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     expect(logged('sign_in_throttled', 'many.hands').at(-1)?.scopes).to.deep.equal(['username']);
 
     // the lock lapses; the next failure locks again, twice as long
-    await live.backend.sql("UPDATE auth_throttle_username SET locked_until = now() - interval '1 second' WHERE username = 'many.hands'");
+    await live.backend.sql(
+      "UPDATE auth_throttle_username SET locked_until = now() - interval '1 second' WHERE username = 'many.hands'",
+    );
     expectStatus(await fail('many.hands', '10.2.0.2'), 401);
     expect(await lockSeconds()).to.be.within(29 * 60, 30 * 60);
     expect(logged('account_locked', 'many.hands')).to.have.length(2);
 
-    await live.backend.sql("UPDATE auth_throttle_username SET locked_until = now() - interval '1 second' WHERE username = 'many.hands'");
-    expectStatus(await signInFrom('10.2.0.3', 'many.hands', victim.password, victim.secret, step), 200, 'after the lock');
-    expect(await live.backend.sql("SELECT 1 FROM auth_throttle_username WHERE username = 'many.hands'")).to.have.length(0);
+    await live.backend.sql(
+      "UPDATE auth_throttle_username SET locked_until = now() - interval '1 second' WHERE username = 'many.hands'",
+    );
+    expectStatus(
+      await signInFrom('10.2.0.3', 'many.hands', victim.password, victim.secret, step),
+      200,
+      'after the lock',
+    );
+    expect(await live.backend.sql("SELECT 1 FROM auth_throttle_username WHERE username = 'many.hands'")).to.have.length(
+      0,
+    );
   });
 
   it(`${ADDRESS_LIMIT + 1} failures from one address over as many usernames refuse that address for a fresh username; another address is not`, async () => {
@@ -123,9 +163,17 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     expect(Number(refused.headers.get('retry-after'))).to.be.within(1, 15 * 60);
     expect(logged('sign_in_throttled', 'fresh.name').at(-1)?.scopes).to.deep.equal(['address']);
     // whatever the username, a right password included
-    expectStatus(await signInFrom(sprayer, 'by.stander', bystander.password, bystander.secret, step), 429, 'a right password from the sprayer');
+    expectStatus(
+      await signInFrom(sprayer, 'by.stander', bystander.password, bystander.secret, step),
+      429,
+      'a right password from the sprayer',
+    );
     expectStatus(await fail('fresh.name', '203.0.113.51'), 401, 'another address');
-    expectStatus(await signInFrom('203.0.113.51', 'by.stander', bystander.password, bystander.secret, step), 200, 'the bystander elsewhere');
+    expectStatus(
+      await signInFrom('203.0.113.51', 'by.stander', bystander.password, bystander.secret, step),
+      200,
+      'the bystander elsewhere',
+    );
 
     // the window slides: once the failures are 15 minutes old, the address may try again
     await live.backend.sql(
@@ -141,7 +189,10 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     const address = '198.51.100.77';
     for (let i = 0; i < 3; i++) expectStatus(await fail(`typo.${i}`, address), 401);
     expectStatus(await signInFrom(address, 'own.goal', account.password, account.secret, step), 200);
-    const [row] = await live.backend.sql<{ n: number }>('SELECT cardinality(failed_at) AS n FROM auth_throttle_address WHERE client_address = $1', [address]);
+    const [row] = await live.backend.sql<{ n: number }>(
+      'SELECT cardinality(failed_at) AS n FROM auth_throttle_address WHERE client_address = $1',
+      [address],
+    );
     expect(row?.n).to.equal(3);
   });
 
@@ -153,7 +204,8 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     for (let i = 0; i < PAIR_THRESHOLD - 1; i++) expectStatus(await fail('old.creds', '192.0.2.10'), 401);
     // counted first (the fifth), then reset by the proof of both factors
     expectStatus(await signInFrom('192.0.2.10', 'old.creds', account.password, account.secret, step), 403);
-    for (let i = 0; i < PAIR_THRESHOLD - 1; i++) expectStatus(await fail('old.creds', '192.0.2.10'), 401, `after the 403, attempt ${i + 1}`);
+    for (let i = 0; i < PAIR_THRESHOLD - 1; i++)
+      expectStatus(await fail('old.creds', '192.0.2.10'), 401, `after the 403, attempt ${i + 1}`);
   });
 
   it('prune: rows of unknown usernames do not outlive their lock; accounts keep theirs; idle addresses go', async () => {
@@ -166,24 +218,37 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     const db = new Database(createPool({ connectionString: live.backend.databaseUrl, max: 1 }, createLogger()));
     try {
       const rowsOf = async (table: string): Promise<string[]> =>
-        (await live.backend.sql<{ username: string }>(`SELECT username FROM ${table} WHERE username IN ('ghost.locked', 'ghost.counting', 'known.one') ORDER BY username`)).map((r) => r.username);
+        (
+          await live.backend.sql<{ username: string }>(
+            `SELECT username FROM ${table} WHERE username IN ('ghost.locked', 'ghost.counting', 'known.one') ORDER BY username`,
+          )
+        ).map((r) => r.username);
 
       await prune(db);
       // ghost.locked's pair lock is in force; its ceiling row (5 of 100, no lock) goes
       expect(await rowsOf('auth_throttle')).to.deep.equal(['ghost.locked', 'known.one']);
       expect(await rowsOf('auth_throttle_username')).to.deep.equal(['known.one']);
 
-      await live.backend.sql("UPDATE auth_throttle SET locked_until = now() - interval '1 second' WHERE username = 'ghost.locked'");
+      await live.backend.sql(
+        "UPDATE auth_throttle SET locked_until = now() - interval '1 second' WHERE username = 'ghost.locked'",
+      );
       await prune(db);
       expect(await rowsOf('auth_throttle')).to.deep.equal(['known.one']);
       expectStatus(await fail('ghost.locked', address), 401, 'a pruned name starts over');
 
       // the address goes once no failure of it is left in the window
-      expect(await live.backend.sql('SELECT 1 FROM auth_throttle_address WHERE client_address = $1', [address])).to.have.length(1);
-      await live.backend.sql("UPDATE auth_throttle_address SET failed_at = ARRAY(SELECT f - interval '15 minutes' FROM unnest(failed_at) AS f) WHERE client_address = $1", [address]);
+      expect(
+        await live.backend.sql('SELECT 1 FROM auth_throttle_address WHERE client_address = $1', [address]),
+      ).to.have.length(1);
+      await live.backend.sql(
+        "UPDATE auth_throttle_address SET failed_at = ARRAY(SELECT f - interval '15 minutes' FROM unnest(failed_at) AS f) WHERE client_address = $1",
+        [address],
+      );
       const pruned = await prune(db);
       expect(pruned.addresses).to.be.at.least(1);
-      expect(await live.backend.sql('SELECT 1 FROM auth_throttle_address WHERE client_address = $1', [address])).to.have.length(0);
+      expect(
+        await live.backend.sql('SELECT 1 FROM auth_throttle_address WHERE client_address = $1', [address]),
+      ).to.have.length(0);
       expect(await rowsOf('auth_throttle')).to.include('known.one');
     } finally {
       await db.close();

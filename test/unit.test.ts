@@ -16,11 +16,18 @@ import { validateBody } from '../lib/validation.js';
 import { normaliseUsername, usernameOf } from '../lib/usernames.js';
 
 /** As generate-password reads a username: the body's schema, then normalisation and the Username schema. */
-const requireUsername = (body: Record<string, unknown>): string => usernameOf(validateBody('GeneratePasswordRequest', body).username);
+const requireUsername = (body: Record<string, unknown>): string =>
+  usernameOf(validateBody('GeneratePasswordRequest', body).username);
 import { qrPngBase64 } from '../lib/qr.js';
 import { CloudEvent, HTTP } from 'cloudevents';
 import fc from 'fast-check';
-import { HeaderEncodingError, binaryMessage, decodeHeaderValue, encodeHeaderValue, eventFromMessage } from '../lib/cloudevents-http.js';
+import {
+  HeaderEncodingError,
+  binaryMessage,
+  decodeHeaderValue,
+  encodeHeaderValue,
+  eventFromMessage,
+} from '../lib/cloudevents-http.js';
 import { decodeQrPng } from './helpers/qr.js';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';
 import { makeSecretsDir, seedFixture } from './helpers/backends.js';
@@ -54,7 +61,9 @@ describe('unit: tokens', () => {
     const b = issueToken();
     expect(a.token).to.match(/^[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(a.token, 'base64url')).to.have.length(32);
-    expect(a.hash).to.equal(hashToken(a.token)).and.to.match(/^[0-9a-f]{64}$/);
+    expect(a.hash)
+      .to.equal(hashToken(a.token))
+      .and.to.match(/^[0-9a-f]{64}$/);
     expect(a.token).to.not.equal(b.token);
   });
 });
@@ -87,8 +96,10 @@ describe('unit: TOTP', () => {
     expect(secret).to.match(/^[A-Z2-7]{32}$/);
     const now = 1_800_000_015;
     const step = Math.floor(now / 30);
-    for (const delta of [-1, 0, 1]) expect(await verifyTotp(secret, codeAt(secret, step + delta), null, now)).to.equal(step + delta);
-    for (const delta of [-2, 2]) expect(await verifyTotp(secret, codeAt(secret, step + delta), null, now)).to.equal(undefined);
+    for (const delta of [-1, 0, 1])
+      expect(await verifyTotp(secret, codeAt(secret, step + delta), null, now)).to.equal(step + delta);
+    for (const delta of [-2, 2])
+      expect(await verifyTotp(secret, codeAt(secret, step + delta), null, now)).to.equal(undefined);
     expect(await verifyTotp(secret, codeAt(secret, step), step, now)).to.equal(undefined);
     expect(await verifyTotp(secret, codeAt(secret, step + 1), step, now)).to.equal(step + 1);
     expect(await verifyTotp(secret, 'abcdef', null, now)).to.equal(undefined);
@@ -166,7 +177,10 @@ describe('unit: bcrypt engines (native default, bcryptjs fallback) read each oth
     expect(portable.name).to.equal('bcryptjs');
   });
 
-  for (const [writer, reader] of [[native, portable], [portable, native]] as const) {
+  for (const [writer, reader] of [
+    [native, portable],
+    [portable, native],
+  ] as const) {
     it(`${reader.name} verifies a $2b$ hash written by ${writer.name}, and the Python fixture`, () => {
       const hash = writer.hash('p@ss w0rd é', 10);
       expect(hash).to.match(/^\$2b\$10\$/);
@@ -207,7 +221,19 @@ describe('unit: usernames', () => {
   });
 
   it('refuses empty, too long, forbidden characters and wrong types, naming the field', () => {
-    for (const username of ['', '   ', 'a'.repeat(65), 'a b', 'a/b', "x'; DROP TABLE users;--", 'a\u0000b', 'a\u202eb', 42, null, ['a']]) {
+    for (const username of [
+      '',
+      '   ',
+      'a'.repeat(65),
+      'a b',
+      'a/b',
+      "x'; DROP TABLE users;--",
+      'a\u0000b',
+      'a\u202eb',
+      42,
+      null,
+      ['a'],
+    ]) {
       try {
         requireUsername({ username });
         expect.fail(`accepted ${JSON.stringify(username)}`);
@@ -227,10 +253,25 @@ describe('unit: configuration', () => {
 
   it('applies the contract defaults', () => {
     const config = loadConfig(base);
-    expect(config).to.include({ port: 8080, bcryptCost: 12, credentialMaxAge: '6 months', enrollmentTtl: '15 minutes', renewalTtl: '15 minutes', invitationTtl: '7 days', totpIssuer: 'COFRAP Secure', selfRegistration: true });
+    expect(config).to.include({
+      port: 8080,
+      bcryptCost: 12,
+      credentialMaxAge: '6 months',
+      enrollmentTtl: '15 minutes',
+      renewalTtl: '15 minutes',
+      invitationTtl: '7 days',
+      totpIssuer: 'COFRAP Secure',
+      selfRegistration: true,
+    });
     expect(config.database).to.deep.equal({
       kind: 'postgres',
-      connection: { host: '127.0.0.1', port: 5432, database: 'cofrap_db', user: 'postgres', password: readFileSync(path.join(secretsDir, 'db-credentials-password'), 'utf8').trim() },
+      connection: {
+        host: '127.0.0.1',
+        port: 5432,
+        database: 'cofrap_db',
+        user: 'postgres',
+        password: readFileSync(path.join(secretsDir, 'db-credentials-password'), 'utf8').trim(),
+      },
       poolMax: 10,
     });
     expect(config.encryptionKeys).to.have.length(2);
@@ -238,7 +279,11 @@ describe('unit: configuration', () => {
 
   it('lets DATABASE_URL win over POSTGRES_*', () => {
     const config = loadConfig({ ...base, DATABASE_URL: 'postgresql://u:p@db:5432/x' });
-    expect(config.database).to.deep.equal({ kind: 'postgres', connection: { connectionString: 'postgresql://u:p@db:5432/x' }, poolMax: 10 });
+    expect(config.database).to.deep.equal({
+      kind: 'postgres',
+      connection: { connectionString: 'postgresql://u:p@db:5432/x' },
+      poolMax: 10,
+    });
   });
 
   const invalid: Array<[Record<string, string>, string]> = [
@@ -264,7 +309,12 @@ describe('unit: configuration', () => {
 
 describe('unit: lifecycle decisions', () => {
   const state = (over: Partial<PasswordChangeState>): PasswordChangeState => ({
-    status: 'active', provenance: 'self', everActive: true, enrollmentOpen: false, tokenValid: false, ...over,
+    status: 'active',
+    provenance: 'self',
+    everActive: true,
+    enrollmentOpen: false,
+    tokenValid: false,
+    ...over,
   });
   const outcomeOf = (run: () => PasswordChange): string => {
     try {
@@ -282,19 +332,61 @@ describe('unit: lifecycle decisions', () => {
     ['none, self-registration on', undefined, undefined, true, 'create'],
     ['none, self-registration off', undefined, undefined, false, 'invalid_token'],
     ['none, any token', undefined, renewal, true, 'invalid_token'],
-    ['invited, valid invitation', state({ status: 'invited', provenance: 'hr', ...never, tokenValid: true }), invitation, false, 'restart'],
-    ['invited, wrong invitation', state({ status: 'invited', provenance: 'hr', ...never }), invitation, true, 'invalid_token'],
+    [
+      'invited, valid invitation',
+      state({ status: 'invited', provenance: 'hr', ...never, tokenValid: true }),
+      invitation,
+      false,
+      'restart',
+    ],
+    [
+      'invited, wrong invitation',
+      state({ status: 'invited', provenance: 'hr', ...never }),
+      invitation,
+      true,
+      'invalid_token',
+    ],
     ['invited, no token', state({ status: 'invited', provenance: 'hr', ...never }), undefined, true, 'account_exists'],
-    ['pending from an invitation, valid invitation again', state({ status: 'pending', provenance: 'hr', ...never, tokenValid: true }), invitation, true, 'restart'],
-    ['pending from an invitation, window lapsed, no token', state({ status: 'pending', provenance: 'hr', ...never }), undefined, true, 'account_exists'],
-    ['pending self-registered, window open', state({ status: 'pending', ...never, enrollmentOpen: true }), undefined, true, 'account_exists'],
+    [
+      'pending from an invitation, valid invitation again',
+      state({ status: 'pending', provenance: 'hr', ...never, tokenValid: true }),
+      invitation,
+      true,
+      'restart',
+    ],
+    [
+      'pending from an invitation, window lapsed, no token',
+      state({ status: 'pending', provenance: 'hr', ...never }),
+      undefined,
+      true,
+      'account_exists',
+    ],
+    [
+      'pending self-registered, window open',
+      state({ status: 'pending', ...never, enrollmentOpen: true }),
+      undefined,
+      true,
+      'account_exists',
+    ],
     ['pending self-registered, window lapsed', state({ status: 'pending', ...never }), undefined, true, 'restart'],
-    ['pending seed row, window lapsed', state({ status: 'pending', provenance: 'seed', ...never }), undefined, true, 'restart'],
+    [
+      'pending seed row, window lapsed',
+      state({ status: 'pending', provenance: 'seed', ...never }),
+      undefined,
+      true,
+      'restart',
+    ],
     ['pending once active, window lapsed', state({ status: 'pending' }), undefined, true, 'account_exists'],
     ['active, no token', state({}), undefined, true, 'account_exists'],
     ['active, made-up renewal token', state({}), renewal, true, 'invalid_token'],
     ['active, valid renewal token', state({ tokenValid: true }), renewal, true, 'stage'],
-    ['active, valid invitation token of a once-active account', state({ tokenValid: true }), invitation, true, 'invalid_token'],
+    [
+      'active, valid invitation token of a once-active account',
+      state({ tokenValid: true }),
+      invitation,
+      true,
+      'invalid_token',
+    ],
     ['disabled, no token', state({ status: 'disabled' }), undefined, true, 'account_exists'],
     ['disabled, made-up token', state({ status: 'disabled' }), renewal, true, 'invalid_token'],
     ['disabled, a token that matched', state({ status: 'disabled', tokenValid: true }), renewal, true, 'invalid_token'],
@@ -325,9 +417,15 @@ describe('unit: lifecycle decisions', () => {
 describe('unit: database errors answered 503', () => {
   it('a failed rollback after a lost connection is still a lost connection', async () => {
     const { isDatabaseUnavailable } = await import('../lib/db/errors.js');
-    expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('Connection terminated unexpectedly') }))).to.equal(true);
+    expect(
+      isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('Connection terminated unexpectedly') })),
+    ).to.equal(true);
     expect(isDatabaseUnavailable(new Error('rollback failed', { cause: new Error('boom') }))).to.equal(false);
-    expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).to.equal(true);
+    expect(
+      isDatabaseUnavailable(
+        Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      ),
+    ).to.equal(true);
   });
 });
 
@@ -380,10 +478,24 @@ describe('unit: CloudEvents HTTP header values (binding 1.0.2 §3.1.3.2)', () =>
   });
 
   it('refuses invalid UTF-8, malformed escapes, control characters and unterminated quotes, naming the header', () => {
-    const refused = ['a%C0%A0b', '%E2%82', '%ED%A0%80', '%FF', '50%', '%zz', '%4', 'a\tb', 'a\u0000b', '"open', 'li\u96f7'];
+    const refused = [
+      'a%C0%A0b',
+      '%E2%82',
+      '%ED%A0%80',
+      '%FF',
+      '50%',
+      '%zz',
+      '%4',
+      'a\tb',
+      'a\u0000b',
+      '"open',
+      'li\u96f7',
+    ];
     for (const value of refused) {
-      expect(() => decodeHeaderValue(value, 'ce-subject'), JSON.stringify(value))
-        .to.throw(HeaderEncodingError, /^Header ce-subject /);
+      expect(() => decodeHeaderValue(value, 'ce-subject'), JSON.stringify(value)).to.throw(
+        HeaderEncodingError,
+        /^Header ce-subject /,
+      );
     }
     // the raw Latin-1 reading of bytes that are not UTF-8 is refused too, not guessed at
     expect(() => decodeHeaderValue('zo\u00eb')).to.throw(HeaderEncodingError);
@@ -394,7 +506,14 @@ describe('unit: CloudEvents HTTP header values (binding 1.0.2 §3.1.3.2)', () =>
   });
 
   it('binaryMessage encodes every ce- header and nothing else; eventFromMessage reads the event back exactly', () => {
-    const event = new CloudEvent({ type: 'fr.cofrap.test', source: '/test/caf%C3%A9', subject: '李雷 "50%"', datacontenttype: 'application/json', data: { username: '李雷' }, cofrapnote: 'zoë' });
+    const event = new CloudEvent({
+      type: 'fr.cofrap.test',
+      source: '/test/caf%C3%A9',
+      subject: '李雷 "50%"',
+      datacontenttype: 'application/json',
+      data: { username: '李雷' },
+      cofrapnote: 'zoë',
+    });
     const message = binaryMessage(event);
     for (const [name, value] of Object.entries(message.headers)) expect(value, name).to.match(PRINTABLE_ASCII);
     expect(message.headers['ce-subject']).to.equal('%E6%9D%8E%E9%9B%B7%20%2250%25%22');
@@ -402,7 +521,13 @@ describe('unit: CloudEvents HTTP header values (binding 1.0.2 §3.1.3.2)', () =>
     expect(message.headers['ce-cofrapnote']).to.equal('zo%C3%AB');
     expect(message.headers['content-type']).to.equal('application/json');
     const back = eventFromMessage(message.headers, message.body) as CloudEvent<Record<string, unknown>>;
-    expect([back.id, back.type, back.source, back.subject, back['cofrapnote']]).to.deep.equal([event.id, event.type, event.source, event.subject, 'zoë']);
+    expect([back.id, back.type, back.source, back.subject, back['cofrapnote']]).to.deep.equal([
+      event.id,
+      event.type,
+      event.source,
+      event.subject,
+      'zoë',
+    ]);
     expect(back.data).to.deep.equal({ username: '李雷' });
   });
 
@@ -411,7 +536,16 @@ describe('unit: CloudEvents HTTP header values (binding 1.0.2 §3.1.3.2)', () =>
   it('the cloudevents SDK (v10) itself neither encodes nor decodes ce- header values', () => {
     const event = new CloudEvent({ type: 'fr.cofrap.test', source: '/test', subject: 'paweł 50%' });
     expect(HTTP.binary(event).headers['ce-subject']).to.equal('paweł 50%');
-    const read = HTTP.toEvent({ headers: { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/test', 'ce-type': 'fr.cofrap.test', 'ce-subject': 'pawe%C5%82' }, body: '' }) as CloudEvent<unknown>;
+    const read = HTTP.toEvent({
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': '1',
+        'ce-source': '/test',
+        'ce-type': 'fr.cofrap.test',
+        'ce-subject': 'pawe%C5%82',
+      },
+      body: '',
+    }) as CloudEvent<unknown>;
     expect(read.subject).to.equal('pawe%C5%82');
   });
 });

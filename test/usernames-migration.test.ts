@@ -21,7 +21,8 @@ import { createLogger } from '../lib/log.js';
 import { until } from './helpers/time.js';
 
 const SEED_SCHEMA = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-schema.sql'), 'utf8');
-const SEED_INSERT = 'INSERT INTO users (username, password_hash, mfa_secret, created_at, expired) VALUES ($1, $2, $3, $4, $5)';
+const SEED_INSERT =
+  'INSERT INTO users (username, password_hash, mfa_secret, created_at, expired) VALUES ($1, $2, $3, $4, $5)';
 
 interface UserRow {
   username: string;
@@ -44,15 +45,18 @@ interface Snapshot {
 
 const SNAPSHOT_QUERIES = {
   users: 'SELECT username, status, password_hash, disabled_at, username_skeleton FROM users ORDER BY username',
-  unmerged: 'SELECT original_username, normalised_username, reason, row_data FROM users_unmerged ORDER BY original_username',
-  skeletonNullable: "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'username_skeleton'",
+  unmerged:
+    'SELECT original_username, normalised_username, reason, row_data FROM users_unmerged ORDER BY original_username',
+  skeletonNullable:
+    "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'username_skeleton'",
 };
 
 describe('unit: migration 005 plans stored usernames', () => {
   it('renames a name only its row normalises to, moves shared and invalid ones, keeps the rest', () => {
     const plan = planUsernames(['  bob\t', 'ALICE', 'Alice', 'ａｌｉｃｅ', 'jоse.fino', 'a b', 'zoë', 'Zoé']);
     expect(plan.get('  bob\t')).to.deep.equal({ kind: 'rename', to: 'bob' });
-    for (const name of ['ALICE', 'Alice', 'ａｌｉｃｅ']) expect(plan.get(name)).to.include({ kind: 'unmerged', reason: 'shared', normalised: 'alice' });
+    for (const name of ['ALICE', 'Alice', 'ａｌｉｃｅ'])
+      expect(plan.get(name)).to.include({ kind: 'unmerged', reason: 'shared', normalised: 'alice' });
     expect(plan.get('jоse.fino')).to.include({ kind: 'unmerged', reason: 'invalid' });
     expect(plan.get('a b')).to.include({ kind: 'unmerged', reason: 'invalid', normalised: 'a b' });
     expect(plan.get('zoë')).to.deep.equal({ kind: 'keep' });
@@ -67,7 +71,7 @@ describe('unit: migration 005 plans stored usernames', () => {
 });
 
 describe('unit: migration 005 ships as a TypeScript module', () => {
-  it('ships this repository\'s migrations, 005 compiled from TypeScript', () => {
+  it("ships this repository's migrations, 005 compiled from TypeScript", () => {
     const shipped = loadMigrations();
     expect(shipped.find((m) => m.version === 5)).to.include({ name: 'usernames', kind: 'module' });
     expect(shipped.filter((m) => m.version < 4).map((m) => m.kind)).to.deep.equal(['sql', 'sql', 'sql']);
@@ -113,12 +117,20 @@ for (const kind of BACKENDS) {
     async function readSnapshot(): Promise<Snapshot> {
       if (kind === 'postgres') {
         const [nullable] = await backend.sql<{ is_nullable: string }>(SNAPSHOT_QUERIES.skeletonNullable);
-        return { users: await backend.sql<UserRow>(SNAPSHOT_QUERIES.users), unmerged: await backend.sql<UnmergedRow>(SNAPSHOT_QUERIES.unmerged), skeletonNullable: nullable?.is_nullable };
+        return {
+          users: await backend.sql<UserRow>(SNAPSHOT_QUERIES.users),
+          unmerged: await backend.sql<UnmergedRow>(SNAPSHOT_QUERIES.unmerged),
+          skeletonNullable: nullable?.is_nullable,
+        };
       }
       const db = await PGlite.create(path.join(backend.env().PGLITE_DATA_DIR as string, 'pgdata'));
       try {
         const nullable = (await db.query<{ is_nullable: string }>(SNAPSHOT_QUERIES.skeletonNullable)).rows[0];
-        return { users: (await db.query<UserRow>(SNAPSHOT_QUERIES.users)).rows, unmerged: (await db.query<UnmergedRow>(SNAPSHOT_QUERIES.unmerged)).rows, skeletonNullable: nullable?.is_nullable };
+        return {
+          users: (await db.query<UserRow>(SNAPSHOT_QUERIES.users)).rows,
+          unmerged: (await db.query<UnmergedRow>(SNAPSHOT_QUERIES.unmerged)).rows,
+          skeletonNullable: nullable?.is_nullable,
+        };
       } finally {
         await db.close();
       }
@@ -158,7 +170,11 @@ for (const kind of BACKENDS) {
       const server = await backend.start({ BCRYPT_COST: '12' });
       try {
         const step = await stepWithMargin();
-        const signedIn = await postJson(`${server.url}/authenticate`, { username: '\u3000ＢＯＢ\t', password: seedUser.password, totp: codeAt(seedUser.totp_secret as string, step) });
+        const signedIn = await postJson(`${server.url}/authenticate`, {
+          username: '\u3000ＢＯＢ\t',
+          password: seedUser.password,
+          totp: codeAt(seedUser.totp_secret as string, step),
+        });
         expect(signedIn.status, signedIn.text).to.equal(200);
         expect(signedIn.body.username).to.equal('bob');
         for (const username of ['bob', '  Bob ', 'alice', 'ＡＬＩＣＥ']) {
@@ -177,12 +193,20 @@ describe('finding 5: skeleton claims of new accounts (lib/db/usernames.ts), on p
   const backend = new Backend('postgres');
   let db: Database | undefined;
   const insert = (tx: Queryable, username: string, skeleton: string): Promise<unknown> =>
-    tx.query("INSERT INTO users (username, username_skeleton, password_hash, status, provenance) VALUES ($1, $2, 'not-a-hash', 'pending', 'self')", [username, skeleton]);
+    tx.query(
+      "INSERT INTO users (username, username_skeleton, password_hash, status, provenance) VALUES ($1, $2, 'not-a-hash', 'pending', 'self')",
+      [username, skeleton],
+    );
 
   before(async function () {
     await requireBackend(this, 'postgres');
     await backend.prepare();
-    db = new Database(createPool({ connectionString: backend.databaseUrl, max: 4 }, createLogger({}, () => undefined)));
+    db = new Database(
+      createPool(
+        { connectionString: backend.databaseUrl, max: 4 },
+        createLogger({}, () => undefined),
+      ),
+    );
   });
   after(async () => {
     await db?.close();
@@ -223,7 +247,15 @@ describe('finding 5: skeleton claims of new accounts (lib/db/usernames.ts), on p
     // The second blocks on the first's lock (a session of this database waiting on a Lock)
     // and does not finish while the first is open.
     await until(
-      async () => secondDone || (await adminQuery<{ n: number }>(backend.name, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", [backend.name]))[0]?.n === 1,
+      async () =>
+        secondDone ||
+        (
+          await adminQuery<{ n: number }>(
+            backend.name,
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+            [backend.name],
+          )
+        )[0]?.n === 1,
       'the second claim never waited for the first',
     );
     expect(secondDone, 'the second finished while the first was still open').to.equal(false);
@@ -231,7 +263,9 @@ describe('finding 5: skeleton claims of new accounts (lib/db/usernames.ts), on p
     const [firstTaken, secondTaken] = await Promise.all([first, second]);
     expect(firstTaken).to.equal(false);
     expect(secondTaken).to.equal(true);
-    const rows = await backend.sql<{ username: string }>('SELECT username FROM users WHERE username_skeleton = $1', [skeletonOf('jose.fino')]);
+    const rows = await backend.sql<{ username: string }>('SELECT username FROM users WHERE username_skeleton = $1', [
+      skeletonOf('jose.fino'),
+    ]);
     expect(rows.map((r) => r.username)).to.deep.equal(['jose.fino']);
   });
 });
@@ -245,17 +279,30 @@ describe('migration 005 after a migration that added a NOT NULL provenance colum
     await requireBackend(this, 'postgres');
     await backend.prepare({ migrate: false });
     await adminQuery(backend.name, SEED_SCHEMA);
-    for (const name of ['Alice', 'alice', 'Bob']) await adminQuery(backend.name, SEED_INSERT, [name, 'not-a-hash', null, new Date().toISOString(), false]);
+    for (const name of ['Alice', 'alice', 'Bob'])
+      await adminQuery(backend.name, SEED_INSERT, [name, 'not-a-hash', null, new Date().toISOString(), false]);
     // 001-003 as shipped, then a stand-in for 004 whose provenance column has no default
     const folder = mkdtempSync(path.join(tmpdir(), 'cofrap-migrations-'));
     dir = folder;
-    for (const m of loadMigrations().filter((m) => m.version < 4)) copyFileSync(m.file, path.join(folder, path.basename(m.file)));
+    for (const m of loadMigrations().filter((m) => m.version < 4))
+      copyFileSync(m.file, path.join(folder, path.basename(m.file)));
     writeFileSync(
       path.join(folder, '004_provenance.sql'),
       "ALTER TABLE users ADD COLUMN provenance TEXT CHECK (provenance IN ('seed', 'self', 'hr'));\nUPDATE users SET provenance = 'seed';\nALTER TABLE users ALTER COLUMN provenance SET NOT NULL;\n",
     );
-    db = new Database(createPool({ connectionString: backend.databaseUrl, max: 2 }, createLogger({}, () => undefined)));
-    expect(await migrate(db, createLogger({}, () => undefined), folder)).to.deep.equal([1, 2, 3, 4]);
+    db = new Database(
+      createPool(
+        { connectionString: backend.databaseUrl, max: 2 },
+        createLogger({}, () => undefined),
+      ),
+    );
+    expect(
+      await migrate(
+        db,
+        createLogger({}, () => undefined),
+        folder,
+      ),
+    ).to.deep.equal([1, 2, 3, 4]);
   });
   after(async () => {
     await db?.close();
@@ -264,13 +311,24 @@ describe('migration 005 after a migration that added a NOT NULL provenance colum
   });
 
   it('gives the placeholder the provenance "seed", and keeps the column in the moved rows', async () => {
-    await (db as Database).transaction((tx) => migrateUsernames(tx, createLogger({}, () => undefined)));
-    const users = await adminQuery<{ username: string; status: string; provenance: string }>(backend.name, 'SELECT username, status, provenance FROM users ORDER BY username');
+    await (db as Database).transaction((tx) =>
+      migrateUsernames(
+        tx,
+        createLogger({}, () => undefined),
+      ),
+    );
+    const users = await adminQuery<{ username: string; status: string; provenance: string }>(
+      backend.name,
+      'SELECT username, status, provenance FROM users ORDER BY username',
+    );
     expect(users.map((u) => [u.username, u.status, u.provenance])).to.deep.equal([
       ['alice', 'disabled', 'seed'],
       ['bob', 'pending', 'seed'],
     ]);
-    const moved = await adminQuery<{ original_username: string; provenance: string }>(backend.name, "SELECT original_username, row_data->>'provenance' AS provenance FROM users_unmerged ORDER BY original_username");
+    const moved = await adminQuery<{ original_username: string; provenance: string }>(
+      backend.name,
+      "SELECT original_username, row_data->>'provenance' AS provenance FROM users_unmerged ORDER BY original_username",
+    );
     expect(moved).to.deep.equal([
       { original_username: 'Alice', provenance: 'seed' },
       { original_username: 'alice', provenance: 'seed' },

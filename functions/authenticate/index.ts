@@ -35,7 +35,12 @@ function offeredFactor(body: RequestBody<'authenticate'>): Offered {
 }
 
 /** The TOTP step `code` matches for the sealed secret, or undefined. */
-async function matchCode(runtime: Runtime, sealedSecret: string | null, code: string, afterStep: number | null): Promise<number | undefined> {
+async function matchCode(
+  runtime: Runtime,
+  sealedSecret: string | null,
+  code: string,
+  afterStep: number | null,
+): Promise<number | undefined> {
   if (sealedSecret === null) return undefined;
   const secret = runtime.secrets.decrypt(sealedSecret);
   if (secret === undefined) {
@@ -46,7 +51,12 @@ async function matchCode(runtime: Runtime, sealedSecret: string | null, code: st
 }
 
 /** The second factor offered, checked against the pair whose password matched. */
-async function matchFactor(runtime: Runtime, offered: Offered, credentials: LoginCredentials, set: 'current' | 'staged'): Promise<SecondFactor | undefined> {
+async function matchFactor(
+  runtime: Runtime,
+  offered: Offered,
+  credentials: LoginCredentials,
+  set: 'current' | 'staged',
+): Promise<SecondFactor | undefined> {
   if (offered.kind === 'recovery') {
     if (set !== 'current') return undefined;
     const digest = recoveryCodeDigest(offered.code);
@@ -54,7 +64,12 @@ async function matchFactor(runtime: Runtime, offered: Offered, credentials: Logi
   }
   const pair = set === 'current' ? credentials.current : credentials.staged;
   // The staged secret has never been used: any of its steps is new.
-  const step = await matchCode(runtime, pair?.sealedSecret ?? null, offered.code, set === 'current' ? credentials.lastTotpStep : null);
+  const step = await matchCode(
+    runtime,
+    pair?.sealedSecret ?? null,
+    offered.code,
+    set === 'current' ? credentials.lastTotpStep : null,
+  );
   return step === undefined ? undefined : { kind: 'totp', set, step };
 }
 
@@ -66,9 +81,16 @@ async function matchFactor(runtime: Runtime, offered: Offered, credentials: Logi
  */
 type Checked = { ok: true; pair: CredentialPair; factor: SecondFactor } | { ok: false; reason: RefusalReason };
 
-async function checkFactors(runtime: Runtime, credentials: LoginCredentials | undefined, password: string, offered: Offered, signal: AbortSignal): Promise<Checked> {
+async function checkFactors(
+  runtime: Runtime,
+  credentials: LoginCredentials | undefined,
+  password: string,
+  offered: Offered,
+  signal: AbortSignal,
+): Promise<Checked> {
   const { hasher } = runtime;
-  const verify = (hash: string | null | undefined): Promise<boolean> => (hash ? hasher.verify(password, hash, signal) : hasher.verifyDummy(password, signal));
+  const verify = (hash: string | null | undefined): Promise<boolean> =>
+    hash ? hasher.verify(password, hash, signal) : hasher.verifyDummy(password, signal);
 
   const current = credentials?.current;
   const currentPasswordOk = await verify(current?.passwordHash);
@@ -92,7 +114,12 @@ async function checkFactors(runtime: Runtime, credentials: LoginCredentials | un
 type Outcome =
   | { decision: 'disabled' }
   | { decision: 'expired'; renewalToken: string; renewalExpiresAt: Date }
-  | { decision: 'signed_in' | 'activated' | 'promoted' | 'recovered'; signedIn: SignedIn; renewal?: { token: string; expiresAt: Date }; enrollment?: { token: string; expiresAt: Date } };
+  | {
+      decision: 'signed_in' | 'activated' | 'promoted' | 'recovered';
+      signedIn: SignedIn;
+      renewal?: { token: string; expiresAt: Date };
+      enrollment?: { token: string; expiresAt: Date };
+    };
 
 /** What each outcome is in the audit trail. */
 const OUTCOME_RECORDS: Record<Outcome['decision'], AuditType> = {
@@ -105,14 +132,30 @@ const OUTCOME_RECORDS: Record<Outcome['decision'], AuditType> = {
 };
 
 /** On the locked row, once both factors are proven: what the sign-in does, and its record. */
-async function conclude(tx: Queryable, runtime: Runtime, audit: AuditContext, username: string, factor: SecondFactor, state: LoginState): Promise<{ outcome: Outcome; event: string }> {
+async function conclude(
+  tx: Queryable,
+  runtime: Runtime,
+  audit: AuditContext,
+  username: string,
+  factor: SecondFactor,
+  state: LoginState,
+): Promise<{ outcome: Outcome; event: string }> {
   const outcome = await apply(tx, runtime, username, factor, state);
-  const details: AuditDetails = { second_factor: factor.kind, ...(outcome.decision === 'disabled' ? { reason: 'account_disabled' } : {}) };
+  const details: AuditDetails = {
+    second_factor: factor.kind,
+    ...(outcome.decision === 'disabled' ? { reason: 'account_disabled' } : {}),
+  };
   if (outcome.decision === 'recovered') details.recovery_codes_left = outcome.signedIn.recoveryCodesLeft;
   return { outcome, event: await recordOutcome(tx, audit, username, OUTCOME_RECORDS[outcome.decision], details) };
 }
 
-async function apply(tx: Queryable, runtime: Runtime, username: string, factor: SecondFactor, state: LoginState): Promise<Outcome> {
+async function apply(
+  tx: Queryable,
+  runtime: Runtime,
+  username: string,
+  factor: SecondFactor,
+  state: LoginState,
+): Promise<Outcome> {
   const { config } = runtime;
   const decision = decideLogin(state, factor.kind === 'totp' ? factor.set : 'current');
   if (decision === 'disabled') {
@@ -122,21 +165,43 @@ async function apply(tx: Queryable, runtime: Runtime, username: string, factor: 
   if (decision === 'expired') {
     await signin.consumeFactor(tx, username, factor);
     const renewal = issueToken();
-    return { decision, renewalToken: renewal.token, renewalExpiresAt: await signin.markExpired(tx, username, renewal.hash, config.renewalTtl) };
+    return {
+      decision,
+      renewalToken: renewal.token,
+      renewalExpiresAt: await signin.markExpired(tx, username, renewal.hash, config.renewalTtl),
+    };
   }
   let outcome: Outcome;
   if (factor.kind === 'recovery') {
     const enrollment = issueToken();
-    const used = await signin.useRecoveryCode(tx, username, factor.digest, { tokenHash: enrollment.hash, ttl: config.enrollmentTtl }, config.credentialMaxAge);
-    outcome = { decision: 'recovered', signedIn: used, enrollment: { token: enrollment.token, expiresAt: used.enrollmentExpiresAt } };
+    const used = await signin.useRecoveryCode(
+      tx,
+      username,
+      factor.digest,
+      { tokenHash: enrollment.hash, ttl: config.enrollmentTtl },
+      config.credentialMaxAge,
+    );
+    outcome = {
+      decision: 'recovered',
+      signedIn: used,
+      enrollment: { token: enrollment.token, expiresAt: used.enrollmentExpiresAt },
+    };
   } else if (decision === 'promoted') {
     outcome = { decision, signedIn: await signin.promoteStaged(tx, username, factor.step, config.credentialMaxAge) };
   } else {
     outcome = { decision, signedIn: await signin.signIn(tx, username, factor.step, config.credentialMaxAge) };
   }
   const renewal = issueToken();
-  const renewalExpiresAt = await signin.offerRenewal(tx, username, { tokenHash: renewal.hash, ttl: config.renewalTtl }, config.credentialMaxAge, config.renewalWindow);
-  return renewalExpiresAt === undefined ? outcome : { ...outcome, renewal: { token: renewal.token, expiresAt: renewalExpiresAt } };
+  const renewalExpiresAt = await signin.offerRenewal(
+    tx,
+    username,
+    { tokenHash: renewal.hash, ttl: config.renewalTtl },
+    config.credentialMaxAge,
+    config.renewalWindow,
+  );
+  return renewalExpiresAt === undefined
+    ? outcome
+    : { ...outcome, renewal: { token: renewal.token, expiresAt: renewalExpiresAt } };
 }
 
 export const authenticate = jsonFunction('authenticate', 'authenticate', async (runtime, request) => {
@@ -196,8 +261,12 @@ export const authenticate = jsonFunction('authenticate', 'authenticate', async (
           username,
           expires_at: signedIn.expiresAt.toISOString(),
           recovery_codes_left: signedIn.recoveryCodesLeft,
-          ...(renewal === undefined ? {} : { renewal_token: renewal.token, renewal_expires_at: renewal.expiresAt.toISOString() }),
-          ...(enrollment === undefined ? {} : { enrollment_token: enrollment.token, enrollment_expires_at: enrollment.expiresAt.toISOString() }),
+          ...(renewal === undefined
+            ? {}
+            : { renewal_token: renewal.token, renewal_expires_at: renewal.expiresAt.toISOString() }),
+          ...(enrollment === undefined
+            ? {}
+            : { enrollment_token: enrollment.token, enrollment_expires_at: enrollment.expiresAt.toISOString() }),
         },
       };
     }

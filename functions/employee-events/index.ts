@@ -9,7 +9,15 @@
 import { http } from '@google-cloud/functions-framework';
 import { postFunction } from '../../lib/http/function.js';
 import type { Reply } from '../../lib/http/function.js';
-import { EMPLOYEE_CREATED, EMPLOYEE_DEPARTED, EMPLOYEE_REHIRED, conflictReply, invitationReply, parseEmployeeEvent, resetReply } from '../../lib/events.js';
+import {
+  EMPLOYEE_CREATED,
+  EMPLOYEE_DEPARTED,
+  EMPLOYEE_REHIRED,
+  conflictReply,
+  invitationReply,
+  parseEmployeeEvent,
+  resetReply,
+} from '../../lib/events.js';
 import type { EmployeeEvent, HrEvent, ReplyMessage } from '../../lib/events.js';
 import { disable, invite, provenanceOf, recordDelivery, rehire, requestReset } from '../../lib/db/employees.js';
 import type { Invitation } from '../../lib/db/employees.js';
@@ -53,40 +61,78 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
         const similar = await skeletonHolder(tx, claim.skeleton, username);
         const provenance = similar?.provenance ?? 'self';
         const details = { provenance, ...(similar === undefined ? {} : { similar_to: similar.username }) };
-        return { outcome: 'conflict', reply: conflictReply(username, provenance, similar?.username), audit: { type: 'account.conflict', username, details } };
+        return {
+          outcome: 'conflict',
+          reply: conflictReply(username, provenance, similar?.username),
+          audit: { type: 'account.conflict', username, details },
+        };
       }
       const token = issueToken();
-      const issued = await invite(tx, { ...invitationOf(event, token.hash, runtime), usernameSkeleton: claim.skeleton });
+      const issued = await invite(tx, {
+        ...invitationOf(event, token.hash, runtime),
+        usernameSkeleton: claim.skeleton,
+      });
       if (issued !== undefined) {
-        const audit: AuditEntry = { type: 'account.invited', username, details: { invitation_expires_at: issued.expiresAt.toISOString() } };
-        return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email), audit };
+        const audit: AuditEntry = {
+          type: 'account.invited',
+          username,
+          details: { invitation_expires_at: issued.expiresAt.toISOString() },
+        };
+        return {
+          outcome: 'invited',
+          reply: invitationReply(username, token.token, issued.expiresAt, issued.email),
+          audit,
+        };
       }
       // Someone registered the name before HR's event arrived: IT must look, nothing changes.
       // (A disabled account comes back only by `rehired`.)
       const holder = await provenanceOf(tx, username);
       if (holder !== undefined && holder.provenance !== 'hr' && holder.status !== 'disabled') {
-        return { outcome: 'conflict', reply: conflictReply(username, holder.provenance), audit: { type: 'account.conflict', username, details: { provenance: holder.provenance } } };
+        return {
+          outcome: 'conflict',
+          reply: conflictReply(username, holder.provenance),
+          audit: { type: 'account.conflict', username, details: { provenance: holder.provenance } },
+        };
       }
       return { outcome: 'exists' };
     }
     case EMPLOYEE_DEPARTED: {
       const disabled = await disable(tx, username);
       if (!disabled.changed) return { outcome: 'already_disabled' };
-      return { outcome: 'disabled', audit: { type: 'account.disabled', username, details: { previous_status: disabled.previousStatus } } };
+      return {
+        outcome: 'disabled',
+        audit: { type: 'account.disabled', username, details: { previous_status: disabled.previousStatus } },
+      };
     }
     case EMPLOYEE_REHIRED: {
       const token = issueToken();
       const issued = await rehire(tx, invitationOf(event, token.hash, runtime));
       if (issued === undefined) return { outcome: 'not_disabled' };
-      const audit: AuditEntry = { type: 'account.enabled', username, details: { invitation_expires_at: issued.expiresAt.toISOString() } };
-      return { outcome: 'invited', reply: invitationReply(username, token.token, issued.expiresAt, issued.email), audit };
+      const audit: AuditEntry = {
+        type: 'account.enabled',
+        username,
+        details: { invitation_expires_at: issued.expiresAt.toISOString() },
+      };
+      return {
+        outcome: 'invited',
+        reply: invitationReply(username, token.token, issued.expiresAt, issued.email),
+        audit,
+      };
     }
     default: {
       const token = issueToken();
       const issued = await requestReset(tx, username, token.hash, runtime.config.resetTtl);
       if (issued === undefined) return { outcome: 'not_active' };
-      const details = { requested_by: event.requestedBy, ...(event.reason === undefined ? {} : { reason: event.reason }), reset_expires_at: issued.expiresAt.toISOString() };
-      return { outcome: 'reset_issued', reply: resetReply(username, token.token, issued.expiresAt, issued.email), audit: { type: 'account.reset-requested', username, details } };
+      const details = {
+        requested_by: event.requestedBy,
+        ...(event.reason === undefined ? {} : { reason: event.reason }),
+        reset_expires_at: issued.expiresAt.toISOString(),
+      };
+      return {
+        outcome: 'reset_issued',
+        reply: resetReply(username, token.token, issued.expiresAt, issued.email),
+        audit: { type: 'account.reset-requested', username, details },
+      };
     }
   }
 }
@@ -98,29 +144,37 @@ function unchanged(event: EmployeeEvent, outcome: string): AuditEntry {
   return { type: 'account.unchanged', username: event.username, details };
 }
 
-export const employeeEvents = postFunction('employee-events', async (runtime, request): Promise<Reply> => {
-  const { headers, body, log } = request;
-  const event = parseEmployeeEvent(headers, body);
-  requireAllowedSource(runtime.config, event.source, log);
-  const { deliveries, applied, events } = await runtime.db.transaction(async (tx) => {
-    const deliveries = await recordDelivery(tx, event);
-    const applied = await apply(tx, event, runtime);
-    // Every event handled is recorded (§7): one that changed nothing in the trail only.
-    const id = await recordAudit(tx, eventContext('employee-events', request, event), applied.audit ?? unchanged(event, applied.outcome));
-    return { deliveries, applied, events: applied.audit === undefined ? [] : [id] };
-  });
-  runtime.publisher.nudge(events);
-  log.info('employee_event', {
-    type: event.type,
-    username: event.username,
-    source: event.source,
-    event_id: event.id,
-    deliveries,
-    outcome: applied.outcome,
-    ...('requestedBy' in event ? { requested_by: event.requestedBy } : {}),
-  });
-  if (applied.reply === undefined) return { status: 200 };
-  return { status: 200, headers: applied.reply.headers, body: applied.reply.body };
-}, { beforeBody: verifiedSender() }); // the broker's token, checked before the body is read (§7)
+export const employeeEvents = postFunction(
+  'employee-events',
+  async (runtime, request): Promise<Reply> => {
+    const { headers, body, log } = request;
+    const event = parseEmployeeEvent(headers, body);
+    requireAllowedSource(runtime.config, event.source, log);
+    const { deliveries, applied, events } = await runtime.db.transaction(async (tx) => {
+      const deliveries = await recordDelivery(tx, event);
+      const applied = await apply(tx, event, runtime);
+      // Every event handled is recorded (§7): one that changed nothing in the trail only.
+      const id = await recordAudit(
+        tx,
+        eventContext('employee-events', request, event),
+        applied.audit ?? unchanged(event, applied.outcome),
+      );
+      return { deliveries, applied, events: applied.audit === undefined ? [] : [id] };
+    });
+    runtime.publisher.nudge(events);
+    log.info('employee_event', {
+      type: event.type,
+      username: event.username,
+      source: event.source,
+      event_id: event.id,
+      deliveries,
+      outcome: applied.outcome,
+      ...('requestedBy' in event ? { requested_by: event.requestedBy } : {}),
+    });
+    if (applied.reply === undefined) return { status: 200 };
+    return { status: 200, headers: applied.reply.headers, body: applied.reply.body };
+  },
+  { beforeBody: verifiedSender() },
+); // the broker's token, checked before the body is read (§7)
 
 http('employee-events', employeeEvents);

@@ -27,12 +27,18 @@ export const generate2fa = jsonFunction('generate-2fa', 'generate2fa', async (ru
   if (token === undefined) throw invalidToken();
 
   const codes = newRecoveryCodes();
-  const fresh = { sealedSecret: secrets.encrypt(newTotpSecret()), sealedCodes: secrets.encrypt(JSON.stringify(codes.codes)), codeDigests: codes.digests };
+  const fresh = {
+    sealedSecret: secrets.encrypt(newTotpSecret()),
+    sealedCodes: secrets.encrypt(JSON.stringify(codes.codes)),
+    codeDigests: codes.digests,
+  };
   const { stored, events } = await db.transaction(async (tx) => {
     const stored = await enrollSecondFactor(tx, username, hashToken(token), fresh);
     // Recorded once per token: a repeated call answers what the first one stored.
     const first = stored !== undefined && stored.sealedSecret === fresh.sealedSecret;
-    const events = first ? [await recordAudit(tx, selfContext('generate-2fa', request), { type: 'second-factor.enrolled', username })] : [];
+    const events = first
+      ? [await recordAudit(tx, selfContext('generate-2fa', request), { type: 'second-factor.enrolled', username })]
+      : [];
     return { stored, events };
   });
   if (stored === undefined) throw invalidToken();
@@ -50,7 +56,8 @@ export const generate2fa = jsonFunction('generate-2fa', 'generate2fa', async (ru
   return {
     status: 200,
     body: {
-      message: 'Scan the QR code with your authenticator app, keep the recovery codes somewhere safe, then sign in with the first code.',
+      message:
+        'Scan the QR code with your authenticator app, keep the recovery codes somewhere safe, then sign in with the first code.',
       username,
       qr_code_2fa_base64: qrCode,
       manual_entry_key: secret,

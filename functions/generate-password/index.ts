@@ -30,7 +30,8 @@ function presentedToken(body: RequestBody<'generatePassword'>): PresentedToken |
   if (invitation !== undefined) given.push({ kind: 'invitation', token: invitation });
   if (renewal !== undefined) given.push({ kind: 'renewal', token: renewal });
   if (reset !== undefined) given.push({ kind: 'reset', token: reset });
-  if (given.length > 1) throw invalidRequest('Send at most one of "invitation_token", "renewal_token" and "reset_token".');
+  if (given.length > 1)
+    throw invalidRequest('Send at most one of "invitation_token", "renewal_token" and "reset_token".');
   return given[0];
 }
 
@@ -61,18 +62,24 @@ function issueReason(decision: PasswordChange, token: PresentedToken | undefined
 const MESSAGES: Record<PasswordChange['kind'], string> = {
   create: 'Account created; scan the QR code now, it will not be shown again.',
   restart: 'Password issued; scan the QR code now, it will not be shown again.',
-  stage: 'New password issued; scan the QR code now, it will not be shown again. Your current password and code keep working until you sign in with the new ones.',
+  stage:
+    'New password issued; scan the QR code now, it will not be shown again. Your current password and code keep working until you sign in with the new ones.',
 };
 
 export const generatePassword = jsonFunction('generate-password', 'generatePassword', async (runtime, request) => {
   const { body, log, signal } = request;
   const username = usernameOf(body.username);
   const token = presentedToken(body);
-  const digest: TokenDigest | undefined = token === undefined ? undefined : { kind: token.kind, hash: hashToken(token.token) };
+  const digest: TokenDigest | undefined =
+    token === undefined ? undefined : { kind: token.kind, hash: hashToken(token.token) };
   const { config, db, hasher } = runtime;
 
   // Refuse early, before spending a bcrypt hash on a request that cannot succeed.
-  const early = decidePasswordChange(await findForPasswordChange(db, username, digest, false), token, config.selfRegistration);
+  const early = decidePasswordChange(
+    await findForPasswordChange(db, username, digest, false),
+    token,
+    config.selfRegistration,
+  );
   if (early.kind === 'create' && (await skeletonTaken(db, skeletonOf(username), username))) throw accountExists();
 
   const password = newPassword();
@@ -83,11 +90,22 @@ export const generatePassword = jsonFunction('generate-password', 'generatePassw
   // Decide again on the locked row: the state may have changed while the hash ran.
   const audit = selfContext('generate-password', request);
   const { decision, enrollmentExpiresAt, events } = await db.transaction(async (tx) => {
-    const decision = decidePasswordChange(await findForPasswordChange(tx, username, digest, true), token, config.selfRegistration);
+    const decision = decidePasswordChange(
+      await findForPasswordChange(tx, username, digest, true),
+      token,
+      config.selfRegistration,
+    );
     const enrollmentExpiresAt = await apply(tx, decision, change);
     const events: string[] = [];
-    if (decision.kind === 'create') events.push(await recordAudit(tx, audit, { type: 'account.created', username, details: { provenance: 'self' } }));
-    events.push(await recordAudit(tx, audit, { type: 'password.issued', username, details: { reason: issueReason(decision, token) } }));
+    if (decision.kind === 'create')
+      events.push(await recordAudit(tx, audit, { type: 'account.created', username, details: { provenance: 'self' } }));
+    events.push(
+      await recordAudit(tx, audit, {
+        type: 'password.issued',
+        username,
+        details: { reason: issueReason(decision, token) },
+      }),
+    );
     return { decision, enrollmentExpiresAt, events };
   });
   runtime.publisher.nudge(events);

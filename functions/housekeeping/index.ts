@@ -12,7 +12,12 @@ export const housekeeping = postFunction(
   'housekeeping',
   async (runtime, { log, requestId }) => {
     const report = await housekeepingTick(runtime, log, requestId);
-    const body: Schemas['HousekeepingReport'] = { delivered: report.delivered, failed: report.failed, reminders: report.reminders, pruned: { ...report.pruned } };
+    const body: Schemas['HousekeepingReport'] = {
+      delivered: report.delivered,
+      failed: report.failed,
+      reminders: report.reminders,
+      pruned: { ...report.pruned },
+    };
     return { status: 200, body };
   },
   { beforeBody: verifiedSender() },

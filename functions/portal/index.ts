@@ -34,7 +34,8 @@ export function usernameRule(document: Record<string, unknown>): UsernameRule {
   const pattern = schemas?.Username?.pattern;
   // The page explains a refusal by the characters and the length, so the pattern must keep this shape.
   const parts = typeof pattern === 'string' ? /^\^(\[.+\])\{1,(\d+)\}\$$/.exec(pattern) : null;
-  if (typeof pattern !== 'string' || parts === null) throw new Error(`openapi.yaml's Username pattern is not of the form ^[…]{1,N}$: ${String(pattern)}`);
+  if (typeof pattern !== 'string' || parts === null)
+    throw new Error(`openapi.yaml's Username pattern is not of the form ^[…]{1,N}$: ${String(pattern)}`);
   return { pattern, characters: parts[1] as string, maxLength: Number(parts[2]) };
 }
 
@@ -59,7 +60,7 @@ export function intervalInWords(interval: string): string {
     });
   } else {
     for (const [, count, unit] of interval.matchAll(/(\d+)\s*([a-z]+)/gi)) {
-      const word = UNIT_WORDS.find(([shape]) => shape.test(unit as string))?.[1] ?? (unit as string);
+      const word = UNIT_WORDS.find(([shape]) => shape.test(unit as string))?.[1] ?? (unit);
       pairs.push([Number(count), word]);
     }
   }
@@ -137,7 +138,17 @@ export function preparePortal(): Prepared {
       // jsqr, the QR decoder the page reads the password QR code with, served from our own
       // origin (script-src 'self'); the build copies its browser build beside the page.
       '/jsqr.js': asset('jsqr.js', 'text/javascript; charset=utf-8'),
-      '/config.json': { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(pageConfig(settings, JSON.parse(asset('openapi.json', '').body.toString('utf8')) as Record<string, unknown>))) },
+      '/config.json': {
+        type: 'application/json; charset=utf-8',
+        body: Buffer.from(
+          JSON.stringify(
+            pageConfig(
+              settings,
+              JSON.parse(asset('openapi.json', '').body.toString('utf8')) as Record<string, unknown>,
+            ),
+          ),
+        ),
+      },
     },
     headers: { ...SECURITY_HEADERS, 'Content-Security-Policy': contentSecurityPolicy(settings.urls) },
   };
@@ -155,7 +166,10 @@ export function portalHandler(req: Request, res: Response): void {
     if (found === undefined) {
       res.status(404).json({ error: `Nothing is served at ${req.path}.`, code: 'not_found' });
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.status(405).set('Allow', 'GET').json({ error: `Method ${req.method} is not allowed; use GET.`, code: 'method_not_allowed' });
+      res
+        .status(405)
+        .set('Allow', 'GET')
+        .json({ error: `Method ${req.method} is not allowed; use GET.`, code: 'method_not_allowed' });
     } else {
       res.status(200).type(found.type).send(found.body);
     }

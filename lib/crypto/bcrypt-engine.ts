@@ -38,7 +38,10 @@ function nativeEngine(): BcryptEngine {
 }
 
 function bcryptjsEngine(fallbackReason?: string): BcryptEngine {
-  const bcryptjs = require('bcryptjs') as { hashSync(password: string, cost: number): string; compareSync(password: string, hash: string): boolean };
+  const bcryptjs = require('bcryptjs') as {
+    hashSync(password: string, cost: number): string;
+    compareSync(password: string, hash: string): boolean;
+  };
   return {
     name: 'bcryptjs',
     hash: (password, cost) => bcryptjs.hashSync(password, cost),

@@ -7,9 +7,7 @@ import { loadBcryptEngine } from './bcrypt-engine.js';
 import type { BcryptEnginePreference } from './bcrypt-engine.js';
 
 export type BcryptTask =
-  | { op: 'hash'; password: string; cost: number }
-  | { op: 'verify'; password: string; hash: string }
-  | { op: 'engine' };
+  { op: 'hash'; password: string; cost: number } | { op: 'verify'; password: string; hash: string } | { op: 'engine' };
 
 /**
  * What a job answers, with the time its computation took on this thread: the main thread
@@ -21,11 +19,15 @@ export interface BcryptResult {
   ms: number;
 }
 
-const preference = ((workerData as { engine?: BcryptEnginePreference } | undefined)?.engine ?? 'auto') as BcryptEnginePreference;
+const preference = ((workerData as { engine?: BcryptEnginePreference } | undefined)?.engine ??
+  'auto');
 const engine = loadBcryptEngine(preference);
 
 function compute(task: BcryptTask): string | boolean {
-  if (task.op === 'engine') return engine.fallbackReason === undefined ? engine.name : `${engine.name} (native unavailable: ${engine.fallbackReason})`;
+  if (task.op === 'engine')
+    return engine.fallbackReason === undefined
+      ? engine.name
+      : `${engine.name} (native unavailable: ${engine.fallbackReason})`;
   if (task.op === 'hash') return engine.hash(task.password, task.cost);
   try {
     return engine.verify(task.password, task.hash);

@@ -37,7 +37,12 @@ export class PasswordHasher {
   /** Settled once the first job may run (see start()); undefined before the first job. */
   private firstJobReady: Promise<void> | undefined;
 
-  constructor(readonly cost: number, threads = 0, engine: BcryptEnginePreference = 'auto', options: HasherOptions = {}) {
+  constructor(
+    readonly cost: number,
+    threads = 0,
+    engine: BcryptEnginePreference = 'auto',
+    options: HasherOptions = {},
+  ) {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
@@ -77,7 +82,11 @@ export class PasswordHasher {
       return result.value;
     } finally {
       this.queue.finished(computeSeconds);
-      this.log.debug('bcrypt_job', { op: task.op, outcome: computeSeconds === undefined ? 'dropped' : 'computed', ...this.figures() });
+      this.log.debug('bcrypt_job', {
+        op: task.op,
+        outcome: computeSeconds === undefined ? 'dropped' : 'computed',
+        ...this.figures(),
+      });
     }
   }
 
@@ -129,9 +138,17 @@ export class PasswordHasher {
   /** One hash at WARM_UP_COST, timed on its thread and scaled to the configured cost. */
   private async measureWarmUp(): Promise<void> {
     try {
-      const probe = await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: WARM_UP_COST });
+      const probe = await this.pool.run({
+        op: 'hash',
+        password: randomBytes(18).toString('base64'),
+        cost: WARM_UP_COST,
+      });
       this.queue.observe((probe.ms / 1000) * 2 ** (this.cost - WARM_UP_COST));
-      this.log.info('bcrypt_queue', { warm_up_cost: WARM_UP_COST, warm_up_ms: Math.round(probe.ms * 10) / 10, ...this.figures() });
+      this.log.info('bcrypt_queue', {
+        warm_up_cost: WARM_UP_COST,
+        warm_up_ms: Math.round(probe.ms * 10) / 10,
+        ...this.figures(),
+      });
     } catch {
       // the pool closed first (a process stopping right after start): nothing to measure
     }

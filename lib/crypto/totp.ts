@@ -15,7 +15,12 @@ export function otpauthUri(secret: string, username: string, issuer: string): st
  * Accepts a code at the current step ±1, and only at a step later than `afterStep` (the last
  * one accepted for this account), so a code cannot be replayed. Returns the matched step.
  */
-export async function verifyTotp(secret: string, code: string, afterStep: number | null, epochSeconds?: number): Promise<number | undefined> {
+export async function verifyTotp(
+  secret: string,
+  code: string,
+  afterStep: number | null,
+  epochSeconds?: number,
+): Promise<number | undefined> {
   try {
     const result = await verify({
       secret,

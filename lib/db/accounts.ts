@@ -15,8 +15,19 @@ export interface TokenDigest {
   hash: string;
 }
 
-export async function findForPasswordChange(db: Queryable, username: string, token: TokenDigest | undefined, lock: boolean): Promise<PasswordChangeState | undefined> {
-  const [row] = await db.query<{ status: AccountStatus; provenance: Provenance; ever_active: boolean; enrollment_open: boolean; token_valid: boolean }>(
+export async function findForPasswordChange(
+  db: Queryable,
+  username: string,
+  token: TokenDigest | undefined,
+  lock: boolean,
+): Promise<PasswordChangeState | undefined> {
+  const [row] = await db.query<{
+    status: AccountStatus;
+    provenance: Provenance;
+    ever_active: boolean;
+    enrollment_open: boolean;
+    token_valid: boolean;
+  }>(
     `SELECT status, provenance,
             activated_at IS NOT NULL AS ever_active,
             COALESCE(enrollment_expires_at > now(), FALSE) AS enrollment_open,
@@ -117,7 +128,12 @@ export interface Enrollment {
  * the same secret and codes back (the row lock orders them, and each UPDATE re-reads the
  * row the previous one committed). undefined when the token opens nothing.
  */
-export async function enrollSecondFactor(db: Queryable, username: string, enrollmentTokenHash: string, fresh: Enrollment): Promise<Omit<Enrollment, 'codeDigests'> | undefined> {
+export async function enrollSecondFactor(
+  db: Queryable,
+  username: string,
+  enrollmentTokenHash: string,
+  fresh: Enrollment,
+): Promise<Omit<Enrollment, 'codeDigests'> | undefined> {
   const [row] = await db.query<{ sealed_secret: string; sealed_codes: string }>(
     `UPDATE users
         SET mfa_secret = CASE WHEN status = 'pending' THEN COALESCE(mfa_secret, $3) ELSE mfa_secret END,
@@ -139,7 +155,12 @@ export const SEALED_COLUMNS = ['mfa_secret', 'staged_mfa_secret', 'enrollment_re
 export type SealedColumn = (typeof SEALED_COLUMNS)[number];
 
 /** One batch of sealed values of one column, in username order after `after` (for key rotation). */
-export async function sealedSecretsAfter(db: Queryable, column: SealedColumn, after: string, limit: number): Promise<Array<{ username: string; sealed: string }>> {
+export async function sealedSecretsAfter(
+  db: Queryable,
+  column: SealedColumn,
+  after: string,
+  limit: number,
+): Promise<Array<{ username: string; sealed: string }>> {
   return db.query<{ username: string; sealed: string }>(
     `SELECT username, ${column} AS sealed FROM users
       WHERE ${column} IS NOT NULL AND username > $1
@@ -152,7 +173,17 @@ export async function sealedSecretsAfter(db: Queryable, column: SealedColumn, af
  * Replaces a sealed value only if it is still the one that was read: a concurrent
  * re-enrollment or renewal wins, and the rotation simply skips that row.
  */
-export async function resealSecret(db: Queryable, column: SealedColumn, username: string, previous: string, next: string): Promise<boolean> {
-  const rows = await db.query(`UPDATE users SET ${column} = $3 WHERE username = $1 AND ${column} = $2 RETURNING 1`, [username, previous, next]);
+export async function resealSecret(
+  db: Queryable,
+  column: SealedColumn,
+  username: string,
+  previous: string,
+  next: string,
+): Promise<boolean> {
+  const rows = await db.query(`UPDATE users SET ${column} = $3 WHERE username = $1 AND ${column} = $2 RETURNING 1`, [
+    username,
+    previous,
+    next,
+  ]);
   return rows.length === 1;
 }

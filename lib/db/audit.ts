@@ -51,7 +51,15 @@ export interface PendingEvent {
  * inside the caller's transaction.
  */
 export async function claimPending(tx: Queryable, limit: number, ids?: string[]): Promise<PendingEvent[]> {
-  const rows = await tx.query<{ id: string; type: string; source: string; subject: string; data: Record<string, unknown>; created_at: Date; attempts: number }>(
+  const rows = await tx.query<{
+    id: string;
+    type: string;
+    source: string;
+    subject: string;
+    data: Record<string, unknown>;
+    created_at: Date;
+    attempts: number;
+  }>(
     `SELECT id::text, type, source, subject, data, created_at, attempts
        FROM outbox
       WHERE delivered_at IS NULL AND next_attempt_at <= now()
@@ -61,7 +69,15 @@ export async function claimPending(tx: Queryable, limit: number, ids?: string[])
         FOR UPDATE SKIP LOCKED`,
     [limit, ids ?? null],
   );
-  return rows.map((r) => ({ id: r.id, type: r.type, source: r.source, subject: r.subject, data: r.data, createdAt: r.created_at, attempts: r.attempts }));
+  return rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    source: r.source,
+    subject: r.subject,
+    data: r.data,
+    createdAt: r.created_at,
+    attempts: r.attempts,
+  }));
 }
 
 export async function markDelivered(tx: Queryable, id: string): Promise<void> {

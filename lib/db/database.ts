@@ -127,7 +127,11 @@ function clientQueryable(client: pg.PoolClient): Queryable {
  * server bounds each statement (lib/db/statement-timeout.ts); `statementTimeoutMs` sets
  * the client's own wait a little beyond, for a server that no longer answers at all.
  */
-export function createPool(config: pg.PoolConfig, log: Logger, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS): pg.Pool {
+export function createPool(
+  config: pg.PoolConfig,
+  log: Logger,
+  statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,

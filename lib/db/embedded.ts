@@ -24,7 +24,9 @@ function takeDirectoryLock(dataDir: string): () => void {
   if (existsSync(lockFile)) {
     const pid = Number(readFileSync(lockFile, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-      throw new ConfigError(`PGLITE_DATA_DIR ${dataDir} is in use by process ${pid}; stop it or choose another directory`);
+      throw new ConfigError(
+        `PGLITE_DATA_DIR ${dataDir} is in use by process ${pid}; stop it or choose another directory`,
+      );
     }
   }
   writeFileSync(lockFile, String(process.pid));
@@ -47,7 +49,11 @@ export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
   let db: PGlite | undefined;
   try {
     db = await PGlite.create(path.join(dataDir, 'pgdata'));
-    const server = new PGLiteSocketServer({ db, path: path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`), maxConnections: 2 });
+    const server = new PGLiteSocketServer({
+      db,
+      path: path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`),
+      maxConnections: 2,
+    });
     await server.start();
     const opened = db;
     return {

@@ -51,9 +51,18 @@ export async function invite(db: Queryable, invitation: Invitation): Promise<Inv
       WHERE u.status = 'invited'
          OR (u.status = 'pending' AND u.provenance = 'hr' AND u.activated_at IS NULL)
      RETURNING invitation_expires_at, email`,
-    [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null, invitation.usernameSkeleton],
+    [
+      invitation.username,
+      invitation.invitationTokenHash,
+      invitation.invitationTtl,
+      invitation.email ?? null,
+      invitation.displayName ?? null,
+      invitation.usernameSkeleton,
+    ],
   );
-  return row === undefined ? undefined : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
+  return row === undefined
+    ? undefined
+    : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
 }
 
 export interface InvitationIssued {
@@ -62,8 +71,14 @@ export interface InvitationIssued {
 }
 
 /** Who created an existing account, and its state (for the conflict reply when HR arrives second). */
-export async function provenanceOf(db: Queryable, username: string): Promise<{ provenance: Provenance; status: AccountStatus } | undefined> {
-  const [row] = await db.query<{ provenance: Provenance; status: AccountStatus }>('SELECT provenance, status FROM users WHERE username = $1', [username]);
+export async function provenanceOf(
+  db: Queryable,
+  username: string,
+): Promise<{ provenance: Provenance; status: AccountStatus } | undefined> {
+  const [row] = await db.query<{ provenance: Provenance; status: AccountStatus }>(
+    'SELECT provenance, status FROM users WHERE username = $1',
+    [username],
+  );
   return row;
 }
 
@@ -73,7 +88,10 @@ export async function provenanceOf(db: Queryable, username: string): Promise<{ p
  * invitation is issued.
  * undefined when the account is not disabled (nothing changes).
  */
-export async function rehire(db: Queryable, invitation: Omit<Invitation, 'usernameSkeleton'>): Promise<InvitationIssued | undefined> {
+export async function rehire(
+  db: Queryable,
+  invitation: Omit<Invitation, 'usernameSkeleton'>,
+): Promise<InvitationIssued | undefined> {
   const [row] = await db.query<{ invitation_expires_at: Date; email: string | null }>(
     `UPDATE users AS u
         SET status = 'invited', provenance = 'hr', created_at = now(), expired = FALSE,
@@ -89,9 +107,17 @@ export async function rehire(db: Queryable, invitation: Omit<Invitation, 'userna
             display_name = COALESCE($5, u.display_name)
       WHERE username = $1 AND status = 'disabled'
       RETURNING invitation_expires_at, email`,
-    [invitation.username, invitation.invitationTokenHash, invitation.invitationTtl, invitation.email ?? null, invitation.displayName ?? null],
+    [
+      invitation.username,
+      invitation.invitationTokenHash,
+      invitation.invitationTtl,
+      invitation.email ?? null,
+      invitation.displayName ?? null,
+    ],
   );
-  return row === undefined ? undefined : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
+  return row === undefined
+    ? undefined
+    : { expiresAt: row.invitation_expires_at, ...(row.email === null ? {} : { email: row.email }) };
 }
 
 export interface ResetIssued {
@@ -104,7 +130,12 @@ export interface ResetIssued {
  * account, expired or not. The credentials in use keep working until the reset is used
  * and its staged credentials are promoted. undefined for any other state.
  */
-export async function requestReset(db: Queryable, username: string, resetTokenHash: string, resetTtl: string): Promise<ResetIssued | undefined> {
+export async function requestReset(
+  db: Queryable,
+  username: string,
+  resetTokenHash: string,
+  resetTtl: string,
+): Promise<ResetIssued | undefined> {
   const [row] = await db.query<{ reset_expires_at: Date; email: string | null }>(
     `UPDATE users
         SET reset_token_hash = $2, reset_expires_at = now() + $3::interval
@@ -112,7 +143,9 @@ export async function requestReset(db: Queryable, username: string, resetTokenHa
       RETURNING reset_expires_at, email`,
     [username, resetTokenHash, resetTtl],
   );
-  return row === undefined ? undefined : { expiresAt: row.reset_expires_at, ...(row.email === null ? {} : { email: row.email }) };
+  return row === undefined
+    ? undefined
+    : { expiresAt: row.reset_expires_at, ...(row.email === null ? {} : { email: row.email }) };
 }
 
 /** What disable() found: no row (a disabled placeholder was created), or the status it had. */

@@ -1,6 +1,16 @@
 // Which database errors mean "the database is unreachable or overloaded, retry later"
 // (answered 503) rather than a bug (answered 500).
-const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOENT']);
+const NETWORK_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOENT',
+]);
 
 // SQLSTATE: 08 connection exception, 57P01-03 shutdown / cannot connect now,
 // 53300 too many connections, 57014 statement timeout, 40001/40P01 serialization/deadlock.
@@ -24,4 +34,3 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (error.cause !== undefined && error.cause !== error && isDatabaseUnavailable(error.cause)) return true;
   return POOL_MESSAGES.some((text) => error.message.includes(text));
 }
-

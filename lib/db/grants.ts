@@ -34,7 +34,10 @@ export async function functionsRoleProblems(db: Queryable, functionsRole: string
     'SELECT rolsuper AS super, rolcreatedb AS createdb, rolcreaterole AS createrole, current_user AS me FROM pg_roles WHERE rolname = $1',
     [functionsRole],
   );
-  if (role === undefined) return [`the functions' role ${functionsRole} does not exist; create it (docs/operations.md, "Two database roles")`];
+  if (role === undefined)
+    return [
+      `the functions' role ${functionsRole} does not exist; create it (docs/operations.md, "Two database roles")`,
+    ];
   const problems: string[] = [];
   if (role.super) problems.push(`the functions' role ${functionsRole} is a superuser`);
   if (role.createdb) problems.push(`the functions' role ${functionsRole} may create databases (CREATEDB)`);
@@ -48,7 +51,8 @@ export async function functionsRoleProblems(db: Queryable, functionsRole: string
       WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = $1) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`,
     [functionsRole],
   );
-  if (owned.length > 0) problems.push(`the functions' role ${functionsRole} owns ${owned.map((o) => o.what).join(', ')}`);
+  if (owned.length > 0)
+    problems.push(`the functions' role ${functionsRole} owns ${owned.map((o) => o.what).join(', ')}`);
   return problems.length === 0 ? [] : [...problems, `fix: ${how(functionsRole, role.me)}`];
 }
 
@@ -71,7 +75,8 @@ export async function grantFunctionsRole(db: Database, functionsRole: string, lo
       `SELECT current_schema() AS schema,
               pg_has_role(current_user, (SELECT nspowner FROM pg_namespace WHERE nspname = current_schema()), 'MEMBER') AS owns_schema`,
     );
-    if (where?.schema === undefined || where.schema === null) throw new Error('no current schema: check the owner role\'s search_path');
+    if (where?.schema === undefined || where.schema === null)
+      throw new Error("no current schema: check the owner role's search_path");
     const role = quoteIdent(functionsRole);
     const schema = quoteIdent(where.schema);
     const statements = [
@@ -86,12 +91,19 @@ export async function grantFunctionsRole(db: Database, functionsRole: string, lo
     ];
     for (const statement of statements) await tx.query(statement);
     // The functions read the schema version (readiness); only the migration records one.
-    const [migrations] = await tx.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
+    const [migrations] = await tx.query<{ present: boolean }>(
+      "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
+    );
     if (migrations?.present) await tx.query(`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ${role}`);
     // PostgreSQL before 15 lets every role create in the public schema; only its owner can take that back.
     if (where.owns_schema) await tx.query(`REVOKE CREATE ON SCHEMA ${schema} FROM PUBLIC`);
 
-    const [check] = await tx.query<{ schema_create: boolean; database_create: boolean; tables: number; sequences: number }>(
+    const [check] = await tx.query<{
+      schema_create: boolean;
+      database_create: boolean;
+      tables: number;
+      sequences: number;
+    }>(
       `SELECT has_schema_privilege($1, current_schema(), 'CREATE') AS schema_create,
               has_database_privilege($1, current_database(), 'CREATE') AS database_create,
               (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations') AS tables,
@@ -99,7 +111,8 @@ export async function grantFunctionsRole(db: Database, functionsRole: string, lo
       [functionsRole],
     );
     const left: string[] = [];
-    if (check?.schema_create) left.push(`CREATE on schema ${where.schema} (REVOKE CREATE ON SCHEMA ${schema} FROM PUBLIC, as its owner)`);
+    if (check?.schema_create)
+      left.push(`CREATE on schema ${where.schema} (REVOKE CREATE ON SCHEMA ${schema} FROM PUBLIC, as its owner)`);
     if (check?.database_create) left.push(`CREATE on the database (REVOKE CREATE ON DATABASE … FROM PUBLIC, ${role})`);
     if (left.length > 0) throw new Error(`the functions' role ${functionsRole} still has ${left.join(' and ')}`);
     return { schema: where.schema, tables: check?.tables ?? 0, sequences: check?.sequences ?? 0 };

@@ -18,8 +18,19 @@ export interface DueReminder {
  * batch skips those already published, so more than `limit` due are all published over
  * as many ticks.
  */
-export async function claimDueReminders(tx: Queryable, thresholds: string[], maxAge: string, limit: number): Promise<DueReminder[]> {
-  const rows = await tx.query<{ username: string; email: string | null; expires_at: Date; days_left: number; threshold: string }>(
+export async function claimDueReminders(
+  tx: Queryable,
+  thresholds: string[],
+  maxAge: string,
+  limit: number,
+): Promise<DueReminder[]> {
+  const rows = await tx.query<{
+    username: string;
+    email: string | null;
+    expires_at: Date;
+    days_left: number;
+    threshold: string;
+  }>(
     `WITH due AS (
        SELECT u.username, u.email, u.created_at AS generation, u.created_at + $2::interval AS expires_at,
               (SELECT min(t) FROM unnest($1::interval[]) AS t WHERE u.created_at + $2::interval - t <= now()) AS threshold
@@ -41,7 +52,13 @@ export async function claimDueReminders(tx: Queryable, thresholds: string[], max
        FROM claimed c JOIN due d USING (username)`,
     [thresholds, maxAge, limit],
   );
-  return rows.map((r) => ({ username: r.username, email: r.email, expiresAt: r.expires_at, daysLeft: r.days_left, threshold: r.threshold }));
+  return rows.map((r) => ({
+    username: r.username,
+    email: r.email,
+    expiresAt: r.expires_at,
+    daysLeft: r.days_left,
+    threshold: r.threshold,
+  }));
 }
 
 export interface Pruned {
@@ -52,7 +69,10 @@ export interface Pruned {
 }
 
 async function count(db: Queryable, text: string, params: unknown[]): Promise<number> {
-  const [row] = await db.query<{ n: number }>(`WITH gone AS (${text} RETURNING 1) SELECT count(*)::int AS n FROM gone`, params);
+  const [row] = await db.query<{ n: number }>(
+    `WITH gone AS (${text} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+    params,
+  );
   return row?.n ?? 0;
 }
 
@@ -75,7 +95,11 @@ export async function pruneLapsed(db: Queryable, auditRetention: string, limit: 
           LIMIT $1)`,
       [limit],
     ),
-    audit: await count(db, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < now() - $1::interval LIMIT $2)`, [auditRetention, limit]),
+    audit: await count(
+      db,
+      `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < now() - $1::interval LIMIT $2)`,
+      [auditRetention, limit],
+    ),
     // A reminder of a generation that is over (renewed or expired long ago) is no longer needed.
     reminders: await count(
       db,

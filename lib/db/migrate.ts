@@ -42,8 +42,14 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     const version = Number(match[1]);
     const other = byVersion.get(version);
     // e.g. two branches that each took the next number: refuse rather than pick one
-    if (other !== undefined) throw new Error(`two migrations have version ${version}: ${path.basename(other.file)} and ${file}`);
-    byVersion.set(version, { version, name: match[2], kind: match[3] === 'sql' ? 'sql' : 'module', file: path.join(dir, file) });
+    if (other !== undefined)
+      throw new Error(`two migrations have version ${version}: ${path.basename(other.file)} and ${file}`);
+    byVersion.set(version, {
+      version,
+      name: match[2],
+      kind: match[3] === 'sql' ? 'sql' : 'module',
+      file: path.join(dir, file),
+    });
   }
   return [...byVersion.values()].sort((a, b) => a.version - b.version);
 }
@@ -58,7 +64,8 @@ async function prepare(migration: Migration): Promise<(db: Queryable, log: Logge
   }
   const module = (await import(pathToFileURL(migration.file).href)) as Partial<MigrationModule>;
   const up = module.up;
-  if (typeof up !== 'function') throw new Error(`migration ${path.basename(migration.file)} exports no up(db, log) function`);
+  if (typeof up !== 'function')
+    throw new Error(`migration ${path.basename(migration.file)} exports no up(db, log) function`);
   return (db, log) => up(db, log);
 }
 
@@ -86,7 +93,10 @@ export async function migrate(db: Database, log: Logger, dir: string = MIGRATION
         await client.query('BEGIN');
         try {
           await apply(client, log.child({ migration: migration.version }));
-          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+            migration.version,
+            migration.name,
+          ]);
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => undefined);
@@ -105,7 +115,9 @@ export async function migrate(db: Database, log: Logger, dir: string = MIGRATION
 
 /** The schema version the database is at, or undefined when it has never been migrated. */
 export async function schemaVersion(db: Database): Promise<number | undefined> {
-  const [table] = await db.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
+  const [table] = await db.query<{ present: boolean }>(
+    "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
+  );
   if (!table?.present) return undefined;
   const [row] = await db.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
   return row?.version ?? undefined;

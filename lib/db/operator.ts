@@ -118,7 +118,9 @@ function viewOf(row: AccountRow): AccountView {
  * the change it allows see the same row, whatever a function does meanwhile.
  */
 export async function lockAccount(tx: Queryable, username: string): Promise<AccountStatus | undefined> {
-  const [row] = await tx.query<{ status: AccountStatus }>('SELECT status FROM users WHERE username = $1 FOR UPDATE', [username]);
+  const [row] = await tx.query<{ status: AccountStatus }>('SELECT status FROM users WHERE username = $1 FOR UPDATE', [
+    username,
+  ]);
   return row?.status;
 }
 
@@ -152,7 +154,12 @@ export interface AuditCursor {
  * The cursor is the microsecond text, not a JS Date, which would round to milliseconds
  * and skip or repeat records.
  */
-export async function auditPage(db: Queryable, filter: AuditFilter, cursor: AuditCursor | undefined, limit: number): Promise<{ records: AuditRecord[]; next: AuditCursor | undefined }> {
+export async function auditPage(
+  db: Queryable,
+  filter: AuditFilter,
+  cursor: AuditCursor | undefined,
+  limit: number,
+): Promise<{ records: AuditRecord[]; next: AuditCursor | undefined }> {
   const rows = await db.query<AuditRecord & { id: string }>(
     `SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS time, id::text AS id,
             type, username, actor, request_id, client_address, details
@@ -163,7 +170,14 @@ export async function auditPage(db: Queryable, filter: AuditFilter, cursor: Audi
         AND ($4::timestamptz IS NULL OR (time, id) > ($4::timestamptz, $5::uuid))
       ORDER BY time, id
       LIMIT $6`,
-    [filter.since ?? null, filter.until ?? null, filter.username ?? null, cursor?.time ?? null, cursor?.id ?? null, limit],
+    [
+      filter.since ?? null,
+      filter.until ?? null,
+      filter.username ?? null,
+      cursor?.time ?? null,
+      cursor?.id ?? null,
+      limit,
+    ],
   );
   const last = rows[rows.length - 1];
   const records = rows.map(({ id: _id, ...record }) => record);

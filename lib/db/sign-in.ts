@@ -54,13 +54,20 @@ export type SecondFactor = { kind: 'totp'; set: CredentialSet; step: number } | 
  * second promotion finds nothing staged. A recovery code signs in only an account that
  * has been active.)
  */
-export async function lockForLogin(db: Queryable, username: string, checked: CredentialPair, factor: SecondFactor, maxAge: string): Promise<LoginState | undefined> {
+export async function lockForLogin(
+  db: Queryable,
+  username: string,
+  checked: CredentialPair,
+  factor: SecondFactor,
+  maxAge: string,
+): Promise<LoginState | undefined> {
   // $1 username, $2 the password hash checked, $3 the second factor's stored value, $4 the maximum age.
   const common = [username, checked.passwordHash];
   let usable: string;
   let params: unknown[];
   if (factor.kind === 'recovery') {
-    usable = "status <> 'pending' AND activated_at IS NOT NULL AND password_hash = $2 AND $3 = ANY(recovery_code_digests)";
+    usable =
+      "status <> 'pending' AND activated_at IS NOT NULL AND password_hash = $2 AND $3 = ANY(recovery_code_digests)";
     params = [...common, factor.digest, maxAge];
   } else if (factor.set === 'current') {
     usable = 'password_hash = $2 AND mfa_secret = $3 AND (last_totp_step IS NULL OR last_totp_step < $5::integer)';
@@ -90,7 +97,10 @@ export async function consumeFactor(db: Queryable, username: string, factor: Sec
   if (factor.kind === 'totp') {
     await db.query('UPDATE users SET last_totp_step = $2 WHERE username = $1', [username, factor.step]);
   } else {
-    await db.query('UPDATE users SET recovery_code_digests = array_remove(recovery_code_digests, $2) WHERE username = $1', [username, factor.digest]);
+    await db.query(
+      'UPDATE users SET recovery_code_digests = array_remove(recovery_code_digests, $2) WHERE username = $1',
+      [username, factor.digest],
+    );
   }
 }
 
@@ -99,7 +109,12 @@ export async function consumeFactor(db: Queryable, username: string, factor: Sec
  * renewal token. A pending account proved its factors too, so it becomes active (a
  * renewal is staged only on an active account).
  */
-export async function markExpired(db: Queryable, username: string, renewalTokenHash: string, renewalTtl: string): Promise<Date> {
+export async function markExpired(
+  db: Queryable,
+  username: string,
+  renewalTokenHash: string,
+  renewalTtl: string,
+): Promise<Date> {
   const [row] = await db.query<{ renewal_expires_at: Date }>(
     `UPDATE users
         SET expired = TRUE,
@@ -204,7 +219,13 @@ export async function useRecoveryCode(
  * Inside RENEWAL_WINDOW before expiry, a sign-in offers a renewal token (replacing any
  * earlier one) so the employee may renew before the deadline. undefined outside it.
  */
-export async function offerRenewal(db: Queryable, username: string, renewal: { tokenHash: string; ttl: string }, maxAge: string, window: string): Promise<Date | undefined> {
+export async function offerRenewal(
+  db: Queryable,
+  username: string,
+  renewal: { tokenHash: string; ttl: string },
+  maxAge: string,
+  window: string,
+): Promise<Date | undefined> {
   const [row] = await db.query<{ renewal_expires_at: Date }>(
     `UPDATE users
         SET renewal_token_hash = $2, renewal_expires_at = now() + $3::interval

@@ -21,7 +21,8 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 
 /** SET cannot take a parameter: the bound is a whole number of milliseconds, checked here. */
 function milliseconds(ms: number): string {
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new Error(`a statement timeout must be a positive whole number of milliseconds, got ${ms}`);
+  if (!Number.isSafeInteger(ms) || ms <= 0)
+    throw new Error(`a statement timeout must be a positive whole number of milliseconds, got ${ms}`);
   return String(ms);
 }
 
@@ -32,7 +33,9 @@ export function beginWithTimeout(ms: number): string {
 
 /** The statement_timeout a new statement outside a transaction runs under, in ms (0: none). */
 export async function sessionStatementTimeout(db: Queryable): Promise<number> {
-  const [row] = await db.query<{ ms: number }>("SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'");
+  const [row] = await db.query<{ ms: number }>(
+    "SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'",
+  );
   return row?.ms ?? 0;
 }
 

@@ -51,8 +51,7 @@ export interface UsernameLock extends ThrottleKey {
 }
 
 export type Claim =
-  | { claimed: true; attempt: Attempt }
-  | { claimed: false; retryAfter: number; scopes: ThrottleScope[] };
+  { claimed: true; attempt: Attempt } | { claimed: false; retryAfter: number; scopes: ThrottleScope[] };
 
 /** Runs inside the claim's transaction, so that what it records commits with the lock. */
 export type OnUsernameLocked = (tx: Queryable, lock: UsernameLock) => Promise<void>;
@@ -71,7 +70,9 @@ class Refused extends Error {
 function countingUpsert(table: string, keyColumns: string[]): string {
   const keys = keyColumns.join(', ');
   const values = keyColumns.map((_, i) => `$${i + 1}`).join(', ');
-  const [threshold, base, max] = [keyColumns.length + 1, keyColumns.length + 2, keyColumns.length + 3].map((n) => `$${n}`);
+  const [threshold, base, max] = [keyColumns.length + 1, keyColumns.length + 2, keyColumns.length + 3].map(
+    (n) => `$${n}`,
+  );
   return `INSERT INTO ${table} AS t (${keys}, failures, locked_until)
           VALUES (${values}, 1, CASE WHEN 1 >= ${threshold} THEN now() + make_interval(secs => ${base}) END)
           ON CONFLICT (${keys}) DO UPDATE
@@ -108,7 +109,11 @@ export async function claimAttempt(db: Database, key: ThrottleKey, onUsernameLoc
   const { username, clientAddress } = key;
   try {
     const attempt = await db.transaction(async (tx) => {
-      const [address] = await tx.query<{ failed_at: string }>(ADDRESS_CLAIM, [clientAddress, ADDRESS_LIMIT, ADDRESS_WINDOW_SECONDS]);
+      const [address] = await tx.query<{ failed_at: string }>(ADDRESS_CLAIM, [
+        clientAddress,
+        ADDRESS_LIMIT,
+        ADDRESS_WINDOW_SECONDS,
+      ]);
       if (address === undefined) throw new Refused();
       const [ceiling] = await tx.query<{ failures: number; locked_until: Date | null }>(USERNAME_CLAIM, [
         username,
@@ -117,10 +122,17 @@ export async function claimAttempt(db: Database, key: ThrottleKey, onUsernameLoc
         USERNAME_MAX_LOCK_SECONDS,
       ]);
       if (ceiling === undefined) throw new Refused();
-      const [pair] = await tx.query(PAIR_CLAIM, [username, clientAddress, PAIR_THRESHOLD, PAIR_BASE_LOCK_SECONDS, PAIR_MAX_LOCK_SECONDS]);
+      const [pair] = await tx.query(PAIR_CLAIM, [
+        username,
+        clientAddress,
+        PAIR_THRESHOLD,
+        PAIR_BASE_LOCK_SECONDS,
+        PAIR_MAX_LOCK_SECONDS,
+      ]);
       if (pair === undefined) throw new Refused();
       // A claim gets through only while no lock is in force: a lock in its answer is new.
-      if (ceiling.locked_until !== null) await onUsernameLocked(tx, { ...key, failures: ceiling.failures, lockedUntil: ceiling.locked_until });
+      if (ceiling.locked_until !== null)
+        await onUsernameLocked(tx, { ...key, failures: ceiling.failures, lockedUntil: ceiling.locked_until });
       return { ...key, failedAt: address.failed_at };
     });
     return { claimed: true, attempt };
@@ -168,7 +180,10 @@ export async function reset(tx: Queryable, attempt: Attempt): Promise<void> {
     [attempt.clientAddress, attempt.failedAt],
   );
   await tx.query('DELETE FROM auth_throttle_username WHERE username = $1', [attempt.username]);
-  await tx.query('DELETE FROM auth_throttle WHERE username = $1 AND client_address = $2', [attempt.username, attempt.clientAddress]);
+  await tx.query('DELETE FROM auth_throttle WHERE username = $1 AND client_address = $2', [
+    attempt.username,
+    attempt.clientAddress,
+  ]);
 }
 
 export interface Pruned {
@@ -229,7 +244,9 @@ export async function throttleState(db: Queryable, username: string): Promise<Th
               WHERE l > now()) AS locked_until`,
     [username],
   );
-  return row === undefined || !row.counted ? undefined : { failures: row.failures, lockedUntil: row.locked_until ?? undefined };
+  return row === undefined || !row.counted
+    ? undefined
+    : { failures: row.failures, lockedUntil: row.locked_until ?? undefined };
 }
 
 /**

@@ -32,7 +32,11 @@ export async function skeletonTaken(db: Queryable, skeleton: string, exceptUsern
 }
 
 /** The account that already has this skeleton (other than `exceptUsername`), for IT's conflict reply. */
-export async function skeletonHolder(db: Queryable, skeleton: string, exceptUsername: string): Promise<{ username: string; provenance: Provenance } | undefined> {
+export async function skeletonHolder(
+  db: Queryable,
+  skeleton: string,
+  exceptUsername: string,
+): Promise<{ username: string; provenance: Provenance } | undefined> {
   const [row] = await db.query<{ username: string; provenance: Provenance }>(
     'SELECT username, provenance FROM users WHERE username_skeleton = $1 AND username <> $2 ORDER BY username LIMIT 1',
     [skeleton, exceptUsername],

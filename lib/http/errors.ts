@@ -40,11 +40,14 @@ export const unauthenticated = (): HttpError =>
   });
 
 /** employee-events: an authenticated delivery of an event from a source that may not change accounts. */
-export const forbidden = (): HttpError =>
-  new HttpError(403, 'forbidden', 'Events from this source are not accepted.');
+export const forbidden = (): HttpError => new HttpError(403, 'forbidden', 'Events from this source are not accepted.');
 
 export const accountExists = (): HttpError =>
-  new HttpError(409, 'account_exists', 'This account already exists; it cannot be created again without a valid token.');
+  new HttpError(
+    409,
+    'account_exists',
+    'This account already exists; it cannot be created again without a valid token.',
+  );
 
 export const tooManyRequests = (retryAfterSeconds: number): HttpError =>
   new HttpError(429, 'too_many_requests', `Too many failed attempts; try again in ${retryAfterSeconds} seconds.`, {
@@ -64,7 +67,9 @@ export const unavailable = (retryAfterSeconds: number = UNAVAILABLE_RETRY_AFTER_
  * the next request.
  */
 export const requestTimeout = (seconds: number): HttpError =>
-  new HttpError(408, 'request_timeout', `The request body did not arrive within ${seconds} seconds.`, { Connection: 'close' });
+  new HttpError(408, 'request_timeout', `The request body did not arrive within ${seconds} seconds.`, {
+    Connection: 'close',
+  });
 
 export const internal = (): HttpError =>
   new HttpError(500, 'internal', 'An unexpected error occurred; it has been logged.');

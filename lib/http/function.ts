@@ -7,7 +7,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import cors from 'cors';
 import getRawBody from 'raw-body';
-import { HttpError, UNAVAILABLE_RETRY_AFTER_SECONDS, internal, invalidRequest, requestTimeout, unavailable } from './errors.js';
+import {
+  HttpError,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  internal,
+  invalidRequest,
+  requestTimeout,
+  unavailable,
+} from './errors.js';
 import { resolveClientAddress } from './client-address.js';
 import { QueueFullError, RequestOverError } from '../crypto/bcrypt-queue.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
@@ -42,7 +49,10 @@ export interface JsonRequest<T> extends RequestContext {
  * operation's schema admitted it, and answers one of the operation's documented success
  * statuses with that status's body (failures are thrown HttpErrors).
  */
-export type JsonHandler<Op extends JsonOperation> = (runtime: Runtime, request: JsonRequest<RequestBody<Op>>) => Promise<SuccessReply<Op>>;
+export type JsonHandler<Op extends JsonOperation> = (
+  runtime: Runtime,
+  request: JsonRequest<RequestBody<Op>>,
+) => Promise<SuccessReply<Op>>;
 
 /** A POST as the envelope hands it over: headers, the body's bytes (at most 16 KiB), ids. */
 export interface PostRequest extends RequestContext {
@@ -85,7 +95,12 @@ function requestIdOf(req: Request): string {
   return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-function send(res: Response, status: number, body: object | string | undefined, headers: Record<string, string> = {}): void {
+function send(
+  res: Response,
+  status: number,
+  body: object | string | undefined,
+  headers: Record<string, string> = {},
+): void {
   res.set(headers);
   if (body === undefined) {
     res.status(status).end();
@@ -175,7 +190,12 @@ export async function answerProbe(req: Request, res: Response): Promise<void> {
   if (req.path.endsWith('/healthz')) return send(res, 200, { status: 'ok' });
   const state = await readiness(await getRuntime());
   if (state.ready) return send(res, 200, { status: 'ready' });
-  send(res, 503, { error: `Not ready: ${state.reason}.`, code: 'unavailable' }, { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) });
+  send(
+    res,
+    503,
+    { error: `Not ready: ${state.reason}.`, code: 'unavailable' },
+    { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+  );
 }
 
 /** Work refused or stopped because its request was over (piscina's AbortError, or ours). */
@@ -203,7 +223,10 @@ function clientAddressOf(req: Request, runtime: Runtime, log: Logger): string {
   log.debug('client_address', fields);
   if (resolved.fallback !== undefined && !warnedFallback) {
     warnedFallback = true;
-    log.warn('client_address_fallback', { ...fields, note: 'X-Forwarded-For gives no usable address at TRUSTED_PROXY_HOPS (fallback says why); the TCP peer stands for the client. Logged once.' });
+    log.warn('client_address_fallback', {
+      ...fields,
+      note: 'X-Forwarded-For gives no usable address at TRUSTED_PROXY_HOPS (fallback says why); the TCP peer stands for the client. Logged once.',
+    });
   }
   return resolved.address;
 }
@@ -230,13 +253,23 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
       const runtime = await getRuntime();
       if (await applyCors(runtime, req, res)) return;
       if (req.method !== 'POST') {
-        throw new HttpError(405, 'method_not_allowed', `Method ${req.method} is not allowed; use POST.`, { Allow: 'POST' });
+        throw new HttpError(405, 'method_not_allowed', `Method ${req.method} is not allowed; use POST.`, {
+          Allow: 'POST',
+        });
       }
       const header = (name: string): string | undefined => req.get(name);
       await options.beforeBody?.(runtime, { header, requestId, log });
       const body = await readBody(req, started, runtime.config.requestBodyTimeoutMs);
       const clientAddress = clientAddressOf(req, runtime, log);
-      const reply = await handler(runtime, { headers: req.headers, header, body, requestId, log, clientAddress, signal: over.signal });
+      const reply = await handler(runtime, {
+        headers: req.headers,
+        header,
+        body,
+        requestId,
+        log,
+        clientAddress,
+        signal: over.signal,
+      });
       send(res, reply.status, reply.body, reply.headers);
     } catch (error) {
       // The client left: nobody to answer, and work stopped for that reason (a bcrypt job
@@ -278,10 +311,18 @@ export function postFunction(name: string, handler: PostHandler, options: PostFu
  * the operation `operationId` of openapi.yaml, whose request schema checks the body
  * before the handler sees it.
  */
-export function jsonFunction<Op extends JsonOperation>(name: string, operationId: Op, handler: JsonHandler<NoInfer<Op>>): HttpFunction {
+export function jsonFunction<Op extends JsonOperation>(
+  name: string,
+  operationId: Op,
+  handler: JsonHandler<NoInfer<Op>>,
+): HttpFunction {
   return postFunction(name, async (runtime, request) => {
     if (mediaType(request) !== 'application/json') {
-      throw new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'The request body must be JSON (Content-Type: application/json).',
+      );
     }
     const { requestId, log, clientAddress, signal } = request;
     const body = validateRequestBody(operationId, parseJson(request.body));

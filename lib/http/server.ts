@@ -21,7 +21,10 @@ export interface AppOptions {
   probe?: (req: express.Request, res: express.Response) => Promise<void>;
 }
 
-export function createApp(mounts: ReadonlyArray<{ path: string; handler: HttpFunction }>, options: AppOptions = {}): express.Express {
+export function createApp(
+  mounts: ReadonlyArray<{ path: string; handler: HttpFunction }>,
+  options: AppOptions = {},
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -40,7 +43,10 @@ export function createApp(mounts: ReadonlyArray<{ path: string; handler: HttpFun
   }
   if (options.notFound ?? true) {
     app.use((req, res) => {
-      res.status(404).set('Cache-Control', 'no-store').json({ error: `Nothing is served at ${req.path}.`, code: 'not_found' });
+      res
+        .status(404)
+        .set('Cache-Control', 'no-store')
+        .json({ error: `Nothing is served at ${req.path}.`, code: 'not_found' });
     });
   }
   return app;
@@ -74,7 +80,13 @@ export function listen(app: express.Express, port: number): Promise<RunningServe
  * and the server closes only once nothing is in flight and nothing new has arrived for
  * `quietMs` (the platform has stopped routing to us by then).
  */
-export function shutdownOnSignals(server: http.Server, cleanup: () => Promise<void>, log: Logger, timeoutMs = 25_000, quietMs = 250): void {
+export function shutdownOnSignals(
+  server: http.Server,
+  cleanup: () => Promise<void>,
+  log: Logger,
+  timeoutMs = 25_000,
+  quietMs = 250,
+): void {
   let stopping = false;
   let inFlight = 0;
   let lastArrival = 0;

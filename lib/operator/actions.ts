@@ -28,7 +28,11 @@ export async function showAccount(db: Database, config: Config, username: string
   return { ...account, throttle: await throttleState(db, username) };
 }
 
-export function listAccounts(db: Database, config: Config, filter: Omit<AccountFilter, 'username'>): Promise<AccountView[]> {
+export function listAccounts(
+  db: Database,
+  config: Config,
+  filter: Omit<AccountFilter, 'username'>,
+): Promise<AccountView[]> {
   return findAccounts(db, filter, config.credentialMaxAge);
 }
 
@@ -39,13 +43,23 @@ export interface HandedToken {
 }
 
 /** As the helpdesk's reset-requested event (§7): a single-use reset token for an active account. */
-export function resetAccount(db: Database, config: Config, username: string, by: string, reason: string | undefined): Promise<HandedToken> {
+export function resetAccount(
+  db: Database,
+  config: Config,
+  username: string,
+  by: string,
+  reason: string | undefined,
+): Promise<HandedToken> {
   return change(db, username, by, async (tx, status, record) => {
-    if (status !== 'active') throw new OperatorError(`account "${username}" is ${status}: only an active account can be reset`);
+    if (status !== 'active')
+      throw new OperatorError(`account "${username}" is ${status}: only an active account can be reset`);
     const token = issueToken();
     const issued = await requestReset(tx, username, token.hash, config.resetTtl);
     if (issued === undefined) throw new Error('the locked active account took no reset token');
-    await record({ type: 'account.reset-requested', details: { reset_expires_at: issued.expiresAt.toISOString(), ...(reason === undefined ? {} : { reason }) } });
+    await record({
+      type: 'account.reset-requested',
+      details: { reset_expires_at: issued.expiresAt.toISOString(), ...(reason === undefined ? {} : { reason }) },
+    });
     return { token: token.token, expiresAt: issued.expiresAt };
   });
 }
@@ -62,7 +76,8 @@ export function disableAccount(db: Database, username: string, by: string): Prom
 /** As HR's rehired event (§7): a disabled account becomes invited, with a fresh invitation. */
 export function enableAccount(db: Database, config: Config, username: string, by: string): Promise<HandedToken> {
   return change(db, username, by, async (tx, status, record) => {
-    if (status !== 'disabled') throw new OperatorError(`account "${username}" is ${status}: only a disabled account can be enabled`);
+    if (status !== 'disabled')
+      throw new OperatorError(`account "${username}" is ${status}: only a disabled account can be enabled`);
     const token = issueToken();
     const issued = await rehire(tx, { username, invitationTokenHash: token.hash, invitationTtl: config.invitationTtl });
     if (issued === undefined) throw new Error('the locked disabled account was not re-invited');
@@ -77,7 +92,10 @@ export function unlockAccount(db: Database, username: string, by: string): Promi
     const cleared = await throttleState(tx, username);
     if ((await unlockUsername(tx, username)) === 0) return undefined;
     const state = cleared ?? { failures: 0, lockedUntil: undefined };
-    await record({ type: 'account.unlocked', details: { failures: state.failures, was_locked: state.lockedUntil !== undefined } });
+    await record({
+      type: 'account.unlocked',
+      details: { failures: state.failures, was_locked: state.lockedUntil !== undefined },
+    });
     return state;
   });
 }
@@ -85,7 +103,12 @@ export function unlockAccount(db: Database, username: string, by: string): Promi
 type RecordChange = (entry: Omit<AuditEntry, 'username'> & { details: AuditDetails }) => Promise<string>;
 
 /** One transaction: the account locked, its state checked by `work`, the change and its record. */
-function change<T>(db: Database, username: string, by: string, work: (tx: Queryable, status: AccountStatus, record: RecordChange) => Promise<T>): Promise<T> {
+function change<T>(
+  db: Database,
+  username: string,
+  by: string,
+  work: (tx: Queryable, status: AccountStatus, record: RecordChange) => Promise<T>,
+): Promise<T> {
   return db.transaction(async (tx) => {
     const status = await lockAccount(tx, username);
     if (status === undefined) throw noAccount(username);
@@ -119,7 +142,9 @@ export async function* exportAudit(db: Database, request: AuditExport): AsyncGen
 }
 
 async function moment(db: Database, option: string, argument: MomentArgument): Promise<Date> {
-  const unreadable = new UsageError(`${option} is not a time PostgreSQL can read, such as 2026-03-01T08:00:00Z or a span such as 7d`);
+  const unreadable = new UsageError(
+    `${option} is not a time PostgreSQL can read, such as 2026-03-01T08:00:00Z or a span such as 7d`,
+  );
   let value: Date;
   try {
     value = await momentOf(db, argument);

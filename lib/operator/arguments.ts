@@ -54,17 +54,30 @@ const SPAN_UNITS = { h: 'hours', d: 'days', w: 'weeks' } as const;
 type Values = Record<string, string | boolean | undefined>;
 
 /** parseArgs over the verb's own options: unknown options and missing values are refused. */
-function parse(args: string[], options: ParseArgsConfig['options'], positionals: number): { values: Values; positionals: string[] } {
+function parse(
+  args: string[],
+  options: ParseArgsConfig['options'],
+  positionals: number,
+): { values: Values; positionals: string[] } {
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
+    parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }) as { values: Values; positionals: string[] };
   } catch (error) {
     // parseArgs' first sentence names the option; the rest is advice about '--' that does not fit one line
     const message = error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? '') : '';
     throw new UsageError(message === '' ? 'bad arguments' : message);
   }
   if (parsed.values.help !== true && parsed.positionals.length !== positionals) {
-    throw new UsageError(positionals === 1 ? 'give exactly one username' : `unexpected argument "${parsed.positionals[positionals] ?? ''}"`);
+    throw new UsageError(
+      positionals === 1
+        ? 'give exactly one username'
+        : `unexpected argument "${parsed.positionals[positionals] ?? ''}"`,
+    );
   }
   return parsed;
 }
@@ -83,7 +96,8 @@ export function usernameArgument(raw: string): string {
 
 function operatorOf(values: Values): string {
   const by = text(values, 'by');
-  if (by === undefined) throw new UsageError('--by <operator> is required for a change: it names you in the audit trail');
+  if (by === undefined)
+    throw new UsageError('--by <operator> is required for a change: it names you in the audit trail');
   if (!OPERATOR.test(by)) throw new UsageError('--by must be 1 to 64 letters, digits and . _ @ - (your login name)');
   return by;
 }
@@ -91,14 +105,16 @@ function operatorOf(values: Values): string {
 /** A span such as 30d as a PostgreSQL interval ("30 days"). */
 export function spanArgument(option: string, raw: string): string {
   const match = SPAN.exec(raw);
-  if (match === null) throw new UsageError(`${option} must be a span such as 30d, 12h or 2w, got ${JSON.stringify(raw)}`);
+  if (match === null)
+    throw new UsageError(`${option} must be a span such as 30d, 12h or 2w, got ${JSON.stringify(raw)}`);
   return `${match[1]} ${SPAN_UNITS[match[2] as keyof typeof SPAN_UNITS]}`;
 }
 
 function timeBound(option: string, raw: string | undefined): TimeBound | undefined {
   if (raw === undefined) return undefined;
   if (SPAN.test(raw)) return { ago: spanArgument(option, raw) };
-  if (raw.trim() === '' || CONTROL.test(raw) || raw.length > 64) throw new UsageError(`${option} must be a time such as 2026-03-01T08:00:00Z or a span such as 7d`);
+  if (raw.trim() === '' || CONTROL.test(raw) || raw.length > 64)
+    throw new UsageError(`${option} must be a time such as 2026-03-01T08:00:00Z or a span such as 7d`);
   return { at: raw }; // PostgreSQL reads it (and refuses a 30 February)
 }
 
@@ -121,10 +137,15 @@ function resetOf(args: string[]): OperatorCommand {
 }
 
 function listOf(args: string[]): OperatorCommand {
-  const { values } = parse(args, { status: { type: 'string' }, 'expiring-within': { type: 'string' }, json: { type: 'boolean' } }, 0);
+  const { values } = parse(
+    args,
+    { status: { type: 'string' }, 'expiring-within': { type: 'string' }, json: { type: 'boolean' } },
+    0,
+  );
   if (values.help === true) return { verb: 'help', exitCode: 0 };
   const status = text(values, 'status');
-  if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(status)}`);
+  if (status !== undefined && !(STATUSES as readonly string[]).includes(status))
+    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(status)}`);
   const within = text(values, 'expiring-within');
   return {
     verb: 'list',
@@ -137,12 +158,21 @@ function listOf(args: string[]): OperatorCommand {
 function auditOf(args: string[]): OperatorCommand {
   const [sub, ...rest] = args;
   if (sub === '--help' || sub === '-h') return { verb: 'help', exitCode: 0 };
-  if (sub !== 'export') throw new UsageError(sub === undefined ? 'audit needs a verb: audit export' : `unknown verb "audit ${sub}": audit export`);
-  const options = { since: { type: 'string' }, until: { type: 'string' }, username: { type: 'string' }, format: { type: 'string' } } as const;
+  if (sub !== 'export')
+    throw new UsageError(
+      sub === undefined ? 'audit needs a verb: audit export' : `unknown verb "audit ${sub}": audit export`,
+    );
+  const options = {
+    since: { type: 'string' },
+    until: { type: 'string' },
+    username: { type: 'string' },
+    format: { type: 'string' },
+  } as const;
   const { values } = parse(rest, options, 0);
   if (values.help === true) return { verb: 'help', exitCode: 0 };
   const format = text(values, 'format') ?? 'jsonl';
-  if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format must be jsonl or csv, got ${JSON.stringify(format)}`);
+  if (format !== 'jsonl' && format !== 'csv')
+    throw new UsageError(`--format must be jsonl or csv, got ${JSON.stringify(format)}`);
   const username = text(values, 'username');
   const since = timeBound('--since', text(values, 'since'));
   const until = timeBound('--until', text(values, 'until'));
@@ -181,6 +211,8 @@ export function parseCommand(argv: string[]): OperatorCommand {
     case 'audit':
       return auditOf(args);
     default:
-      throw new UsageError(`unknown verb ${JSON.stringify(verb)}: show, list, reset, disable, enable, unlock or audit export`);
+      throw new UsageError(
+        `unknown verb ${JSON.stringify(verb)}: show, list, reset, disable, enable, unlock or audit export`,
+      );
   }
 }

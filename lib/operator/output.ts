@@ -6,7 +6,8 @@ import type { AccountView, AuditRecord } from '../db/operator.js';
 import type { ThrottleState } from '../db/throttle.js';
 
 /** Times to the second, in UTC: what an operator compares and pastes. */
-const when = (date: Date | undefined, absent = '-'): string => (date === undefined ? absent : date.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+const when = (date: Date | undefined, absent = '-'): string =>
+  date === undefined ? absent : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const yesNo = (value: boolean): string => (value ? 'yes' : 'no');
 const validUntil = (date: Date | undefined): string => (date === undefined ? 'no' : `valid until ${when(date)}`);
 
@@ -52,10 +53,21 @@ const COLUMNS: ReadonlyArray<[string, (a: AccountView) => string]> = [
 const width = (text: string): number => [...text].length;
 
 export function accountTable(accounts: readonly AccountView[]): string {
-  const rows = [COLUMNS.map(([title]) => title), ...accounts.map((account) => COLUMNS.map(([, cell]) => oneLine(cell(account))))];
+  const rows = [
+    COLUMNS.map(([title]) => title),
+    ...accounts.map((account) => COLUMNS.map(([, cell]) => oneLine(cell(account)))),
+  ];
   const widths = COLUMNS.map((_, column) => Math.max(...rows.map((row) => width(row[column] ?? ''))));
   return rows
-    .map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - width(cell)))).join('  ').trimEnd() + '\n')
+    .map(
+      (row) =>
+        row
+          .map((cell, column) =>
+            column === row.length - 1 ? cell : cell + ' '.repeat((widths[column] ?? 0) - width(cell)),
+          )
+          .join('  ')
+          .trimEnd() + '\n',
+    )
     .join('');
 }
 
@@ -63,25 +75,26 @@ const iso = (date: Date | undefined): string | null => date?.toISOString() ?? nu
 
 export function accountJsonLines(accounts: readonly AccountView[]): string {
   return accounts
-    .map((a) =>
-      JSON.stringify({
-        username: a.username,
-        status: a.status,
-        provenance: a.provenance,
-        created_at: iso(a.createdAt),
-        activated_at: iso(a.activatedAt),
-        expires_at: iso(a.expiresAt),
-        expired: a.expired,
-        disabled_at: iso(a.disabledAt),
-        last_sign_in: iso(a.lastSignIn),
-        email: a.email ?? null,
-        display_name: a.displayName ?? null,
-        recovery_codes_left: a.recoveryCodesLeft,
-        staged: a.staged,
-        invitation_valid_until: iso(a.invitationValidUntil),
-        reset_valid_until: iso(a.resetValidUntil),
-        renewal_valid_until: iso(a.renewalValidUntil),
-      }) + '\n',
+    .map(
+      (a) =>
+        JSON.stringify({
+          username: a.username,
+          status: a.status,
+          provenance: a.provenance,
+          created_at: iso(a.createdAt),
+          activated_at: iso(a.activatedAt),
+          expires_at: iso(a.expiresAt),
+          expired: a.expired,
+          disabled_at: iso(a.disabledAt),
+          last_sign_in: iso(a.lastSignIn),
+          email: a.email ?? null,
+          display_name: a.displayName ?? null,
+          recovery_codes_left: a.recoveryCodesLeft,
+          staged: a.staged,
+          invitation_valid_until: iso(a.invitationValidUntil),
+          reset_valid_until: iso(a.resetValidUntil),
+          renewal_valid_until: iso(a.renewalValidUntil),
+        }) + '\n',
     )
     .join('');
 }
@@ -89,7 +102,9 @@ export function accountJsonLines(accounts: readonly AccountView[]): string {
 export const AUDIT_FIELDS = ['time', 'type', 'username', 'actor', 'request_id', 'client_address', 'details'] as const;
 
 export function auditJsonLines(records: readonly AuditRecord[]): string {
-  return records.map((record) => JSON.stringify(Object.fromEntries(AUDIT_FIELDS.map((field) => [field, record[field]]))) + '\n').join('');
+  return records
+    .map((record) => JSON.stringify(Object.fromEntries(AUDIT_FIELDS.map((field) => [field, record[field]]))) + '\n')
+    .join('');
 }
 
 /**
@@ -99,6 +114,8 @@ export function auditJsonLines(records: readonly AuditRecord[]): string {
  * absent value is an empty field; details are their JSON text.
  */
 export function auditCsv(records: readonly AuditRecord[], header: boolean): string {
-  const rows = records.map((record) => AUDIT_FIELDS.map((field) => (field === 'details' ? JSON.stringify(record.details) : (record[field] ?? ''))));
+  const rows = records.map((record) =>
+    AUDIT_FIELDS.map((field) => (field === 'details' ? JSON.stringify(record.details) : (record[field] ?? ''))),
+  );
   return stringify(rows, { header, columns: [...AUDIT_FIELDS], record_delimiter: 'unix' });
 }

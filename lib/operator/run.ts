@@ -4,7 +4,15 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { OperatorCommand } from './arguments.js';
-import { disableAccount, enableAccount, exportAudit, listAccounts, resetAccount, showAccount, unlockAccount } from './actions.js';
+import {
+  disableAccount,
+  enableAccount,
+  exportAudit,
+  listAccounts,
+  resetAccount,
+  showAccount,
+  unlockAccount,
+} from './actions.js';
 import { portalLink } from './links.js';
 import { accountJsonLines, accountLines, accountTable, auditCsv, auditJsonLines } from './output.js';
 
@@ -22,7 +30,13 @@ export type DatabaseCommand = Exclude<OperatorCommand, { verb: 'help' }>;
 
 const until = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export async function runOperatorCommand(command: DatabaseCommand, db: Database, config: Config, portal: () => URL, { write, note }: Output): Promise<void> {
+export async function runOperatorCommand(
+  command: DatabaseCommand,
+  db: Database,
+  config: Config,
+  portal: () => URL,
+  { write, note }: Output,
+): Promise<void> {
   switch (command.verb) {
     case 'show':
       return write(accountLines(await showAccount(db, config, command.username)));
@@ -36,7 +50,9 @@ export async function runOperatorCommand(command: DatabaseCommand, db: Database,
     case 'reset': {
       const issued = await resetAccount(db, config, command.username, command.by, command.reason);
       await write(`${portalLink(portal(), command.username, 'reset', issued.token)}\n`);
-      return note(`reset link for ${command.username}, single use, valid until ${until(issued.expiresAt)}; recorded as operator:${command.by}`);
+      return note(
+        `reset link for ${command.username}, single use, valid until ${until(issued.expiresAt)}; recorded as operator:${command.by}`,
+      );
     }
     case 'disable':
       await disableAccount(db, command.username, command.by);
@@ -44,7 +60,9 @@ export async function runOperatorCommand(command: DatabaseCommand, db: Database,
     case 'enable': {
       const issued = await enableAccount(db, config, command.username, command.by);
       await write(`${portalLink(portal(), command.username, 'invitation', issued.token)}\n`);
-      return note(`${command.username} invited again, link valid until ${until(issued.expiresAt)}; recorded as operator:${command.by}`);
+      return note(
+        `${command.username} invited again, link valid until ${until(issued.expiresAt)}; recorded as operator:${command.by}`,
+      );
     }
     case 'unlock': {
       const cleared = await unlockAccount(db, command.username, command.by);

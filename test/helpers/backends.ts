@@ -23,7 +23,10 @@ import { BROKER } from './oidc.js';
 export type BackendKind = 'pglite' | 'postgres';
 
 const ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const POOLER_URL = process.env.TEST_PGBOUNCER_URL === undefined || process.env.TEST_PGBOUNCER_URL === '' ? undefined : new URL(process.env.TEST_PGBOUNCER_URL);
+const POOLER_URL =
+  process.env.TEST_PGBOUNCER_URL === undefined || process.env.TEST_PGBOUNCER_URL === ''
+    ? undefined
+    : new URL(process.env.TEST_PGBOUNCER_URL);
 /** The servers reach PostgreSQL through the pooler of TEST_PGBOUNCER_URL. */
 export const THROUGH_POOLER = POOLER_URL !== undefined;
 export const BACKENDS: BackendKind[] = THROUGH_POOLER ? ['postgres'] : ['pglite', 'postgres'];
@@ -33,11 +36,20 @@ const SERVED_PORT = POOLER_URL?.port === undefined || POOLER_URL.port === '' ? '
 
 export interface SeedFixture {
   fernet_key: string;
-  rows: Array<{ username: string; password: string; password_hash: string; totp_secret: string | null; mfa_secret: string | null; expired: boolean }>;
+  rows: Array<{
+    username: string;
+    password: string;
+    password_hash: string;
+    totp_secret: string | null;
+    mfa_secret: string | null;
+    expired: boolean;
+  }>;
 }
 
 export function seedFixture(): SeedFixture {
-  const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-rows.json'), 'utf8')) as SeedFixture;
+  const fixture = JSON.parse(
+    readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/seed-rows.json'), 'utf8'),
+  ) as SeedFixture;
   rememberSecret(fixture.fernet_key, 'fernet key');
   for (const row of fixture.rows) {
     rememberSecret(row.password, 'password');
@@ -93,7 +105,8 @@ export async function requireBackend(context: Mocha.Context, kind: BackendKind):
     if (!(await poolerAnswer)) throw new Error(`TEST_PGBOUNCER_URL is set but no pooler answers at ${POOLER_URL.host}`);
   }
   if (kind !== 'postgres' || (await postgresAvailable())) return;
-  if (process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI=true but does not answer at ${ADMIN_URL}`);
+  if (process.env.CI === 'true')
+    throw new Error(`PostgreSQL is required under CI=true but does not answer at ${ADMIN_URL}`);
   console.log(`    ! SKIPPED: no PostgreSQL server answers at ${ADMIN_URL}; the real-database tests did not run`);
   context.skip();
 }
@@ -102,7 +115,12 @@ export async function requireBackend(context: Mocha.Context, kind: BackendKind):
  * SQL on `database` as the server's superuser, or as `role` (SET ROLE) when given: what a
  * test needs beyond the database owner (pg_terminate_backend, other roles' sessions).
  */
-export async function adminQuery<R extends pg.QueryResultRow>(database: string, text: string, params: unknown[] = [], role?: string): Promise<R[]> {
+export async function adminQuery<R extends pg.QueryResultRow>(
+  database: string,
+  text: string,
+  params: unknown[] = [],
+  role?: string,
+): Promise<R[]> {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${database}`;
   const client = new pg.Client({ connectionString: url.toString() });
@@ -159,7 +177,14 @@ export class Backend {
   env(extra: Record<string, string> = {}): Record<string, string> {
     const common = { SECRETS_DIR: this.secretsDir, BCRYPT_COST: '10' };
     if (this.kind === 'pglite') return { PGLITE_DATA_DIR: this.dataDir as string, ...common, ...extra };
-    return { POSTGRES_HOST: SERVED_HOST, POSTGRES_PORT: SERVED_PORT, POSTGRES_DB: this.name, ...common, ...BROKER.env(), ...extra };
+    return {
+      POSTGRES_HOST: SERVED_HOST,
+      POSTGRES_PORT: SERVED_PORT,
+      POSTGRES_DB: this.name,
+      ...common,
+      ...BROKER.env(),
+      ...extra,
+    };
   }
 
   /** The superuser's connection URL, for a test's own client. */
@@ -185,11 +210,17 @@ export class Backend {
     if (!this.created) {
       await adminQuery('postgres', `CREATE DATABASE ${this.name} OWNER ${quoteIdent(this.ownerRole)}`);
       this.created = true;
-      await adminQuery(this.name, `REVOKE ALL ON DATABASE ${this.name} FROM PUBLIC; GRANT CONNECT ON DATABASE ${this.name} TO ${quoteIdent(this.functionsRole)}`);
+      await adminQuery(
+        this.name,
+        `REVOKE ALL ON DATABASE ${this.name} FROM PUBLIC; GRANT CONNECT ON DATABASE ${this.name} TO ${quoteIdent(this.functionsRole)}`,
+      );
     }
     if (options.migrate !== false) {
       // Directly, as the migration Job connects (its session advisory lock needs a session).
-      const result = await runToExit('migrate', this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }));
+      const result = await runToExit(
+        'migrate',
+        this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }),
+      );
       if (result.code !== 0) throw new Error(`migrate failed:\n${result.output}`);
     }
   }
@@ -208,7 +239,11 @@ export class Backend {
     rmSync(this.secretsDir, { recursive: true, force: true });
     if (this.dataDir !== undefined) rmSync(this.dataDir, { recursive: true, force: true });
     if (this.created) await adminQuery('postgres', `DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
-    if (this.rolesCreated) await adminQuery('postgres', `DROP ROLE IF EXISTS ${quoteIdent(this.functionsRole)}, ${quoteIdent(this.ownerRole)}`);
+    if (this.rolesCreated)
+      await adminQuery(
+        'postgres',
+        `DROP ROLE IF EXISTS ${quoteIdent(this.functionsRole)}, ${quoteIdent(this.ownerRole)}`,
+      );
   }
 }
 
@@ -223,7 +258,10 @@ export interface LiveServer {
  * `kind`, with `env` added to its configuration (or what `env()` returns when the server
  * starts). Read `url` inside tests and hooks.
  */
-export function useServer(kind: BackendKind, env: Record<string, string> | (() => Record<string, string>) = {}): LiveServer {
+export function useServer(
+  kind: BackendKind,
+  env: Record<string, string> | (() => Record<string, string>) = {},
+): LiveServer {
   const backend = new Backend(kind);
   let running: RunningProcess | undefined;
   before(async function () {

@@ -13,14 +13,24 @@ export const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts/portal');
 /** Call in a before() hook: the browser, or a skip (locally) / failure (CI) without Chromium. */
 export async function launchChromium(context: Mocha.Context): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium)`);
+    if (process.env.CI === 'true')
+      throw new Error(`Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium)`);
     console.log(`    ! SKIPPED: no Chromium at ${CHROMIUM}; the portal's browser tests did not run`);
     context.skip();
   }
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

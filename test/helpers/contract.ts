@@ -40,7 +40,10 @@ export function checkAgainstDocument(method: string, path: string, answer: Obser
   if (at(operationPointer) === undefined) throw new Error(`openapi.yaml does not describe ${method} ${path}`);
   let pointer = `${operationPointer}/responses/${answer.status}`;
   let response = at(pointer) as ResponseSpec | undefined;
-  if (response === undefined) throw new Error(`openapi.yaml does not document status ${answer.status} for ${method} ${path}: ${answer.text.slice(0, 200)}`);
+  if (response === undefined)
+    throw new Error(
+      `openapi.yaml does not document status ${answer.status} for ${method} ${path}: ${answer.text.slice(0, 200)}`,
+    );
   if (response.$ref !== undefined) {
     pointer = response.$ref.slice(1);
     response = at(pointer) as ResponseSpec;
@@ -56,12 +59,14 @@ export function checkAgainstDocument(method: string, path: string, answer: Obser
     }
     const typed = header.schema?.type === 'integer' ? Number(value) : value;
     const validate = schemaAt(`${headerPointer}/schema`);
-    if (!validate(typed)) throw new Error(`${where}: header ${name}: ${value} is off its schema (${JSON.stringify(validate.errors)})`);
+    if (!validate(typed))
+      throw new Error(`${where}: header ${name}: ${value} is off its schema (${JSON.stringify(validate.errors)})`);
   }
 
   const content = response.content;
   if (content === undefined) {
-    if (answer.text !== '') throw new Error(`${where}: the document describes no body, got ${answer.text.slice(0, 200)}`);
+    if (answer.text !== '')
+      throw new Error(`${where}: the document describes no body, got ${answer.text.slice(0, 200)}`);
     return;
   }
   if (answer.text === '' && response['x-empty-body-allowed']) return;
@@ -69,11 +74,13 @@ export function checkAgainstDocument(method: string, path: string, answer: Obser
   if (!(type in content)) throw new Error(`${where}: content type "${type}" is not documented`);
   // Pages, scripts and style sheets (the portal) are checked as text against their schema.
   let body: unknown = answer.text;
-  if (/[/+]json$/.test(type)) try {
-    body = JSON.parse(answer.text);
-  } catch {
-    throw new Error(`${where}: the body is not JSON: ${answer.text.slice(0, 200)}`);
-  }
+  if (/[/+]json$/.test(type))
+    try {
+      body = JSON.parse(answer.text);
+    } catch {
+      throw new Error(`${where}: the body is not JSON: ${answer.text.slice(0, 200)}`);
+    }
   const validate = schemaAt(`${pointer}/content/${escape(type)}/schema`);
-  if (!validate(body)) throw new Error(`${where}: body off its schema: ${JSON.stringify(validate.errors)}\n${answer.text.slice(0, 300)}`);
+  if (!validate(body))
+    throw new Error(`${where}: body off its schema: ${JSON.stringify(validate.errors)}\n${answer.text.slice(0, 300)}`);
 }

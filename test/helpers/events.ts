@@ -23,7 +23,12 @@ export interface EventOptions {
   headers?: Record<string, string>;
 }
 
-export async function sendEmployeeEvent(url: string, type: string, data: unknown, options: EventOptions = {}): Promise<Answer> {
+export async function sendEmployeeEvent(
+  url: string,
+  type: string,
+  data: unknown,
+  options: EventOptions = {},
+): Promise<Answer> {
   const event = new CloudEvent({
     type,
     source: options.source ?? HR_SOURCE,
@@ -35,7 +40,11 @@ export async function sendEmployeeEvent(url: string, type: string, data: unknown
   const extra = { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...options.headers };
   if (options.mode === 'structured') {
     const message = HTTP.structured(event);
-    return request(url, { method: 'POST', headers: { ...(message.headers as Record<string, string>), ...extra }, body: String(message.body) });
+    return request(url, {
+      method: 'POST',
+      headers: { ...(message.headers as Record<string, string>), ...extra },
+      body: String(message.body),
+    });
   }
   const message = binaryMessage(event);
   return request(url, { method: 'POST', headers: { ...message.headers, ...extra }, body: message.body });

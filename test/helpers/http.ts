@@ -24,7 +24,8 @@ export interface RequestInit {
 
 /** Every secret an answer hands out: the log check of the whole run looks for each one. */
 export function rememberSecretsOf(body: Answer['body']): void {
-  for (const field of ['enrollment_token', 'renewal_token', 'invitation_token'] as const) rememberSecret(body[field], 'token');
+  for (const field of ['enrollment_token', 'renewal_token', 'invitation_token'] as const)
+    rememberSecret(body[field], 'token');
   rememberSecret(body.manual_entry_key, 'totp secret');
   for (const field of ['reset_token'] as const) rememberSecret(body[field], 'token');
   if (Array.isArray(body.recovery_codes)) for (const code of body.recovery_codes) rememberSecret(code, 'recovery code');
@@ -37,7 +38,11 @@ export async function request(url: string, init: RequestInit = {}): Promise<Answ
   const method = init.method ?? 'GET';
   const response = await fetch(url, { method, headers: init.headers, body: init.body });
   const text = await response.text();
-  checkAgainstDocument(method, init.documentedAs ?? documentedPath(url), { status: response.status, headers: response.headers, text });
+  checkAgainstDocument(method, init.documentedAs ?? documentedPath(url), {
+    status: response.status,
+    headers: response.headers,
+    text,
+  });
   let body: Answer['body'] = {};
   try {
     body = JSON.parse(text) as Answer['body'];
@@ -45,16 +50,28 @@ export async function request(url: string, init: RequestInit = {}): Promise<Answ
     // not JSON: the text is still there
   }
   if (response.status >= 400) {
-    const sent = [url, JSON.stringify(init.headers ?? {}), typeof init.body === 'string' ? init.body : Buffer.from(init.body ?? []).toString('latin1')].join('\n');
+    const sent = [
+      url,
+      JSON.stringify(init.headers ?? {}),
+      typeof init.body === 'string' ? init.body : Buffer.from(init.body ?? []).toString('latin1'),
+    ].join('\n');
     const found = internalsIn(text, sent);
-    if (found.length > 0) throw new Error(`${method} ${url} → ${response.status} carries internals (${found.join(', ')}): ${text.slice(0, 500)}`);
+    if (found.length > 0)
+      throw new Error(
+        `${method} ${url} → ${response.status} carries internals (${found.join(', ')}): ${text.slice(0, 500)}`,
+      );
   } else if (body !== null && typeof body === 'object') {
     rememberSecretsOf(body);
   }
   return { status: response.status, headers: response.headers, body, text };
 }
 
-export function postJson(url: string, value: unknown, headers: Record<string, string> = {}, documentedAs?: string): Promise<Answer> {
+export function postJson(
+  url: string,
+  value: unknown,
+  headers: Record<string, string> = {},
+  documentedAs?: string,
+): Promise<Answer> {
   return request(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },

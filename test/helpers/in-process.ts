@@ -41,7 +41,7 @@ function captureServiceLogs(into: string[]): void {
       return true;
     }
     return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-  }) as typeof process.stdout.write;
+  });
 }
 
 export interface InProcessServer {

@@ -2,7 +2,7 @@
 // messages. A fragment the request itself contained is an echo of the caller's own input
 // (an unknown field named "pg_x" is named back), not a leak, and is not reported.
 export const INTERNAL_FRAGMENTS: ReadonlyArray<{ name: string; pattern: RegExp }> = [
-  { name: 'stack frame', pattern: /\n\s+at |^\s*at \S+ \(|    at / },
+  { name: 'stack frame', pattern: /\n\s+at |^\s*at \S+ \(| {4}at / },
   { name: 'source position', pattern: /\.[cm]?[jt]s:\d+/ },
   { name: 'node_modules path', pattern: /node_modules/ },
   { name: 'SQL relation message', pattern: /\brelation \\?"|\bcolumn \\?"[^"]*\\?" (does not exist|of relation)/ },
@@ -11,7 +11,11 @@ export const INTERNAL_FRAGMENTS: ReadonlyArray<{ name: string; pattern: RegExp }
   { name: 'SQL statement', pattern: /\b(SELECT .* FROM|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b/ },
   { name: 'network error', pattern: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/ },
   { name: 'driver name', pattern: /\bpg_\w|\bpg-pool\b|PGlite|node-postgres/i },
-  { name: 'driver message', pattern: /Connection terminated|terminating connection|timeout exceeded when trying to connect|Client has encountered/ },
+  {
+    name: 'driver message',
+    pattern:
+      /Connection terminated|terminating connection|timeout exceeded when trying to connect|Client has encountered/,
+  },
   { name: 'bcrypt hash', pattern: /\$2[aby]\$\d\d\$/ },
   { name: 'Fernet token', pattern: /gAAAAA/ },
 ];

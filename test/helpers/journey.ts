@@ -14,14 +14,23 @@ export interface Enrolled {
   enrollmentToken: string;
 }
 
-export async function createAccount(base: string, username: string, tokens: Record<string, string> = {}, expected = 201): Promise<{ password: string; enrollmentToken: string; answer: Answer }> {
+export async function createAccount(
+  base: string,
+  username: string,
+  tokens: Record<string, string> = {},
+  expected = 201,
+): Promise<{ password: string; enrollmentToken: string; answer: Answer }> {
   const answer = await postJson(`${base}/generate-password`, { username, ...tokens });
   expect(answer.status, answer.text).to.equal(expected);
   const password = decodeQrPng(answer.body.qr_code_base64 as string);
   return { password, enrollmentToken: answer.body.enrollment_token as string, answer };
 }
 
-export async function enroll(base: string, username: string, enrollmentToken: string): Promise<{ secret: string; recoveryCodes: string[]; answer: Answer }> {
+export async function enroll(
+  base: string,
+  username: string,
+  enrollmentToken: string,
+): Promise<{ secret: string; recoveryCodes: string[]; answer: Answer }> {
   const answer = await postJson(`${base}/generate-2fa`, { username, enrollment_token: enrollmentToken });
   expect(answer.status, answer.text).to.equal(200);
   const uri = new URL(decodeQrPng(answer.body.qr_code_2fa_base64 as string));
@@ -31,7 +40,13 @@ export async function enroll(base: string, username: string, enrollmentToken: st
   return { secret, recoveryCodes: answer.body.recovery_codes as string[], answer };
 }
 
-export function signIn(base: string, username: string, password: string, secret: string, step: number): Promise<Answer> {
+export function signIn(
+  base: string,
+  username: string,
+  password: string,
+  secret: string,
+  step: number,
+): Promise<Answer> {
   return postJson(`${base}/authenticate`, { username, password, totp: codeAt(secret, step) });
 }
 

@@ -89,7 +89,8 @@ export interface Located {
 
 export const nameOf = (o: K8sObject): string => stringAt(o, 'metadata', 'name') ?? '(no name)';
 export const describeObject = (l: Located): string => `${l.object.kind} ${nameOf(l.object)} (${l.source})`;
-export const isA = (o: K8sObject, apiVersion: string, kind: string): boolean => o.apiVersion === apiVersion && o.kind === kind;
+export const isA = (o: K8sObject, apiVersion: string, kind: string): boolean =>
+  o.apiVersion === apiVersion && o.kind === kind;
 export const isKnativeService = (o: K8sObject): boolean => isA(o, 'serving.knative.dev/v1', 'Service');
 
 // ---------------------------------------------------------------------------------------
@@ -160,9 +161,13 @@ export function strictSchema(node: unknown): unknown {
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(node)) {
     if (key.startsWith('x-kubernetes-') || key === 'description' || key === 'format') continue;
-    out[key] = key === 'properties' && isObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strictSchema(v)])) : strictSchema(value);
+    out[key] =
+      key === 'properties' && isObject(value)
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strictSchema(v)]))
+        : strictSchema(value);
   }
-  if (isObject(node.properties) && node['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
+  if (isObject(node.properties) && node['x-kubernetes-preserve-unknown-fields'] !== true)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -179,7 +184,12 @@ export function crdValidator(file: string, version: string): ValidateFunction {
   if (schema === undefined) throw new Error(`${file}: no schema for version ${version}`);
   const root = strictSchema(schema) as JsonObject;
   // The API server checks these itself; the CRD's schema leaves them out.
-  root.properties = { ...(objectAt(root, 'properties') ?? {}), apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' } };
+  root.properties = {
+    ...(objectAt(root, 'properties') ?? {}),
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+  };
   const { Ajv } = require('ajv') as typeof import('ajv');
   const validate = new Ajv({ strict: false, allErrors: true }).compile(root);
   crdValidators.set(key, validate);
@@ -194,7 +204,9 @@ function crdModel(file: string, version: string, model?: ModelConstructor): Mode
       if (model !== undefined) new model(this.data).validate();
       const validate = crdValidator(file, version);
       if (!validate(this.data)) {
-        throw new Error(`${file} schema: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ')}`);
+        throw new Error(
+          `${file} schema: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ')}`,
+        );
       }
     }
   };
@@ -229,12 +241,16 @@ const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-
 /** Builds the object's model and runs its schema validation; a kind without a model is a problem too. */
 export function modelProblems(l: Located): string[] {
   const Model = MODELS[`${l.object.apiVersion}/${l.object.kind}`];
-  if (Model === undefined) return [`${describeObject(l)}: no model for ${l.object.apiVersion} ${l.object.kind} (add it to MODELS in test/helpers/manifests.ts)`];
+  if (Model === undefined)
+    return [
+      `${describeObject(l)}: no model for ${l.object.apiVersion} ${l.object.kind} (add it to MODELS in test/helpers/manifests.ts)`,
+    ];
   const problems: string[] = [];
   const name = stringAt(l.object, 'metadata', 'name');
   // Services (both kinds) and Namespaces need a DNS label: their names become host names.
   const label = l.object.kind === 'Service' || l.object.kind === 'Namespace';
-  if (name === undefined || !(label ? DNS_LABEL : DNS_SUBDOMAIN).test(name)) problems.push(`${describeObject(l)}: metadata.name must be a DNS-1123 ${label ? 'label' : 'subdomain'}`);
+  if (name === undefined || !(label ? DNS_LABEL : DNS_SUBDOMAIN).test(name))
+    problems.push(`${describeObject(l)}: metadata.name must be a DNS-1123 ${label ? 'label' : 'subdomain'}`);
   try {
     new Model(l.object).validate();
   } catch (error) {
@@ -257,14 +273,25 @@ export function podTemplateOf(l: Located): PodTemplate | undefined {
   const o = l.object;
   let template: unknown;
   if (isKnativeService(o)) template = at(o, 'spec', 'template');
-  else if (['apps/v1/Deployment', 'apps/v1/StatefulSet', 'apps/v1/DaemonSet', 'batch/v1/Job'].includes(`${o.apiVersion}/${o.kind}`)) template = at(o, 'spec', 'template');
+  else if (
+    ['apps/v1/Deployment', 'apps/v1/StatefulSet', 'apps/v1/DaemonSet', 'batch/v1/Job'].includes(
+      `${o.apiVersion}/${o.kind}`,
+    )
+  )
+    template = at(o, 'spec', 'template');
   else if (isA(o, 'batch/v1', 'CronJob')) template = at(o, 'spec', 'jobTemplate', 'spec', 'template');
   else if (isA(o, 'v1', 'Pod')) template = o;
   else return undefined;
-  return { owner: l, metadata: objectAt(template, 'metadata') ?? {}, spec: objectAt(template, 'spec') ?? {}, knative: isKnativeService(o) };
+  return {
+    owner: l,
+    metadata: objectAt(template, 'metadata') ?? {},
+    spec: objectAt(template, 'spec') ?? {},
+    knative: isKnativeService(o),
+  };
 }
 
-export const containersOf = (spec: JsonObject): JsonObject[] => [...listAt(spec, 'initContainers'), ...listAt(spec, 'containers')].filter(isObject);
+export const containersOf = (spec: JsonObject): JsonObject[] =>
+  [...listAt(spec, 'initContainers'), ...listAt(spec, 'containers')].filter(isObject);
 
 export function imagesOf(objects: Located[]): Map<string, string[]> {
   const images = new Map<string, string[]>();
@@ -285,7 +312,18 @@ export const isOwnImage = (image: string): boolean => image.startsWith('cofrap/'
 export const IMAGES_WITHOUT_SECRETS = ['cofrap/portal'];
 
 const QUANTITY = /^(\d+(?:\.\d+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
-const FACTORS: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, Ki: 1024, M: 1e6, Mi: 1024 ** 2, G: 1e9, Gi: 1024 ** 3, T: 1e12, Ti: 1024 ** 4 };
+const FACTORS: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  Ki: 1024,
+  M: 1e6,
+  Mi: 1024 ** 2,
+  G: 1e9,
+  Gi: 1024 ** 3,
+  T: 1e12,
+  Ti: 1024 ** 4,
+};
 
 export function quantity(value: unknown): number | undefined {
   const match = QUANTITY.exec(String(value));
@@ -302,9 +340,14 @@ export function podProblems(pod: PodTemplate): string[] {
   const problems: string[] = [];
   const where = describeObject(pod.owner);
   const podSecurity = objectAt(pod.spec, 'securityContext') ?? {};
-  for (const key of ['hostNetwork', 'hostPID', 'hostIPC']) if (at(pod.spec, key) === true) problems.push(`${where}: ${key} is set`);
-  if (at(pod.spec, 'enableServiceLinks') !== false) problems.push(`${where}: enableServiceLinks must be false (a Service named postgres would inject POSTGRES_PORT=tcp://…)`);
-  if (at(pod.spec, 'automountServiceAccountToken') !== false) problems.push(`${where}: automountServiceAccountToken must be false (the functions never call the Kubernetes API)`);
+  for (const key of ['hostNetwork', 'hostPID', 'hostIPC'])
+    if (at(pod.spec, key) === true) problems.push(`${where}: ${key} is set`);
+  if (at(pod.spec, 'enableServiceLinks') !== false)
+    problems.push(
+      `${where}: enableServiceLinks must be false (a Service named postgres would inject POSTGRES_PORT=tcp://…)`,
+    );
+  if (at(pod.spec, 'automountServiceAccountToken') !== false)
+    problems.push(`${where}: automountServiceAccountToken must be false (the functions never call the Kubernetes API)`);
 
   const volumes = new Map<string, JsonObject>();
   for (const volume of listAt(pod.spec, 'volumes').filter(isObject)) {
@@ -321,39 +364,47 @@ export function podProblems(pod: PodTemplate): string[] {
     const c = `${where} container ${stringAt(container, 'name') ?? '(no name)'}`;
     const image = stringAt(container, 'image');
     if (image === undefined || image === '') problems.push(`${c}: no image`);
-    else if (image.endsWith(':latest') || (!isOwnImage(image) && !/[:@]/.test(image))) problems.push(`${c}: image ${image} is not pinned to a tag`);
+    else if (image.endsWith(':latest') || (!isOwnImage(image) && !/[:@]/.test(image)))
+      problems.push(`${c}: image ${image} is not pinned to a tag`);
 
     // Restricted: the container's own settings, or the pod's where Kubernetes inherits them.
     const security = objectAt(container, 'securityContext') ?? {};
     const effective = (key: string): unknown => at(security, key) ?? at(podSecurity, key);
     if (effective('runAsNonRoot') !== true) problems.push(`${c}: runAsNonRoot must be true`);
     const uid = effective('runAsUser');
-    if (uid !== undefined && (typeof uid !== 'number' || uid <= 0)) problems.push(`${c}: runAsUser must be a non-zero number`);
-    if (at(security, 'allowPrivilegeEscalation') !== false) problems.push(`${c}: allowPrivilegeEscalation must be false`);
+    if (uid !== undefined && (typeof uid !== 'number' || uid <= 0))
+      problems.push(`${c}: runAsUser must be a non-zero number`);
+    if (at(security, 'allowPrivilegeEscalation') !== false)
+      problems.push(`${c}: allowPrivilegeEscalation must be false`);
     if (at(security, 'privileged') === true) problems.push(`${c}: privileged`);
     if (!listAt(security, 'capabilities', 'drop').includes('ALL')) problems.push(`${c}: capabilities must drop ALL`);
     if (listAt(security, 'capabilities', 'add').length > 0) problems.push(`${c}: adds capabilities`);
     const seccomp = stringAt(security, 'seccompProfile', 'type') ?? stringAt(podSecurity, 'seccompProfile', 'type');
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${c}: seccompProfile must be RuntimeDefault`);
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+      problems.push(`${c}: seccompProfile must be RuntimeDefault`);
     if (at(security, 'readOnlyRootFilesystem') !== true) problems.push(`${c}: readOnlyRootFilesystem must be true`);
 
     for (const kind of ['requests', 'limits']) {
       for (const resource of ['cpu', 'memory']) {
-        if (quantity(at(container, 'resources', kind, resource)) === undefined) problems.push(`${c}: resources.${kind}.${resource} is missing or not a quantity`);
+        if (quantity(at(container, 'resources', kind, resource)) === undefined)
+          problems.push(`${c}: resources.${kind}.${resource} is missing or not a quantity`);
       }
     }
     for (const resource of ['cpu', 'memory']) {
       const request = quantity(at(container, 'resources', 'requests', resource));
       const limit = quantity(at(container, 'resources', 'limits', resource));
-      if (request !== undefined && limit !== undefined && request > limit) problems.push(`${c}: ${resource} request is above its limit`);
+      if (request !== undefined && limit !== undefined && request > limit)
+        problems.push(`${c}: ${resource} request is above its limit`);
     }
 
     // Secrets only as files: never in the environment.
     for (const env of listAt(container, 'env').filter(isObject)) {
-      if (at(env, 'valueFrom', 'secretKeyRef') !== undefined) problems.push(`${c}: env ${stringAt(env, 'name') ?? ''} reads a Secret (secretKeyRef); mount it instead`);
+      if (at(env, 'valueFrom', 'secretKeyRef') !== undefined)
+        problems.push(`${c}: env ${stringAt(env, 'name') ?? ''} reads a Secret (secretKeyRef); mount it instead`);
     }
     for (const source of listAt(container, 'envFrom').filter(isObject)) {
-      if (at(source, 'secretRef') !== undefined) problems.push(`${c}: envFrom reads Secret ${stringAt(source, 'secretRef', 'name') ?? ''}; mount it instead`);
+      if (at(source, 'secretRef') !== undefined)
+        problems.push(`${c}: envFrom reads Secret ${stringAt(source, 'secretRef', 'name') ?? ''}; mount it instead`);
     }
 
     const paths = new Set<string>();
@@ -365,8 +416,10 @@ export function podProblems(pod: PodTemplate): string[] {
       if (paths.has(mountPath)) problems.push(`${c}: two volumes are mounted at ${mountPath}`);
       paths.add(mountPath);
       const volume = volumes.get(name);
-      const holdsSecrets = volume !== undefined && (at(volume, 'secret') !== undefined || at(volume, 'projected') !== undefined);
-      if (holdsSecrets && at(mount, 'readOnly') !== true) problems.push(`${c}: secrets volume ${name} must be mounted readOnly`);
+      const holdsSecrets =
+        volume !== undefined && (at(volume, 'secret') !== undefined || at(volume, 'projected') !== undefined);
+      if (holdsSecrets && at(mount, 'readOnly') !== true)
+        problems.push(`${c}: secrets volume ${name} must be mounted readOnly`);
     }
   }
   for (const name of volumes.keys()) if (!mounted.has(name)) problems.push(`${where}: volume ${name} is never mounted`);
@@ -374,7 +427,8 @@ export function podProblems(pod: PodTemplate): string[] {
 }
 
 /** The container runs the migration command (the only one that reads the owner role's secrets). */
-export const runsMigration = (container: unknown): boolean => listAt(container, 'command').some((part) => String(part) === MIGRATE_SCRIPT);
+export const runsMigration = (container: unknown): boolean =>
+  listAt(container, 'command').some((part) => String(part) === MIGRATE_SCRIPT);
 
 /**
  * Our images read the three secrets as files under SECRETS_DIR (the migration also the
@@ -387,7 +441,11 @@ export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefi
   const problems: string[] = [];
   const where = describeObject(pod.owner);
   const volumes = listAt(pod.spec, 'volumes').filter(isObject);
-  for (const volume of volumes) if (at(volume, 'secret') !== undefined) problems.push(`${where}: volume ${stringAt(volume, 'name') ?? ''} is a secret volume; use the one projected volume`);
+  for (const volume of volumes)
+    if (at(volume, 'secret') !== undefined)
+      problems.push(
+        `${where}: volume ${stringAt(volume, 'name') ?? ''} is a secret volume; use the one projected volume`,
+      );
   for (const container of listAt(pod.spec, 'containers').filter(isObject)) {
     const image = stringAt(container, 'image') ?? '';
     if (!isOwnImage(image)) continue;
@@ -396,8 +454,11 @@ export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefi
     const secretsMount = mounts.find((m) => stringAt(m, 'mountPath') === SECRETS_DIR);
     const secretsVolume = volumes.find((v) => stringAt(v, 'name') === stringAt(secretsMount, 'name'));
     if (IMAGES_WITHOUT_SECRETS.includes(image)) {
-      const projectedSecrets = volumes.filter((v) => listAt(v, 'projected', 'sources').some((source) => at(source, 'secret') !== undefined));
-      if (secretsMount !== undefined || projectedSecrets.length > 0) problems.push(`${c}: ${image} needs no secret and must not mount one`);
+      const projectedSecrets = volumes.filter((v) =>
+        listAt(v, 'projected', 'sources').some((source) => at(source, 'secret') !== undefined),
+      );
+      if (secretsMount !== undefined || projectedSecrets.length > 0)
+        problems.push(`${c}: ${image} needs no secret and must not mount one`);
     } else if (secretsMount === undefined || secretsVolume === undefined) {
       problems.push(`${c}: nothing is mounted at ${SECRETS_DIR}`);
     } else {
@@ -415,17 +476,22 @@ export function ownImageProblems(pod: PodTemplate, expectedUser: number | undefi
       const names = [...SECRET_NAMES, ...(runsMigration(container) ? ADMIN_SECRET_NAMES : [])];
       const expected = names.map((name) => `${name}:${name}->${name}`);
       if (JSON.stringify([...files].sort()) !== JSON.stringify([...expected].sort())) {
-        problems.push(`${c}: the projected volume at ${SECRETS_DIR} must hold exactly ${expected.join(', ')}; it holds ${files.join(', ')}`);
+        problems.push(
+          `${c}: the projected volume at ${SECRETS_DIR} must hold exactly ${expected.join(', ')}; it holds ${files.join(', ')}`,
+        );
       }
     }
     const tmpMount = mounts.find((m) => stringAt(m, 'mountPath') === '/tmp');
     const tmpVolume = volumes.find((v) => stringAt(v, 'name') === stringAt(tmpMount, 'name'));
-    if (tmpVolume === undefined || at(tmpVolume, 'emptyDir') === undefined) problems.push(`${c}: /tmp must be an emptyDir (the root file system is read-only)`);
+    if (tmpVolume === undefined || at(tmpVolume, 'emptyDir') === undefined)
+      problems.push(`${c}: /tmp must be an emptyDir (the root file system is read-only)`);
     else if (at(tmpMount, 'readOnly') === true) problems.push(`${c}: /tmp must be writable`);
     const configs = listAt(container, 'envFrom').map((source) => stringAt(source, 'configMapRef', 'name') ?? '');
-    if (!configs.some((name) => /^cofrap-config(-[a-z0-9]{10})?$/.test(name))) problems.push(`${c}: envFrom must read the cofrap-config ConfigMap`);
+    if (!configs.some((name) => /^cofrap-config(-[a-z0-9]{10})?$/.test(name)))
+      problems.push(`${c}: envFrom must read the cofrap-config ConfigMap`);
     const uid = at(container, 'securityContext', 'runAsUser') ?? at(pod.spec, 'securityContext', 'runAsUser');
-    if (expectedUser !== undefined && uid !== expectedUser) problems.push(`${c}: runAsUser ${String(uid)} is not the Dockerfile's USER ${expectedUser}`);
+    if (expectedUser !== undefined && uid !== expectedUser)
+      problems.push(`${c}: runAsUser ${String(uid)} is not the Dockerfile's USER ${expectedUser}`);
     const env = listAt(container, 'env').map((e) => stringAt(e, 'name'));
     if (env.includes('SECRETS_DIR')) problems.push(`${c}: SECRETS_DIR belongs in cofrap-config`);
   }
@@ -441,9 +507,45 @@ export const KNATIVE_RESERVED_PORTS = [8012, 8013, 8022, 9090, 9091, 8008];
 export const KNATIVE_PORT_NAMES = ['', 'http1', 'h2c'];
 /** Knative ≥ 1.13 (knative/serving#14719 freed /tmp and /var/log). */
 export const KNATIVE_RESERVED_PATHS = ['/', '/dev', '/dev/log', '/var'];
-const KNATIVE_POD_FIELDS = ['serviceAccountName', 'containers', 'volumes', 'imagePullSecrets', 'enableServiceLinks', 'automountServiceAccountToken', 'containerConcurrency', 'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds'];
-const KNATIVE_CONTAINER_FIELDS = ['name', 'args', 'command', 'env', 'workingDir', 'envFrom', 'image', 'imagePullPolicy', 'livenessProbe', 'ports', 'readinessProbe', 'resources', 'securityContext', 'terminationMessagePath', 'terminationMessagePolicy', 'volumeMounts'];
-const KNATIVE_SECURITY_FIELDS = ['capabilities', 'readOnlyRootFilesystem', 'runAsUser', 'runAsGroup', 'runAsNonRoot', 'allowPrivilegeEscalation', 'seccompProfile'];
+const KNATIVE_POD_FIELDS = [
+  'serviceAccountName',
+  'containers',
+  'volumes',
+  'imagePullSecrets',
+  'enableServiceLinks',
+  'automountServiceAccountToken',
+  'containerConcurrency',
+  'timeoutSeconds',
+  'responseStartTimeoutSeconds',
+  'idleTimeoutSeconds',
+];
+const KNATIVE_CONTAINER_FIELDS = [
+  'name',
+  'args',
+  'command',
+  'env',
+  'workingDir',
+  'envFrom',
+  'image',
+  'imagePullPolicy',
+  'livenessProbe',
+  'ports',
+  'readinessProbe',
+  'resources',
+  'securityContext',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'volumeMounts',
+];
+const KNATIVE_SECURITY_FIELDS = [
+  'capabilities',
+  'readOnlyRootFilesystem',
+  'runAsUser',
+  'runAsGroup',
+  'runAsNonRoot',
+  'allowPrivilegeEscalation',
+  'seccompProfile',
+];
 const KNATIVE_VOLUME_SOURCES = ['secret', 'configMap', 'projected', 'emptyDir'];
 const AUTOSCALING = 'autoscaling.knative.dev/';
 
@@ -454,42 +556,63 @@ export function knativeServiceProblems(l: Located): string[] {
   const o = l.object;
 
   const name = nameOf(o);
-  if (!DNS_LABEL.test(name) || name.length > 49) problems.push(`${where}: the name must be a DNS label of at most 49 characters (revision names add a suffix)`);
+  if (!DNS_LABEL.test(name) || name.length > 49)
+    problems.push(`${where}: the name must be a DNS label of at most 49 characters (revision names add a suffix)`);
   for (const key of Object.keys(objectAt(o, 'metadata', 'annotations') ?? {})) {
-    if (key.startsWith(AUTOSCALING)) problems.push(`${where}: annotation ${key} on the Service's metadata has no effect; put it on spec.template.metadata.annotations`);
+    if (key.startsWith(AUTOSCALING))
+      problems.push(
+        `${where}: annotation ${key} on the Service's metadata has no effect; put it on spec.template.metadata.annotations`,
+      );
   }
   const annotations = objectAt(o, 'spec', 'template', 'metadata', 'annotations') ?? {};
   const annotation = (key: string): unknown => annotations[AUTOSCALING + key];
-  if (annotation('min-scale') !== '0') problems.push(`${where}: autoscaling.knative.dev/min-scale must be "0" (scale to zero)`);
+  if (annotation('min-scale') !== '0')
+    problems.push(`${where}: autoscaling.knative.dev/min-scale must be "0" (scale to zero)`);
   const maxScale = Number(annotation('max-scale'));
-  if (typeof annotation('max-scale') !== 'string' || !Number.isInteger(maxScale) || maxScale < 1) problems.push(`${where}: autoscaling.knative.dev/max-scale must be a whole number ≥ 1, as a string`);
-  if (annotation('metric') !== 'concurrency') problems.push(`${where}: autoscaling.knative.dev/metric must be concurrency`);
+  if (typeof annotation('max-scale') !== 'string' || !Number.isInteger(maxScale) || maxScale < 1)
+    problems.push(`${where}: autoscaling.knative.dev/max-scale must be a whole number ≥ 1, as a string`);
+  if (annotation('metric') !== 'concurrency')
+    problems.push(`${where}: autoscaling.knative.dev/metric must be concurrency`);
   const target = Number(annotation('target'));
-  if (typeof annotation('target') !== 'string' || !(target > 0)) problems.push(`${where}: autoscaling.knative.dev/target must be a positive number, as a string`);
+  if (typeof annotation('target') !== 'string' || !(target > 0))
+    problems.push(`${where}: autoscaling.knative.dev/target must be a positive number, as a string`);
   for (const [key, value] of Object.entries(annotations)) {
-    if (key.startsWith(AUTOSCALING) && typeof value !== 'string') problems.push(`${where}: annotation ${key} must be a string`);
+    if (key.startsWith(AUTOSCALING) && typeof value !== 'string')
+      problems.push(`${where}: annotation ${key} must be a string`);
   }
 
   const spec = objectAt(o, 'spec', 'template', 'spec') ?? {};
   for (const key of Object.keys(spec)) {
-    if (!KNATIVE_POD_FIELDS.includes(key)) problems.push(`${where}: spec.template.spec.${key} is refused by Knative (or needs a feature flag)`);
+    if (!KNATIVE_POD_FIELDS.includes(key))
+      problems.push(`${where}: spec.template.spec.${key} is refused by Knative (or needs a feature flag)`);
   }
-  if (at(spec, 'automountServiceAccountToken') === true) problems.push(`${where}: Knative accepts automountServiceAccountToken only as false`);
+  if (at(spec, 'automountServiceAccountToken') === true)
+    problems.push(`${where}: Knative accepts automountServiceAccountToken only as false`);
   const concurrency = at(spec, 'containerConcurrency');
-  if (concurrency !== undefined && (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 0 || concurrency > 1000)) problems.push(`${where}: containerConcurrency must be 0–1000`);
-  if (typeof concurrency === 'number' && concurrency > 0 && target > concurrency) problems.push(`${where}: target ${target} is above containerConcurrency ${concurrency}`);
+  if (
+    concurrency !== undefined &&
+    (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 0 || concurrency > 1000)
+  )
+    problems.push(`${where}: containerConcurrency must be 0–1000`);
+  if (typeof concurrency === 'number' && concurrency > 0 && target > concurrency)
+    problems.push(`${where}: target ${target} is above containerConcurrency ${concurrency}`);
   const timeout = at(spec, 'timeoutSeconds');
-  if (timeout !== undefined && (typeof timeout !== 'number' || timeout < 1 || timeout > 600)) problems.push(`${where}: timeoutSeconds must be 1–600 (max-revision-timeout-seconds)`);
+  if (timeout !== undefined && (typeof timeout !== 'number' || timeout < 1 || timeout > 600))
+    problems.push(`${where}: timeoutSeconds must be 1–600 (max-revision-timeout-seconds)`);
 
   const volumes = new Map<string, JsonObject>();
   for (const volume of listAt(spec, 'volumes').filter(isObject)) {
     const volumeName = stringAt(volume, 'name') ?? '';
     volumes.set(volumeName, volume);
     const sources = Object.keys(volume).filter((key) => key !== 'name');
-    if (sources.length !== 1 || !KNATIVE_VOLUME_SOURCES.includes(sources[0] ?? '')) problems.push(`${where}: volume ${volumeName} must be exactly one of ${KNATIVE_VOLUME_SOURCES.join(', ')}`);
+    if (sources.length !== 1 || !KNATIVE_VOLUME_SOURCES.includes(sources[0] ?? ''))
+      problems.push(`${where}: volume ${volumeName} must be exactly one of ${KNATIVE_VOLUME_SOURCES.join(', ')}`);
     for (const source of listAt(volume, 'projected', 'sources')) {
       const kinds = Object.keys(isObject(source) ? source : {});
-      if (kinds.length !== 1 || !['secret', 'configMap', 'serviceAccountToken'].includes(kinds[0] ?? '')) problems.push(`${where}: projected volume ${volumeName} may hold only secret, configMap or serviceAccountToken sources`);
+      if (kinds.length !== 1 || !['secret', 'configMap', 'serviceAccountToken'].includes(kinds[0] ?? ''))
+        problems.push(
+          `${where}: projected volume ${volumeName} may hold only secret, configMap or serviceAccountToken sources`,
+        );
     }
   }
 
@@ -498,7 +621,8 @@ export function knativeServiceProblems(l: Located): string[] {
   for (const container of containers) {
     const c = `${where} container ${stringAt(container, 'name') ?? '(no name)'}`;
     if (stringAt(container, 'name') === 'queue-proxy') problems.push(`${c}: queue-proxy is a reserved container name`);
-    for (const key of Object.keys(container)) if (!KNATIVE_CONTAINER_FIELDS.includes(key)) problems.push(`${c}: field ${key} is refused by Knative`);
+    for (const key of Object.keys(container))
+      if (!KNATIVE_CONTAINER_FIELDS.includes(key)) problems.push(`${c}: field ${key} is refused by Knative`);
     for (const key of Object.keys(objectAt(container, 'securityContext') ?? {})) {
       if (!KNATIVE_SECURITY_FIELDS.includes(key)) problems.push(`${c}: securityContext.${key} is refused by Knative`);
     }
@@ -511,11 +635,14 @@ export function knativeServiceProblems(l: Located): string[] {
     const port = ports[0];
     const containerPort = at(port, 'containerPort');
     if (port !== undefined) {
-      if (typeof containerPort === 'number' && KNATIVE_RESERVED_PORTS.includes(containerPort)) problems.push(`${c}: container port ${containerPort} is reserved by Knative`);
-      if (!KNATIVE_PORT_NAMES.includes(stringAt(port, 'name') ?? '')) problems.push(`${c}: port name ${String(at(port, 'name'))} must be empty, http1 or h2c`);
+      if (typeof containerPort === 'number' && KNATIVE_RESERVED_PORTS.includes(containerPort))
+        problems.push(`${c}: container port ${containerPort} is reserved by Knative`);
+      if (!KNATIVE_PORT_NAMES.includes(stringAt(port, 'name') ?? ''))
+        problems.push(`${c}: port name ${String(at(port, 'name'))} must be empty, http1 or h2c`);
       const protocol = at(port, 'protocol');
       if (protocol !== undefined && protocol !== 'TCP') problems.push(`${c}: port protocol must be TCP`);
-      for (const key of ['hostPort', 'hostIP']) if (at(port, key) !== undefined) problems.push(`${c}: port ${key} is refused by Knative`);
+      for (const key of ['hostPort', 'hostIP'])
+        if (at(port, key) !== undefined) problems.push(`${c}: port ${key} is refused by Knative`);
     }
     for (const probe of ['readinessProbe', 'livenessProbe']) {
       const p = objectAt(container, probe);
@@ -523,10 +650,13 @@ export function knativeServiceProblems(l: Located): string[] {
       const handlers = ['httpGet', 'tcpSocket', 'exec', 'grpc'].filter((key) => at(p, key) !== undefined);
       if (handlers.length !== 1) problems.push(`${c}: ${probe} needs exactly one of httpGet, tcpSocket, exec`);
       const probePort = at(p, 'httpGet', 'port') ?? at(p, 'tcpSocket', 'port');
-      if (probePort !== undefined && probePort !== containerPort) problems.push(`${c}: ${probe} port must be left out (Knative fills in the container port)`);
+      if (probePort !== undefined && probePort !== containerPort)
+        problems.push(`${c}: ${probe} port must be left out (Knative fills in the container port)`);
       const period = at(p, 'periodSeconds');
       if (probe === 'readinessProbe' && (period === undefined || period === 0)) {
-        for (const key of ['failureThreshold', 'timeoutSeconds']) if (at(p, key) !== undefined) problems.push(`${c}: ${probe}.${key} is refused when periodSeconds is 0 or unset`);
+        for (const key of ['failureThreshold', 'timeoutSeconds'])
+          if (at(p, key) !== undefined)
+            problems.push(`${c}: ${probe}.${key} is refused when periodSeconds is 0 or unset`);
       }
     }
     const mountPaths = new Set<string>();
@@ -535,16 +665,20 @@ export function knativeServiceProblems(l: Located): string[] {
       const mountPath = path.posix.normalize(stringAt(mount, 'mountPath') ?? '').replace(/(.)\/$/, '$1');
       if (!volumes.has(mountName)) problems.push(`${c}: volumeMount ${mountName} has no matching volume`);
       if (!path.posix.isAbsolute(mountPath)) problems.push(`${c}: mountPath ${mountPath} must be absolute`);
-      if (KNATIVE_RESERVED_PATHS.includes(mountPath)) problems.push(`${c}: mountPath ${mountPath} is reserved by Knative`);
+      if (KNATIVE_RESERVED_PATHS.includes(mountPath))
+        problems.push(`${c}: mountPath ${mountPath} is reserved by Knative`);
       if (mountPaths.has(mountPath)) problems.push(`${c}: mountPath ${mountPath} is used twice`);
       mountPaths.add(mountPath);
       const volume = volumes.get(mountName);
-      if (volume !== undefined && at(volume, 'emptyDir') === undefined && at(mount, 'readOnly') !== true) problems.push(`${c}: volumeMount ${mountName} must be readOnly (only emptyDir may be writable)`);
+      if (volume !== undefined && at(volume, 'emptyDir') === undefined && at(mount, 'readOnly') !== true)
+        problems.push(`${c}: volumeMount ${mountName} must be readOnly (only emptyDir may be writable)`);
       if (at(mount, 'mountPropagation') !== undefined) problems.push(`${c}: mountPropagation is refused by Knative`);
     }
   }
   const mountedNames = new Set(containers.flatMap((c) => listAt(c, 'volumeMounts').map((m) => stringAt(m, 'name'))));
-  for (const volumeName of volumes.keys()) if (!mountedNames.has(volumeName)) problems.push(`${where}: volume ${volumeName} is not mounted (Knative refuses it)`);
+  for (const volumeName of volumes.keys())
+    if (!mountedNames.has(volumeName))
+      problems.push(`${where}: volume ${volumeName} is not mounted (Knative refuses it)`);
   return problems;
 }
 
@@ -560,7 +694,8 @@ export interface ReferenceOptions {
 
 export function referenceProblems(objects: Located[], options: ReferenceOptions): string[] {
   const problems: string[] = [];
-  const names = (apiVersion: string, kind: string): Set<string> => new Set(objects.filter((l) => isA(l.object, apiVersion, kind)).map((l) => nameOf(l.object)));
+  const names = (apiVersion: string, kind: string): Set<string> =>
+    new Set(objects.filter((l) => isA(l.object, apiVersion, kind)).map((l) => nameOf(l.object)));
   const brokers = names('eventing.knative.dev/v1', 'Broker');
   const triggers = names('eventing.knative.dev/v1', 'Trigger');
   const sinkBindings = names('sources.knative.dev/v1', 'SinkBinding');
@@ -573,42 +708,82 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
     const o = l.object;
     if (isA(o, 'eventing.knative.dev/v1', 'Trigger')) {
       const broker = stringAt(o, 'spec', 'broker');
-      if (broker === undefined || !brokers.has(broker)) problems.push(`${describeObject(l)}: broker ${String(broker)} is not defined`);
-      if (stringAt(o, 'spec', 'filter', 'attributes', 'type') === undefined) problems.push(`${describeObject(l)}: no filter on the event type`);
+      if (broker === undefined || !brokers.has(broker))
+        problems.push(`${describeObject(l)}: broker ${String(broker)} is not defined`);
+      if (stringAt(o, 'spec', 'filter', 'attributes', 'type') === undefined)
+        problems.push(`${describeObject(l)}: no filter on the event type`);
       const ref = objectAt(o, 'spec', 'subscriber', 'ref');
-      if (ref === undefined || stringAt(ref, 'apiVersion') !== 'serving.knative.dev/v1' || stringAt(ref, 'kind') !== 'Service' || !knativeServices.has(stringAt(ref, 'name') ?? '')) {
-        problems.push(`${describeObject(l)}: the subscriber must be a Knative Service defined here (serving.knative.dev/v1 Service), not ${JSON.stringify(ref ?? at(o, 'spec', 'subscriber'))}`);
+      if (
+        ref === undefined ||
+        stringAt(ref, 'apiVersion') !== 'serving.knative.dev/v1' ||
+        stringAt(ref, 'kind') !== 'Service' ||
+        !knativeServices.has(stringAt(ref, 'name') ?? '')
+      ) {
+        problems.push(
+          `${describeObject(l)}: the subscriber must be a Knative Service defined here (serving.knative.dev/v1 Service), not ${JSON.stringify(ref ?? at(o, 'spec', 'subscriber'))}`,
+        );
       }
-      if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: the subscriber is in another namespace`);
+      if (
+        stringAt(ref, 'namespace') !== undefined &&
+        stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')
+      )
+        problems.push(`${describeObject(l)}: the subscriber is in another namespace`);
     }
     if (isA(o, 'eventing.knative.dev/v1alpha1', 'EventPolicy')) {
       for (const to of listAt(o, 'spec', 'to')) {
         const ref = objectAt(to, 'ref');
         if (ref === undefined) continue;
-        const known = stringAt(ref, 'kind') === 'Broker' ? brokers : stringAt(ref, 'kind') === 'Trigger' ? triggers : undefined;
-        if (known !== undefined && !known.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.to names ${stringAt(ref, 'kind') ?? ''} ${stringAt(ref, 'name') ?? ''}, which is not defined`);
+        const known =
+          stringAt(ref, 'kind') === 'Broker' ? brokers : stringAt(ref, 'kind') === 'Trigger' ? triggers : undefined;
+        if (known !== undefined && !known.has(stringAt(ref, 'name') ?? ''))
+          problems.push(
+            `${describeObject(l)}: spec.to names ${stringAt(ref, 'kind') ?? ''} ${stringAt(ref, 'name') ?? ''}, which is not defined`,
+          );
       }
       for (const from of listAt(o, 'spec', 'from')) {
         const ref = objectAt(from, 'ref');
         const kind = stringAt(ref, 'kind');
         const known = kind === 'Trigger' ? triggers : kind === 'SinkBinding' ? sinkBindings : undefined;
         if (ref === undefined || known === undefined) continue;
-        if (!known.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.from names ${kind ?? ''} ${stringAt(ref, 'name') ?? ''}, which is not defined`);
-        if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: spec.from names a ${kind ?? ''} of another namespace`);
+        if (!known.has(stringAt(ref, 'name') ?? ''))
+          problems.push(
+            `${describeObject(l)}: spec.from names ${kind ?? ''} ${stringAt(ref, 'name') ?? ''}, which is not defined`,
+          );
+        if (
+          stringAt(ref, 'namespace') !== undefined &&
+          stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')
+        )
+          problems.push(`${describeObject(l)}: spec.from names a ${kind ?? ''} of another namespace`);
       }
     }
     if (isA(o, 'sources.knative.dev/v1', 'PingSource') || isA(o, 'sources.knative.dev/v1', 'SinkBinding')) {
       const ref = objectAt(o, 'spec', 'sink', 'ref');
       const target = `${stringAt(ref, 'apiVersion') ?? ''}/${stringAt(ref, 'kind') ?? ''}`;
-      const known = target === 'serving.knative.dev/v1/Service' ? knativeServices : target === 'eventing.knative.dev/v1/Broker' ? brokers : undefined;
-      if (ref === undefined || known === undefined || !known.has(stringAt(ref, 'name') ?? '')) problems.push(`${describeObject(l)}: spec.sink.ref must name a Knative Service or a Broker defined here, not ${JSON.stringify(ref ?? at(o, 'spec', 'sink'))}`);
-      if (stringAt(ref, 'namespace') !== undefined && stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')) problems.push(`${describeObject(l)}: the sink is in another namespace`);
+      const known =
+        target === 'serving.knative.dev/v1/Service'
+          ? knativeServices
+          : target === 'eventing.knative.dev/v1/Broker'
+            ? brokers
+            : undefined;
+      if (ref === undefined || known === undefined || !known.has(stringAt(ref, 'name') ?? ''))
+        problems.push(
+          `${describeObject(l)}: spec.sink.ref must name a Knative Service or a Broker defined here, not ${JSON.stringify(ref ?? at(o, 'spec', 'sink'))}`,
+        );
+      if (
+        stringAt(ref, 'namespace') !== undefined &&
+        stringAt(ref, 'namespace') !== stringAt(o, 'metadata', 'namespace')
+      )
+        problems.push(`${describeObject(l)}: the sink is in another namespace`);
     }
     if (isA(o, 'v1', 'Service')) {
       const selector = objectAt(o, 'spec', 'selector') ?? {};
       const selected = objects.some((other) => {
         const labels = podTemplateOf(other)?.metadata.labels;
-        return isObject(labels) && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+        return (
+          isObject(labels) &&
+          Object.keys(selector).length > 0 &&
+          Object.entries(selector).every(([k, v]) => labels[k] === v)
+        );
       });
       if (!selected) problems.push(`${describeObject(l)}: its selector matches no pod template`);
     }
@@ -617,16 +792,22 @@ export function referenceProblems(objects: Located[], options: ReferenceOptions)
     for (const container of containersOf(pod.spec)) {
       for (const source of listAt(container, 'envFrom')) {
         const configMap = stringAt(source, 'configMapRef', 'name');
-        if (options.requireConfigMaps && configMap !== undefined && !configMaps.has(configMap)) problems.push(`${describeObject(l)}: envFrom ConfigMap ${configMap} is not defined`);
+        if (options.requireConfigMaps && configMap !== undefined && !configMaps.has(configMap))
+          problems.push(`${describeObject(l)}: envFrom ConfigMap ${configMap} is not defined`);
       }
     }
     for (const volume of listAt(pod.spec, 'volumes')) {
-      const secretNames = [stringAt(volume, 'secret', 'secretName'), ...listAt(volume, 'projected', 'sources').map((s) => stringAt(s, 'secret', 'name'))];
+      const secretNames = [
+        stringAt(volume, 'secret', 'secretName'),
+        ...listAt(volume, 'projected', 'sources').map((s) => stringAt(s, 'secret', 'name')),
+      ];
       for (const secret of secretNames) {
-        if (options.requireSecrets && secret !== undefined && !secrets.has(secret)) problems.push(`${describeObject(l)}: Secret ${secret} is not defined`);
+        if (options.requireSecrets && secret !== undefined && !secrets.has(secret))
+          problems.push(`${describeObject(l)}: Secret ${secret} is not defined`);
       }
       const claim = stringAt(volume, 'persistentVolumeClaim', 'claimName');
-      if (claim !== undefined && !claims.has(claim)) problems.push(`${describeObject(l)}: PersistentVolumeClaim ${claim} is not defined`);
+      if (claim !== undefined && !claims.has(claim))
+        problems.push(`${describeObject(l)}: PersistentVolumeClaim ${claim} is not defined`);
     }
   }
   return problems;
@@ -652,19 +833,25 @@ export function kmetaChildName(parent: string, suffix: string): string {
 }
 
 /** The ServiceAccount Knative creates for a resource's OIDC identity (status.auth.serviceAccountName). */
-export const oidcServiceAccountName = (group: string, kind: string, name: string): string => kmetaChildName(name, `-oidc-${group}-${kind}`).toLowerCase();
+export const oidcServiceAccountName = (group: string, kind: string, name: string): string =>
+  kmetaChildName(name, `-oidc-${group}-${kind}`).toLowerCase();
 /** The token subject of that ServiceAccount. */
-export const serviceAccountSubject = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
+export const serviceAccountSubject = (namespace: string, name: string): string =>
+  `system:serviceaccount:${namespace}:${name}`;
 /** The subject of the tokens the broker filter sends for a Trigger: the Trigger's own OIDC ServiceAccount. */
-export const triggerSubject = (namespace: string, trigger: string): string => serviceAccountSubject(namespace, oidcServiceAccountName('eventing.knative.dev', 'Trigger', trigger));
+export const triggerSubject = (namespace: string, trigger: string): string =>
+  serviceAccountSubject(namespace, oidcServiceAccountName('eventing.knative.dev', 'Trigger', trigger));
 /** Knative's audience form, <group>/<kind>/<namespace>/<name> in lower case (the broker announces its own so). */
-export const knativeAudience = (group: string, kind: string, namespace: string, name: string): string => `${group}/${kind}/${namespace}/${name}`.toLowerCase();
+export const knativeAudience = (group: string, kind: string, namespace: string, name: string): string =>
+  `${group}/${kind}/${namespace}/${name}`.toLowerCase();
 /** The longest Trigger name whose ServiceAccount name stays readable (not hashed). */
 export const LONGEST_PLAIN_TRIGGER_NAME = 63 - '-oidc-eventing.knative.dev-trigger'.length;
 /** The subject of the tokens a PingSource's adapter sends (pkg/reconciler/pingsource: its own OIDC ServiceAccount). */
-export const pingSourceSubject = (namespace: string, name: string): string => serviceAccountSubject(namespace, oidcServiceAccountName('sources.knative.dev', 'PingSource', name));
+export const pingSourceSubject = (namespace: string, name: string): string =>
+  serviceAccountSubject(namespace, oidcServiceAccountName('sources.knative.dev', 'PingSource', name));
 /** The subject of the token a SinkBinding mounts in its subjects (pkg/reconciler/sinkbinding: its own OIDC ServiceAccount). */
-export const sinkBindingSubject = (namespace: string, name: string): string => serviceAccountSubject(namespace, oidcServiceAccountName('sources.knative.dev', 'SinkBinding', name));
+export const sinkBindingSubject = (namespace: string, name: string): string =>
+  serviceAccountSubject(namespace, oidcServiceAccountName('sources.knative.dev', 'SinkBinding', name));
 export const LONGEST_PLAIN_PINGSOURCE_NAME = 63 - '-oidc-sources.knative.dev-pingsource'.length;
 export const LONGEST_PLAIN_SINKBINDING_NAME = 63 - '-oidc-sources.knative.dev-sinkbinding'.length;
 
@@ -679,10 +866,22 @@ export const API_SERVER_JWKS = 'https://kubernetes.default.svc/openid/v1/jwks';
 const SA_SUBJECT = /^system:serviceaccount:([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
 
 export const triggersTo = (objects: Located[], service: string): Located[] =>
-  objects.filter((l) => isA(l.object, 'eventing.knative.dev/v1', 'Trigger') && stringAt(l.object, 'spec', 'subscriber', 'ref', 'kind') === 'Service' && stringAt(l.object, 'spec', 'subscriber', 'ref', 'name') === service);
+  objects.filter(
+    (l) =>
+      isA(l.object, 'eventing.knative.dev/v1', 'Trigger') &&
+      stringAt(l.object, 'spec', 'subscriber', 'ref', 'kind') === 'Service' &&
+      stringAt(l.object, 'spec', 'subscriber', 'ref', 'name') === service,
+  );
 
 /** A comma-separated setting as a sorted list. */
-export const listSetting = (value: unknown): string[] => (typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter((v) => v !== '').sort() : []);
+export const listSetting = (value: unknown): string[] =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '')
+        .sort()
+    : [];
 
 /** What the broker admits: every EventPolicy whose spec.to names the broker, as sender → filters. */
 export interface AdmittedSender {
@@ -697,14 +896,24 @@ export function sendersAdmittedBy(objects: Located[], broker: string): AdmittedS
   const senders: AdmittedSender[] = [];
   for (const l of objects.filter((x) => isA(x.object, 'eventing.knative.dev/v1alpha1', 'EventPolicy'))) {
     const to = listAt(l.object, 'spec', 'to');
-    const appliesToBroker = to.length === 0 || to.some((t) => stringAt(t, 'ref', 'kind') === 'Broker' && stringAt(t, 'ref', 'name') === broker);
+    const appliesToBroker =
+      to.length === 0 ||
+      to.some((t) => stringAt(t, 'ref', 'kind') === 'Broker' && stringAt(t, 'ref', 'name') === broker);
     if (!appliesToBroker) continue;
-    const typePrefixes = listAt(l.object, 'spec', 'filters').map((f) => stringAt(f, 'prefix', 'type')).filter((p): p is string => p !== undefined);
+    const typePrefixes = listAt(l.object, 'spec', 'filters')
+      .map((f) => stringAt(f, 'prefix', 'type'))
+      .filter((p): p is string => p !== undefined);
     for (const from of listAt(l.object, 'spec', 'from')) {
       const sub = stringAt(from, 'sub');
       const trigger = stringAt(from, 'ref', 'kind') === 'Trigger' ? stringAt(from, 'ref', 'name') : undefined;
       const sinkBinding = stringAt(from, 'ref', 'kind') === 'SinkBinding' ? stringAt(from, 'ref', 'name') : undefined;
-      senders.push({ policy: nameOf(l.object), ...(sub !== undefined ? { sub } : {}), ...(trigger !== undefined ? { trigger } : {}), ...(sinkBinding !== undefined ? { sinkBinding } : {}), typePrefixes });
+      senders.push({
+        policy: nameOf(l.object),
+        ...(sub !== undefined ? { sub } : {}),
+        ...(trigger !== undefined ? { trigger } : {}),
+        ...(sinkBinding !== undefined ? { sinkBinding } : {}),
+        typePrefixes,
+      });
     }
   }
   return senders;
@@ -718,20 +927,28 @@ export function eventPolicyProblems(l: Located): string[] {
   listAt(l.object, 'spec', 'from').forEach((from, i) => {
     const ref = objectAt(from, 'ref');
     const sub = at(from, 'sub');
-    if (ref === undefined && (typeof sub !== 'string' || sub === '')) problems.push(`${where}: spec.from[${i}] needs one of ref, sub`);
+    if (ref === undefined && (typeof sub !== 'string' || sub === ''))
+      problems.push(`${where}: spec.from[${i}] needs one of ref, sub`);
     if (ref !== undefined && sub !== undefined) problems.push(`${where}: spec.from[${i}] has both ref and sub`);
-    for (const key of ['apiVersion', 'kind', 'name']) if (ref !== undefined && !stringAt(ref, key)) problems.push(`${where}: spec.from[${i}].ref.${key} is missing`);
-    if (typeof sub === 'string' && sub.length > 1 && sub.indexOf('*') !== -1 && sub.indexOf('*') < sub.length - 1) problems.push(`${where}: spec.from[${i}].sub: '*' is only allowed as suffix`);
+    for (const key of ['apiVersion', 'kind', 'name'])
+      if (ref !== undefined && !stringAt(ref, key)) problems.push(`${where}: spec.from[${i}].ref.${key} is missing`);
+    if (typeof sub === 'string' && sub.length > 1 && sub.indexOf('*') !== -1 && sub.indexOf('*') < sub.length - 1)
+      problems.push(`${where}: spec.from[${i}].sub: '*' is only allowed as suffix`);
   });
   listAt(l.object, 'spec', 'to').forEach((to, i) => {
     const ref = objectAt(to, 'ref');
     const selector = objectAt(to, 'selector');
-    if ((ref === undefined) === (selector === undefined)) problems.push(`${where}: spec.to[${i}] needs exactly one of ref, selector`);
-    for (const key of ['apiVersion', 'kind', 'name']) if (ref !== undefined && !stringAt(ref, key)) problems.push(`${where}: spec.to[${i}].ref.${key} is missing`);
+    if ((ref === undefined) === (selector === undefined))
+      problems.push(`${where}: spec.to[${i}] needs exactly one of ref, selector`);
+    for (const key of ['apiVersion', 'kind', 'name'])
+      if (ref !== undefined && !stringAt(ref, key)) problems.push(`${where}: spec.to[${i}].ref.${key} is missing`);
   });
   listAt(l.object, 'spec', 'filters').forEach((filter, i) => {
-    const dialects = ['exact', 'prefix', 'suffix', 'all', 'any', 'not', 'cesql'].filter((key) => at(filter, key) !== undefined);
-    if (dialects.length !== 1) problems.push(`${where}: spec.filters[${i}] needs exactly one dialect, has ${dialects.join(', ') || 'none'}`);
+    const dialects = ['exact', 'prefix', 'suffix', 'all', 'any', 'not', 'cesql'].filter(
+      (key) => at(filter, key) !== undefined,
+    );
+    if (dialects.length !== 1)
+      problems.push(`${where}: spec.filters[${i}] needs exactly one dialect, has ${dialects.join(', ') || 'none'}`);
   });
   return problems;
 }
@@ -745,8 +962,12 @@ export function issuerProblems(config: string, settings: JsonObject): string[] {
   } catch {
     problems.push(`${config}: EVENTS_OIDC_ISSUER is not a URL: ${String(settings.EVENTS_OIDC_ISSUER)}`);
   }
-  if (issuer !== undefined && issuer.protocol !== 'https:') problems.push(`${config}: EVENTS_OIDC_ISSUER must be https`);
-  if (settings.EVENTS_OIDC_JWKS_URL !== API_SERVER_JWKS) problems.push(`${config}: EVENTS_OIDC_JWKS_URL must be the API server's ${API_SERVER_JWKS}, not ${String(settings.EVENTS_OIDC_JWKS_URL)}`);
+  if (issuer !== undefined && issuer.protocol !== 'https:')
+    problems.push(`${config}: EVENTS_OIDC_ISSUER must be https`);
+  if (settings.EVENTS_OIDC_JWKS_URL !== API_SERVER_JWKS)
+    problems.push(
+      `${config}: EVENTS_OIDC_JWKS_URL must be the API server's ${API_SERVER_JWKS}, not ${String(settings.EVENTS_OIDC_JWKS_URL)}`,
+    );
   return problems;
 }
 
@@ -764,13 +985,25 @@ export function eventSenderProblems(objects: Located[], namespace: string, setti
   for (const t of triggers) {
     const name = nameOf(t.object);
     const given = stringAt(t.object, 'spec', 'subscriber', 'audience');
-    if (given !== audience) problems.push(`${describeObject(t)}: spec.subscriber.audience must be ${audience} (a Knative Service announces none: without it the broker sends no token), not ${String(given)}`);
-    if (name.length > LONGEST_PLAIN_TRIGGER_NAME) problems.push(`${describeObject(t)}: a name over ${LONGEST_PLAIN_TRIGGER_NAME} characters gets a hashed OIDC ServiceAccount name`);
+    if (given !== audience)
+      problems.push(
+        `${describeObject(t)}: spec.subscriber.audience must be ${audience} (a Knative Service announces none: without it the broker sends no token), not ${String(given)}`,
+      );
+    if (name.length > LONGEST_PLAIN_TRIGGER_NAME)
+      problems.push(
+        `${describeObject(t)}: a name over ${LONGEST_PLAIN_TRIGGER_NAME} characters gets a hashed OIDC ServiceAccount name`,
+      );
   }
-  if (settings.EVENTS_OIDC_AUDIENCE !== audience) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_AUDIENCE must be ${audience}, not ${String(settings.EVENTS_OIDC_AUDIENCE)}`);
+  if (settings.EVENTS_OIDC_AUDIENCE !== audience)
+    problems.push(
+      `${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_AUDIENCE must be ${audience}, not ${String(settings.EVENTS_OIDC_AUDIENCE)}`,
+    );
   const expected = triggers.map((t) => triggerSubject(namespace, nameOf(t.object))).sort();
   const subjects = listSetting(settings.EVENTS_OIDC_SUBJECTS);
-  if (JSON.stringify(subjects) !== JSON.stringify(expected)) problems.push(`${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_SUBJECTS must name the Triggers' OIDC ServiceAccounts ${expected.join(',')}; it names ${subjects.join(',')}`);
+  if (JSON.stringify(subjects) !== JSON.stringify(expected))
+    problems.push(
+      `${EMPLOYEE_EVENTS_CONFIG}: EVENTS_OIDC_SUBJECTS must name the Triggers' OIDC ServiceAccounts ${expected.join(',')}; it names ${subjects.join(',')}`,
+    );
   problems.push(...issuerProblems(EMPLOYEE_EVENTS_CONFIG, settings));
 
   const brokers = new Set(triggers.map((t) => stringAt(t.object, 'spec', 'broker') ?? ''));
@@ -778,15 +1011,27 @@ export function eventSenderProblems(objects: Located[], namespace: string, setti
     const admitted = sendersAdmittedBy(objects, broker);
     const replies = admitted.filter((a) => a.trigger !== undefined);
     const replyTriggers = replies.map((a) => a.trigger as string).sort();
-    const expectedTriggers = triggers.filter((t) => stringAt(t.object, 'spec', 'broker') === broker).map((t) => nameOf(t.object)).sort();
-    if (JSON.stringify(replyTriggers) !== JSON.stringify(expectedTriggers)) problems.push(`broker ${broker}: the replies of ${expectedTriggers.join(', ')} must be admitted (EventPolicy spec.from ref Trigger), found ${replyTriggers.join(', ') || 'none'}`);
-    for (const a of replies) if (JSON.stringify(a.typePrefixes) !== JSON.stringify([REPLY_TYPE_PREFIX])) problems.push(`EventPolicy ${a.policy}: the replies must be limited to type ${REPLY_TYPE_PREFIX}*`);
+    const expectedTriggers = triggers
+      .filter((t) => stringAt(t.object, 'spec', 'broker') === broker)
+      .map((t) => nameOf(t.object))
+      .sort();
+    if (JSON.stringify(replyTriggers) !== JSON.stringify(expectedTriggers))
+      problems.push(
+        `broker ${broker}: the replies of ${expectedTriggers.join(', ')} must be admitted (EventPolicy spec.from ref Trigger), found ${replyTriggers.join(', ') || 'none'}`,
+      );
+    for (const a of replies)
+      if (JSON.stringify(a.typePrefixes) !== JSON.stringify([REPLY_TYPE_PREFIX]))
+        problems.push(`EventPolicy ${a.policy}: the replies must be limited to type ${REPLY_TYPE_PREFIX}*`);
     for (const a of admitted) {
-      if (a.sub !== undefined && !SA_SUBJECT.test(a.sub)) problems.push(`EventPolicy ${a.policy}: ${a.sub} is not one ServiceAccount (system:serviceaccount:<namespace>:<name>, no wildcard)`);
+      if (a.sub !== undefined && !SA_SUBJECT.test(a.sub))
+        problems.push(
+          `EventPolicy ${a.policy}: ${a.sub} is not one ServiceAccount (system:serviceaccount:<namespace>:<name>, no wildcard)`,
+        );
       if (a.typePrefixes.length === 0) problems.push(`EventPolicy ${a.policy}: no filter on the event type`);
     }
     const subs = admitted.filter((a) => a.sub !== undefined).map((a) => a.sub as string);
-    if (new Set(subs).size !== subs.length) problems.push(`broker ${broker}: a subject is named by two policies (only the first one's filters would apply)`);
+    if (new Set(subs).size !== subs.length)
+      problems.push(`broker ${broker}: a subject is named by two policies (only the first one's filters would apply)`);
   }
   return problems;
 }
@@ -801,7 +1046,13 @@ export function eventSenderProblems(objects: Located[], namespace: string, setti
 export const isPingSource = (o: K8sObject): boolean => isA(o, 'sources.knative.dev/v1', 'PingSource');
 
 export const pingSourcesTo = (objects: Located[], service: string): Located[] =>
-  objects.filter((l) => isPingSource(l.object) && stringAt(l.object, 'spec', 'sink', 'ref', 'apiVersion') === 'serving.knative.dev/v1' && stringAt(l.object, 'spec', 'sink', 'ref', 'kind') === 'Service' && stringAt(l.object, 'spec', 'sink', 'ref', 'name') === service);
+  objects.filter(
+    (l) =>
+      isPingSource(l.object) &&
+      stringAt(l.object, 'spec', 'sink', 'ref', 'apiVersion') === 'serving.knative.dev/v1' &&
+      stringAt(l.object, 'spec', 'sink', 'ref', 'kind') === 'Service' &&
+      stringAt(l.object, 'spec', 'sink', 'ref', 'name') === service,
+  );
 
 /**
  * The checks of housekeeping's ticks on a set of objects deployed to `namespace`, with
@@ -817,16 +1068,30 @@ export function tickSenderProblems(objects: Located[], namespace: string, settin
   for (const p of sources) {
     const where = describeObject(p);
     const schedule = stringAt(p.object, 'spec', 'schedule');
-    if (schedule !== EVERY_MINUTE) problems.push(`${where}: spec.schedule must be "${EVERY_MINUTE}" (every minute), not ${String(schedule)}`);
+    if (schedule !== EVERY_MINUTE)
+      problems.push(`${where}: spec.schedule must be "${EVERY_MINUTE}" (every minute), not ${String(schedule)}`);
     const given = stringAt(p.object, 'spec', 'sink', 'audience');
-    if (given !== audience) problems.push(`${where}: spec.sink.audience must be ${audience} (a Knative Service announces none: without it the adapter sends no token), not ${String(given)}`);
-    if (at(p.object, 'spec', 'sink', 'uri') !== undefined) problems.push(`${where}: spec.sink.uri must be left out (the Service's own address)`);
-    if (nameOf(p.object).length > LONGEST_PLAIN_PINGSOURCE_NAME) problems.push(`${where}: a name over ${LONGEST_PLAIN_PINGSOURCE_NAME} characters gets a hashed OIDC ServiceAccount name`);
+    if (given !== audience)
+      problems.push(
+        `${where}: spec.sink.audience must be ${audience} (a Knative Service announces none: without it the adapter sends no token), not ${String(given)}`,
+      );
+    if (at(p.object, 'spec', 'sink', 'uri') !== undefined)
+      problems.push(`${where}: spec.sink.uri must be left out (the Service's own address)`);
+    if (nameOf(p.object).length > LONGEST_PLAIN_PINGSOURCE_NAME)
+      problems.push(
+        `${where}: a name over ${LONGEST_PLAIN_PINGSOURCE_NAME} characters gets a hashed OIDC ServiceAccount name`,
+      );
   }
-  if (settings.EVENTS_OIDC_AUDIENCE !== audience) problems.push(`${HOUSEKEEPING_CONFIG}: EVENTS_OIDC_AUDIENCE must be ${audience}, not ${String(settings.EVENTS_OIDC_AUDIENCE)}`);
+  if (settings.EVENTS_OIDC_AUDIENCE !== audience)
+    problems.push(
+      `${HOUSEKEEPING_CONFIG}: EVENTS_OIDC_AUDIENCE must be ${audience}, not ${String(settings.EVENTS_OIDC_AUDIENCE)}`,
+    );
   const expected = sources.map((p) => pingSourceSubject(namespace, nameOf(p.object))).sort();
   const subjects = listSetting(settings.EVENTS_OIDC_SUBJECTS);
-  if (JSON.stringify(subjects) !== JSON.stringify(expected)) problems.push(`${HOUSEKEEPING_CONFIG}: EVENTS_OIDC_SUBJECTS must name the PingSource's OIDC ServiceAccount ${expected.join(',')}; it names ${subjects.join(',')}`);
+  if (JSON.stringify(subjects) !== JSON.stringify(expected))
+    problems.push(
+      `${HOUSEKEEPING_CONFIG}: EVENTS_OIDC_SUBJECTS must name the PingSource's OIDC ServiceAccount ${expected.join(',')}; it names ${subjects.join(',')}`,
+    );
   problems.push(...issuerProblems(HOUSEKEEPING_CONFIG, settings));
   return problems;
 }
@@ -852,29 +1117,41 @@ export function subjectsOf(binding: Located, objects: Located[]): Located[] {
   const name = stringAt(subject, 'name');
   const selector = objectAt(subject, 'selector');
   if ((name === undefined) === (selector === undefined)) return [];
-  return objects.filter((l) =>
-    l.object.apiVersion === stringAt(subject, 'apiVersion') &&
-    l.object.kind === stringAt(subject, 'kind') &&
-    stringAt(l.object, 'metadata', 'namespace') === namespace &&
-    (name !== undefined ? nameOf(l.object) === name : selectorMatches(selector, at(l.object, 'metadata', 'labels'))),
+  return objects.filter(
+    (l) =>
+      l.object.apiVersion === stringAt(subject, 'apiVersion') &&
+      l.object.kind === stringAt(subject, 'kind') &&
+      stringAt(l.object, 'metadata', 'namespace') === namespace &&
+      (name !== undefined ? nameOf(l.object) === name : selectorMatches(selector, at(l.object, 'metadata', 'labels'))),
   );
 }
 
 /** The Knative Service opens the database: it mounts the functions' secrets. */
 export const opensDatabase = (l: Located): boolean =>
-  listAt(podTemplateOf(l)?.spec, 'volumes').some((v) => listAt(v, 'projected', 'sources').some((src) => stringAt(src, 'secret', 'name') === SECRET_NAMES[0]));
+  listAt(podTemplateOf(l)?.spec, 'volumes').some((v) =>
+    listAt(v, 'projected', 'sources').some((src) => stringAt(src, 'secret', 'name') === SECRET_NAMES[0]),
+  );
 
 /** For each Knative Service of the set, where its K_SINK comes from: `SinkBinding <name> → <Kind> <name>`, `env K_SINK=<value>`. */
 export function sinkWiringOf(objects: Located[]): Map<string, string[]> {
   const wiring = new Map<string, string[]>();
   for (const l of objects.filter((x) => isKnativeService(x.object))) {
-    const env = listAt(podTemplateOf(l)?.spec, 'containers').flatMap((c) => listAt(c, 'env')).filter((e) => stringAt(e, 'name') === 'K_SINK');
-    wiring.set(nameOf(l.object), env.map((e) => `env K_SINK=${stringAt(e, 'value') ?? '(from elsewhere)'}`));
+    const env = listAt(podTemplateOf(l)?.spec, 'containers')
+      .flatMap((c) => listAt(c, 'env'))
+      .filter((e) => stringAt(e, 'name') === 'K_SINK');
+    wiring.set(
+      nameOf(l.object),
+      env.map((e) => `env K_SINK=${stringAt(e, 'value') ?? '(from elsewhere)'}`),
+    );
   }
   for (const binding of objects.filter((x) => isSinkBinding(x.object))) {
     const ref = objectAt(binding.object, 'spec', 'sink', 'ref');
-    const target = ref === undefined ? `uri ${String(at(binding.object, 'spec', 'sink', 'uri'))}` : `${stringAt(ref, 'kind') ?? ''} ${stringAt(ref, 'name') ?? ''}`;
-    for (const subject of subjectsOf(binding, objects)) wiring.get(nameOf(subject.object))?.push(`SinkBinding ${nameOf(binding.object)} → ${target}`);
+    const target =
+      ref === undefined
+        ? `uri ${String(at(binding.object, 'spec', 'sink', 'uri'))}`
+        : `${stringAt(ref, 'kind') ?? ''} ${stringAt(ref, 'name') ?? ''}`;
+    for (const subject of subjectsOf(binding, objects))
+      wiring.get(nameOf(subject.object))?.push(`SinkBinding ${nameOf(binding.object)} → ${target}`);
   }
   return wiring;
 }
@@ -893,11 +1170,14 @@ export function identityEventProblems(objects: Located[], broker: string): strin
   for (const [service, sinks] of sinkWiringOf(objects)) {
     const l = objects.find((x) => isKnativeService(x.object) && nameOf(x.object) === service) as Located;
     if (!opensDatabase(l)) {
-      if (sinks.length > 0) problems.push(`${describeObject(l)}: publishes no identity event, but gets K_SINK from ${sinks.join('; ')}`);
+      if (sinks.length > 0)
+        problems.push(`${describeObject(l)}: publishes no identity event, but gets K_SINK from ${sinks.join('; ')}`);
       continue;
     }
     if (sinks.length !== 1 || !sinks[0]?.startsWith('SinkBinding ') || !sinks[0].endsWith(` → ${expected}`)) {
-      problems.push(`${describeObject(l)}: must get K_SINK once, from a SinkBinding to the ${expected} (the token the broker asks for comes with it); it gets ${sinks.join('; ') || 'none'}`);
+      problems.push(
+        `${describeObject(l)}: must get K_SINK once, from a SinkBinding to the ${expected} (the token the broker asks for comes with it); it gets ${sinks.join('; ') || 'none'}`,
+      );
     }
   }
   const admitted = sendersAdmittedBy(objects, broker);
@@ -905,17 +1185,33 @@ export function identityEventProblems(objects: Located[], broker: string): strin
     const where = describeObject(binding);
     const name = nameOf(binding.object);
     const subject = objectAt(binding.object, 'spec', 'subject');
-    if (stringAt(subject, 'apiVersion') !== 'serving.knative.dev/v1' || stringAt(subject, 'kind') !== 'Service') problems.push(`${where}: spec.subject must select Knative Services (serving.knative.dev/v1 Service)`);
-    if ((stringAt(subject, 'name') === undefined) === (objectAt(subject, 'selector') === undefined)) problems.push(`${where}: spec.subject needs exactly one of name, selector`);
+    if (stringAt(subject, 'apiVersion') !== 'serving.knative.dev/v1' || stringAt(subject, 'kind') !== 'Service')
+      problems.push(`${where}: spec.subject must select Knative Services (serving.knative.dev/v1 Service)`);
+    if ((stringAt(subject, 'name') === undefined) === (objectAt(subject, 'selector') === undefined))
+      problems.push(`${where}: spec.subject needs exactly one of name, selector`);
     const namespace = stringAt(subject, 'namespace');
-    if (namespace !== undefined && namespace !== stringAt(binding.object, 'metadata', 'namespace')) problems.push(`${where}: spec.subject.namespace must be the binding's own (the webhook refuses another)`);
+    if (namespace !== undefined && namespace !== stringAt(binding.object, 'metadata', 'namespace'))
+      problems.push(`${where}: spec.subject.namespace must be the binding's own (the webhook refuses another)`);
     if (subjectsOf(binding, objects).length === 0) problems.push(`${where}: its subject selects no Knative Service`);
-    if (name.length > LONGEST_PLAIN_SINKBINDING_NAME) problems.push(`${where}: a name over ${LONGEST_PLAIN_SINKBINDING_NAME} characters gets a hashed OIDC ServiceAccount name`);
+    if (name.length > LONGEST_PLAIN_SINKBINDING_NAME)
+      problems.push(
+        `${where}: a name over ${LONGEST_PLAIN_SINKBINDING_NAME} characters gets a hashed OIDC ServiceAccount name`,
+      );
     const ref = objectAt(binding.object, 'spec', 'sink', 'ref');
-    if (stringAt(ref, 'apiVersion') !== 'eventing.knative.dev/v1' || stringAt(ref, 'kind') !== 'Broker' || stringAt(ref, 'name') !== broker) continue;
+    if (
+      stringAt(ref, 'apiVersion') !== 'eventing.knative.dev/v1' ||
+      stringAt(ref, 'kind') !== 'Broker' ||
+      stringAt(ref, 'name') !== broker
+    )
+      continue;
     const policies = admitted.filter((a) => a.sinkBinding === name);
-    if (policies.length !== 1) problems.push(`broker ${broker}: the identity of ${where} must be admitted by one EventPolicy (spec.from ref SinkBinding), found ${policies.length}: without it every identity event is refused`);
-    for (const a of policies) if (JSON.stringify(a.typePrefixes) !== JSON.stringify([REPLY_TYPE_PREFIX])) problems.push(`EventPolicy ${a.policy}: the identity events must be limited to type ${REPLY_TYPE_PREFIX}*`);
+    if (policies.length !== 1)
+      problems.push(
+        `broker ${broker}: the identity of ${where} must be admitted by one EventPolicy (spec.from ref SinkBinding), found ${policies.length}: without it every identity event is refused`,
+      );
+    for (const a of policies)
+      if (JSON.stringify(a.typePrefixes) !== JSON.stringify([REPLY_TYPE_PREFIX]))
+        problems.push(`EventPolicy ${a.policy}: the identity events must be limited to type ${REPLY_TYPE_PREFIX}*`);
   }
   return problems;
 }
@@ -930,10 +1226,23 @@ export function boundBySinkBinding(service: Located, binding: Located, sinkUrl: 
   const spec = objectAt(copy.object, 'spec', 'template', 'spec');
   if (spec === undefined) return copy;
   for (const container of listAt(spec, 'containers').filter(isObject)) {
-    container.env = [...listAt(container, 'env'), { name: 'K_SINK', value: sinkUrl }, { name: 'K_CE_OVERRIDES', value: '' }];
-    container.volumeMounts = [...listAt(container, 'volumeMounts'), { name: SINK_BINDING_TOKEN_VOLUME, mountPath: SINK_BINDING_TOKEN_DIR, readOnly: true }];
+    container.env = [
+      ...listAt(container, 'env'),
+      { name: 'K_SINK', value: sinkUrl },
+      { name: 'K_CE_OVERRIDES', value: '' },
+    ];
+    container.volumeMounts = [
+      ...listAt(container, 'volumeMounts'),
+      { name: SINK_BINDING_TOKEN_VOLUME, mountPath: SINK_BINDING_TOKEN_DIR, readOnly: true },
+    ];
   }
-  spec.volumes = [...listAt(spec, 'volumes'), { name: SINK_BINDING_TOKEN_VOLUME, projected: { sources: [{ secret: { name: kmetaChildName(nameOf(binding.object), '-oidc-token') } }] } }];
+  spec.volumes = [
+    ...listAt(spec, 'volumes'),
+    {
+      name: SINK_BINDING_TOKEN_VOLUME,
+      projected: { sources: [{ secret: { name: kmetaChildName(nameOf(binding.object), '-oidc-token') } }] },
+    },
+  ];
   return copy;
 }
 
@@ -943,17 +1252,27 @@ export function boundBySinkBinding(service: Located, binding: Located, sinkUrl: 
 /** A label selector (matchLabels, matchExpressions) against a set of labels; an empty selector selects everything. */
 export function selectorMatches(selector: unknown, labels: unknown): boolean {
   const have = isObject(labels) ? labels : {};
-  for (const [key, value] of Object.entries(objectAt(selector, 'matchLabels') ?? {})) if (have[key] !== value) return false;
+  for (const [key, value] of Object.entries(objectAt(selector, 'matchLabels') ?? {}))
+    if (have[key] !== value) return false;
   for (const expression of listAt(selector, 'matchExpressions')) {
     const key = stringAt(expression, 'key') ?? '';
     const values = listAt(expression, 'values').map(String);
     const present = Object.prototype.hasOwnProperty.call(have, key);
     switch (stringAt(expression, 'operator')) {
-      case 'In': if (!present || !values.includes(String(have[key]))) return false; break;
-      case 'NotIn': if (present && values.includes(String(have[key]))) return false; break;
-      case 'Exists': if (!present) return false; break;
-      case 'DoesNotExist': if (present) return false; break;
-      default: return false;
+      case 'In':
+        if (!present || !values.includes(String(have[key]))) return false;
+        break;
+      case 'NotIn':
+        if (present && values.includes(String(have[key]))) return false;
+        break;
+      case 'Exists':
+        if (!present) return false;
+        break;
+      case 'DoesNotExist':
+        if (present) return false;
+        break;
+      default:
+        return false;
     }
   }
   return true;
@@ -962,7 +1281,9 @@ export function selectorMatches(selector: unknown, labels: unknown): boolean {
 /** The pod templates (by owner description) a NetworkPolicy applies to. */
 export function podsSelectedBy(policy: Located, objects: Located[]): PodTemplate[] {
   const selector = objectAt(policy.object, 'spec', 'podSelector') ?? {};
-  return objects.map(podTemplateOf).filter((p): p is PodTemplate => p !== undefined && selectorMatches(selector, p.metadata.labels));
+  return objects
+    .map(podTemplateOf)
+    .filter((p): p is PodTemplate => p !== undefined && selectorMatches(selector, p.metadata.labels));
 }
 
 /** One allowed peer of an ingress rule, in words: `namespace <n> pods <selector>` or `pods <selector>` (same namespace). */
@@ -978,7 +1299,10 @@ export function ingressPeersOf(policy: Located): IngressPeer[] {
     const from = listAt(rule, 'from');
     if (from.length === 0) return [{ namespace: '*', pods: undefined, ports }];
     return from.map((peer) => ({
-      namespace: objectAt(peer, 'namespaceSelector') === undefined ? undefined : (stringAt(peer, 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name') ?? '*'),
+      namespace:
+        objectAt(peer, 'namespaceSelector') === undefined
+          ? undefined
+          : (stringAt(peer, 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name') ?? '*'),
       pods: objectAt(peer, 'podSelector'),
       ports,
     }));
@@ -990,11 +1314,16 @@ export function networkPolicyProblems(policy: Located, objects: Located[]): stri
   if (!isA(policy.object, 'networking.k8s.io/v1', 'NetworkPolicy')) return [];
   const where = describeObject(policy);
   const problems: string[] = [];
-  if (JSON.stringify(listAt(policy.object, 'spec', 'policyTypes')) !== JSON.stringify(['Ingress'])) problems.push(`${where}: policyTypes must be [Ingress]`);
+  if (JSON.stringify(listAt(policy.object, 'spec', 'policyTypes')) !== JSON.stringify(['Ingress']))
+    problems.push(`${where}: policyTypes must be [Ingress]`);
   if (podsSelectedBy(policy, objects).length === 0) problems.push(`${where}: its podSelector selects no pod template`);
   for (const peer of ingressPeersOf(policy)) {
-    if (peer.namespace === '*') problems.push(`${where}: a rule admits every namespace (name the namespace by its kubernetes.io/metadata.name label)`);
-    if (peer.namespace === undefined && peer.pods === undefined) problems.push(`${where}: a peer with neither namespaceSelector nor podSelector`);
+    if (peer.namespace === '*')
+      problems.push(
+        `${where}: a rule admits every namespace (name the namespace by its kubernetes.io/metadata.name label)`,
+      );
+    if (peer.namespace === undefined && peer.pods === undefined)
+      problems.push(`${where}: a peer with neither namespaceSelector nor podSelector`);
   }
   return problems;
 }
@@ -1002,7 +1331,35 @@ export function networkPolicyProblems(policy: Located, objects: Located[]): stri
 // ---------------------------------------------------------------------------------------
 // kustomize
 
-const KUSTOMIZATION_FIELDS = ['apiVersion', 'kind', 'metadata', 'resources', 'components', 'namespace', 'namePrefix', 'nameSuffix', 'labels', 'commonLabels', 'commonAnnotations', 'images', 'replicas', 'patches', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'configurations', 'crds', 'replacements', 'buildMetadata', 'sortOptions', 'openapi', 'transformers', 'generators', 'validators', 'helmCharts'];
+const KUSTOMIZATION_FIELDS = [
+  'apiVersion',
+  'kind',
+  'metadata',
+  'resources',
+  'components',
+  'namespace',
+  'namePrefix',
+  'nameSuffix',
+  'labels',
+  'commonLabels',
+  'commonAnnotations',
+  'images',
+  'replicas',
+  'patches',
+  'configMapGenerator',
+  'secretGenerator',
+  'generatorOptions',
+  'configurations',
+  'crds',
+  'replacements',
+  'buildMetadata',
+  'sortOptions',
+  'openapi',
+  'transformers',
+  'generators',
+  'validators',
+  'helmCharts',
+];
 
 export interface Kustomization {
   dir: string;
@@ -1030,10 +1387,12 @@ export function readKustomization(dir: string): Kustomization {
     return result;
   }
   result.data = data;
-  if (data.apiVersion !== 'kustomize.config.k8s.io/v1beta1' || data.kind !== 'Kustomization') result.problems.push(`${where}: apiVersion kustomize.config.k8s.io/v1beta1, kind Kustomization expected`);
+  if (data.apiVersion !== 'kustomize.config.k8s.io/v1beta1' || data.kind !== 'Kustomization')
+    result.problems.push(`${where}: apiVersion kustomize.config.k8s.io/v1beta1, kind Kustomization expected`);
   for (const key of Object.keys(data)) {
     if (!KUSTOMIZATION_FIELDS.includes(key)) result.problems.push(`${where}: unknown field ${key}`);
-    if (['patchesStrategicMerge', 'patchesJson6902', 'bases', 'vars'].includes(key)) result.problems.push(`${where}: ${key} is deprecated; use patches / resources / replacements`);
+    if (['patchesStrategicMerge', 'patchesJson6902', 'bases', 'vars'].includes(key))
+      result.problems.push(`${where}: ${key} is deprecated; use patches / resources / replacements`);
   }
   const exists = (entry: string, what: string, directoryAllowed: boolean): string | undefined => {
     if (/^[a-z]+:\/\//i.test(entry) || entry.startsWith('github.com/')) {
@@ -1047,7 +1406,8 @@ export function readKustomization(dir: string): Kustomization {
     }
     if (statSync(full).isDirectory()) {
       if (!directoryAllowed) result.problems.push(`${where}: ${what} ${entry} is a directory`);
-      else if (!existsSync(path.join(full, 'kustomization.yaml'))) result.problems.push(`${where}: ${what} ${entry} has no kustomization.yaml`);
+      else if (!existsSync(path.join(full, 'kustomization.yaml')))
+        result.problems.push(`${where}: ${what} ${entry} has no kustomization.yaml`);
       return undefined;
     }
     return full;
@@ -1065,7 +1425,8 @@ export function readKustomization(dir: string): Kustomization {
   }
   for (const patch of listAt(data, 'patches')) {
     const patchPath = stringAt(patch, 'path');
-    if (patchPath === undefined && stringAt(patch, 'patch') === undefined) result.problems.push(`${where}: a patch has neither path nor patch`);
+    if (patchPath === undefined && stringAt(patch, 'patch') === undefined)
+      result.problems.push(`${where}: a patch has neither path nor patch`);
     if (patchPath !== undefined) {
       const full = exists(patchPath, 'patch', false);
       if (full !== undefined) result.otherFiles.push(full);
@@ -1075,7 +1436,11 @@ export function readKustomization(dir: string): Kustomization {
     for (const generator of listAt(data, key)) {
       if (stringAt(generator, 'name') === undefined) result.problems.push(`${where}: a ${key} entry has no name`);
       for (const entry of [...listAt(generator, 'files'), ...listAt(generator, 'envs')]) {
-        const full = exists(generatorSource(String(entry)), `${key} ${stringAt(generator, 'name') ?? ''} source`, false);
+        const full = exists(
+          generatorSource(String(entry)),
+          `${key} ${stringAt(generator, 'name') ?? ''} source`,
+          false,
+        );
         if (full !== undefined) result.otherFiles.push(full);
       }
     }
@@ -1104,7 +1469,11 @@ export function kubectlOnPath(): boolean {
 export function renderKustomization(dir: string): Located[] {
   let output: string;
   try {
-    output = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    output = execFileSync('kubectl', ['kustomize', dir], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
   } catch (error) {
     const stderr = isObject(error) ? String(at(error, 'stderr') ?? '') : '';
     throw new Error(`kubectl kustomize ${rel(dir)} failed: ${stderr.trim() || String(error)}`);
@@ -1130,7 +1499,21 @@ export interface SkaffoldConfig {
   profiles: Array<{ name: string; kustomizePaths: string[] }>;
 }
 
-const SKAFFOLD_FIELDS = ['apiVersion', 'kind', 'metadata', 'requires', 'build', 'test', 'manifests', 'deploy', 'portForward', 'resourceSelector', 'verify', 'customActions', 'profiles'];
+const SKAFFOLD_FIELDS = [
+  'apiVersion',
+  'kind',
+  'metadata',
+  'requires',
+  'build',
+  'test',
+  'manifests',
+  'deploy',
+  'portForward',
+  'resourceSelector',
+  'verify',
+  'customActions',
+  'profiles',
+];
 
 export function readSkaffold(file: string): SkaffoldConfig {
   const [data] = parseYamlFile(file, '1.2');
@@ -1153,20 +1536,28 @@ export function readSkaffold(file: string): SkaffoldConfig {
 export function skaffoldProblems(config: SkaffoldConfig): string[] {
   const problems: string[] = [];
   const d = config.data;
-  if (d.apiVersion !== 'skaffold/v4beta13' || d.kind !== 'Config') problems.push('skaffold.yaml: apiVersion skaffold/v4beta13, kind Config expected');
-  for (const key of Object.keys(d)) if (!SKAFFOLD_FIELDS.includes(key)) problems.push(`skaffold.yaml: unknown field ${key}`);
+  if (d.apiVersion !== 'skaffold/v4beta13' || d.kind !== 'Config')
+    problems.push('skaffold.yaml: apiVersion skaffold/v4beta13, kind Config expected');
+  for (const key of Object.keys(d))
+    if (!SKAFFOLD_FIELDS.includes(key)) problems.push(`skaffold.yaml: unknown field ${key}`);
   if (!isObject(at(d, 'deploy', 'kubectl'))) problems.push('skaffold.yaml: deploy.kubectl expected');
   const images = new Set<string>();
   for (const a of config.artifacts) {
     if (images.has(a.image)) problems.push(`skaffold.yaml: artifact ${a.image} is listed twice`);
     images.add(a.image);
     const artifact = listAt(d, 'build', 'artifacts').find((x) => stringAt(x, 'image') === a.image);
-    if (objectAt(artifact, 'docker') === undefined) problems.push(`skaffold.yaml: artifact ${a.image} must use the docker builder`);
-    if (!existsSync(path.join(ROOT, a.context, a.dockerfile))) problems.push(`skaffold.yaml: artifact ${a.image}: ${path.join(a.context, a.dockerfile)} does not exist`);
-    for (const [key, value] of Object.entries(a.buildArgs)) if (typeof value !== 'string') problems.push(`skaffold.yaml: artifact ${a.image}: buildArgs.${key} must be a string`);
+    if (objectAt(artifact, 'docker') === undefined)
+      problems.push(`skaffold.yaml: artifact ${a.image} must use the docker builder`);
+    if (!existsSync(path.join(ROOT, a.context, a.dockerfile)))
+      problems.push(`skaffold.yaml: artifact ${a.image}: ${path.join(a.context, a.dockerfile)} does not exist`);
+    for (const [key, value] of Object.entries(a.buildArgs))
+      if (typeof value !== 'string')
+        problems.push(`skaffold.yaml: artifact ${a.image}: buildArgs.${key} must be a string`);
   }
   const allPaths = [...config.kustomizePaths, ...config.profiles.flatMap((p) => p.kustomizePaths)];
-  for (const p of allPaths) if (!existsSync(path.join(ROOT, p, 'kustomization.yaml'))) problems.push(`skaffold.yaml: kustomize path ${p} has no kustomization.yaml`);
+  for (const p of allPaths)
+    if (!existsSync(path.join(ROOT, p, 'kustomization.yaml')))
+      problems.push(`skaffold.yaml: kustomize path ${p} has no kustomization.yaml`);
   return problems;
 }
 
@@ -1189,10 +1580,18 @@ export function parseDockerfile(text: string): Instruction[] {
     if (pending !== undefined && line.startsWith('#')) return;
     const continues = line.endsWith('\\');
     const content = continues ? line.slice(0, -1) : line;
-    pending = pending === undefined ? { text: content, line: index + 1 } : { text: `${pending.text} ${content}`, line: pending.line };
+    pending =
+      pending === undefined
+        ? { text: content, line: index + 1 }
+        : { text: `${pending.text} ${content}`, line: pending.line };
     if (!continues) {
       const match = /^(\S+)\s*(.*)$/.exec(pending.text.trim());
-      if (match !== null) instructions.push({ keyword: (match[1] ?? '').toUpperCase(), args: (match[2] ?? '').trim(), line: pending.line });
+      if (match !== null)
+        instructions.push({
+          keyword: (match[1] ?? '').toUpperCase(),
+          args: (match[2] ?? '').trim(),
+          line: pending.line,
+        });
       pending = undefined;
     }
   });
@@ -1243,10 +1642,14 @@ export function dockerfileFacts(text: string): DockerfileFacts {
   const { globalArgs, stages } = stagesOf(parseDockerfile(text));
   const globals = new Map(globalArgs.flatMap((a) => [...assignments(a.args)]));
   const base = globals.get('NODE_BASE');
-  if (base === undefined || !/^node:22(\.|-|$)/.test(base)) problems.push(`Dockerfile: ARG NODE_BASE with a Node 22 default (node:22-…) must come before the first FROM; got ${String(base)}`);
+  if (base === undefined || !/^node:22(\.|-|$)/.test(base))
+    problems.push(
+      `Dockerfile: ARG NODE_BASE with a Node 22 default (node:22-…) must come before the first FROM; got ${String(base)}`,
+    );
   const stageNames = new Set<string>();
   for (const stage of stages) {
-    if (!['${NODE_BASE}', '$NODE_BASE'].includes(stage.from) && !stageNames.has(stage.from)) problems.push(`Dockerfile: FROM ${stage.from} is neither \${NODE_BASE} nor an earlier stage`);
+    if (!['${NODE_BASE}', '$NODE_BASE'].includes(stage.from) && !stageNames.has(stage.from))
+      problems.push(`Dockerfile: FROM ${stage.from} is neither \${NODE_BASE} nor an earlier stage`);
     if (stage.name !== undefined) stageNames.add(stage.name);
   }
   const final = stages[stages.length - 1];
@@ -1254,16 +1657,20 @@ export function dockerfileFacts(text: string): DockerfileFacts {
   const finalOf = (keyword: string): Instruction[] => final.instructions.filter((i) => i.keyword === keyword);
   const all = stages.flatMap((s) => s.instructions);
 
-  if (!finalOf('ARG').some((a) => assignments(a.args).has('FUNCTION'))) problems.push('Dockerfile: the final stage must declare ARG FUNCTION');
+  if (!finalOf('ARG').some((a) => assignments(a.args).has('FUNCTION')))
+    problems.push('Dockerfile: the final stage must declare ARG FUNCTION');
   const env = new Map(finalOf('ENV').flatMap((e) => [...assignments(e.args)]));
-  if (!['${FUNCTION}', '$FUNCTION'].includes(env.get('FUNCTION_TARGET') ?? '')) problems.push('Dockerfile: the final stage must set ENV FUNCTION_TARGET=${FUNCTION}');
-  if (env.get('NODE_ENV') !== 'production') problems.push('Dockerfile: the final stage must set ENV NODE_ENV=production');
+  if (!['${FUNCTION}', '$FUNCTION'].includes(env.get('FUNCTION_TARGET') ?? ''))
+    problems.push('Dockerfile: the final stage must set ENV FUNCTION_TARGET=${FUNCTION}');
+  if (env.get('NODE_ENV') !== 'production')
+    problems.push('Dockerfile: the final stage must set ENV NODE_ENV=production');
   if (env.has('PORT')) problems.push('Dockerfile: PORT must not be set (Knative sets it)');
 
   let uid: number | undefined;
   const user = finalOf('USER').at(-1)?.args;
   const userMatch = /^(\d+)(?::(\d+))?$/.exec(user ?? '');
-  if (userMatch === null) problems.push(`Dockerfile: the final stage must end as a numeric user (USER 10001:10001), not ${String(user)}`);
+  if (userMatch === null)
+    problems.push(`Dockerfile: the final stage must end as a numeric user (USER 10001:10001), not ${String(user)}`);
   else {
     uid = Number(userMatch[1]);
     if (uid === 0 || Number(userMatch[2] ?? 1) === 0) problems.push('Dockerfile: USER must not be root (0)');
@@ -1276,24 +1683,46 @@ export function dockerfileFacts(text: string): DockerfileFacts {
   } catch {
     cmdArray = undefined;
   }
-  if (JSON.stringify(cmdArray) !== JSON.stringify(['node', 'dist/bin/serve.js'])) problems.push(`Dockerfile: CMD must be the exec form ["node","dist/bin/serve.js"] (so SIGTERM reaches node), not ${String(cmd)}`);
-  for (const entrypoint of finalOf('ENTRYPOINT')) if (!entrypoint.args.startsWith('[')) problems.push('Dockerfile: ENTRYPOINT in shell form would keep SIGTERM from node');
+  if (JSON.stringify(cmdArray) !== JSON.stringify(['node', 'dist/bin/serve.js']))
+    problems.push(
+      `Dockerfile: CMD must be the exec form ["node","dist/bin/serve.js"] (so SIGTERM reaches node), not ${String(cmd)}`,
+    );
+  for (const entrypoint of finalOf('ENTRYPOINT'))
+    if (!entrypoint.args.startsWith('['))
+      problems.push('Dockerfile: ENTRYPOINT in shell form would keep SIGTERM from node');
 
-  if (!all.some((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args))) problems.push('Dockerfile: dependencies must be installed with npm ci (the lock file, exactly)');
-  if (finalOf('RUN').some((i) => /\bnpm (ci|install|i)\b/.test(i.args) && !/--omit=dev/.test(i.args))) problems.push('Dockerfile: the final stage installs dev dependencies');
-  const modulesFrom = finalOf('COPY').map((i) => /--from=(\S+)\s+\S*node_modules/.exec(i.args)?.[1]).find((s) => s !== undefined);
+  if (!all.some((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)))
+    problems.push('Dockerfile: dependencies must be installed with npm ci (the lock file, exactly)');
+  if (finalOf('RUN').some((i) => /\bnpm (ci|install|i)\b/.test(i.args) && !/--omit=dev/.test(i.args)))
+    problems.push('Dockerfile: the final stage installs dev dependencies');
+  const modulesFrom = finalOf('COPY')
+    .map((i) => /--from=(\S+)\s+\S*node_modules/.exec(i.args)?.[1])
+    .find((s) => s !== undefined);
   const pruned = (name: string | undefined, seen = new Set<string>()): boolean => {
     const stage = stages.find((s) => s.name === name);
     if (stage === undefined || name === undefined || seen.has(name)) return false;
     seen.add(name);
-    return stage.instructions.some((i) => i.keyword === 'RUN' && /npm (prune|ci) [^&|;]*--omit=dev/.test(i.args)) || pruned(stage.from, seen);
+    return (
+      stage.instructions.some((i) => i.keyword === 'RUN' && /npm (prune|ci) [^&|;]*--omit=dev/.test(i.args)) ||
+      pruned(stage.from, seen)
+    );
   };
-  if (!pruned(modulesFrom)) problems.push('Dockerfile: the final stage must copy node_modules from a stage that pruned them to production dependencies (npm prune --omit=dev)');
-  if (!finalOf('COPY').some((i) => /\bdist\b/.test(i.args))) problems.push('Dockerfile: the final stage must copy dist/');
+  if (!pruned(modulesFrom))
+    problems.push(
+      'Dockerfile: the final stage must copy node_modules from a stage that pruned them to production dependencies (npm prune --omit=dev)',
+    );
+  if (!finalOf('COPY').some((i) => /\bdist\b/.test(i.args)))
+    problems.push('Dockerfile: the final stage must copy dist/');
   // The image runs its function's bundle (scripts/bundle.mjs) under the command's old path.
-  const bundled = all.some((i) => i.keyword === 'RUN' && /\bcp "?dist\/bundle\/\$\{?FUNCTION\}?\.js"? \S*dist\/bin\/serve\.js\b/.test(i.args));
-  if (!bundled) problems.push("Dockerfile: dist/bin/serve.js must be the function's bundle, dist/bundle/${FUNCTION}.js");
-  if (finalOf('COPY').some((i) => /--from=\S+\s+\S*\/app\/node_modules\b/.test(i.args))) problems.push('Dockerfile: the final stage must not copy the whole node_modules (the bundles need only the native bcrypt addon)');
+  const bundled = all.some(
+    (i) => i.keyword === 'RUN' && /\bcp "?dist\/bundle\/\$\{?FUNCTION\}?\.js"? \S*dist\/bin\/serve\.js\b/.test(i.args),
+  );
+  if (!bundled)
+    problems.push("Dockerfile: dist/bin/serve.js must be the function's bundle, dist/bundle/${FUNCTION}.js");
+  if (finalOf('COPY').some((i) => /--from=\S+\s+\S*\/app\/node_modules\b/.test(i.args)))
+    problems.push(
+      'Dockerfile: the final stage must not copy the whole node_modules (the bundles need only the native bcrypt addon)',
+    );
   return { problems, uid };
 }
 
@@ -1306,7 +1735,12 @@ export function dockerContextIncludes(dockerignore: string, name: string): boole
     const negated = line.startsWith('!');
     const pattern = (negated ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
     if (pattern.includes('/')) continue; // deeper patterns do not decide a top-level name
-    const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    const regex = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
     if (regex.test(name)) included = negated;
   }
   return included;

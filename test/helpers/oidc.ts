@@ -111,9 +111,19 @@ export class TestIssuer {
   /** A token as Knative Eventing gets one for a delivery, with `options` applied over it. */
   async token(options: TokenOptions = {}): Promise<string> {
     const key = options.key ?? this.currentKey;
-    const claims: Record<string, unknown> = { iss: this.issuer, aud: this.audience, sub: this.subject, iat: ISSUED_AT, nbf: ISSUED_AT, exp: EXPIRES_AT, ...options.claims };
+    const claims: Record<string, unknown> = {
+      iss: this.issuer,
+      aud: this.audience,
+      sub: this.subject,
+      iat: ISSUED_AT,
+      nbf: ISSUED_AT,
+      exp: EXPIRES_AT,
+      ...options.claims,
+    };
     const payload = Object.fromEntries(Object.entries(claims).filter(([, value]) => value !== undefined)) as JWTPayload;
-    const token = await new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, ...options.header }).sign(key.privateKey);
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, ...options.header })
+      .sign(key.privateKey);
     rememberSecret(token, 'token');
     return token;
   }
@@ -133,7 +143,9 @@ export class TestIssuer {
       if (this.requiredBearer !== undefined && req.headers.authorization !== `Bearer ${this.requiredBearer}`) {
         return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401}');
       }
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: this.published.map((key) => key.publicJwk) }));
+      res
+        .writeHead(200, { 'content-type': 'application/jwk-set+json' })
+        .end(JSON.stringify({ keys: this.published.map((key) => key.publicJwk) }));
     });
     this.server = server;
     return new Promise((resolve, reject) => {

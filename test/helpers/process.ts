@@ -23,7 +23,8 @@ export function scriptPath(script: string, env: Record<string, string>): string 
   const compiled = `dist/bin/${script}.js`;
   const server = [env.DATABASE_URL, env.POSTGRES_HOST].some((value) => value !== undefined && value !== '');
   // The portal holds no database either way: its bundle.
-  if (script === 'dev-server' || (!server && !(script === 'serve' && env.FUNCTION_TARGET === 'portal'))) return compiled;
+  if (script === 'dev-server' || (!server && !(script === 'serve' && env.FUNCTION_TARGET === 'portal')))
+    return compiled;
   const bundle = script === 'serve' ? `dist/bundle/${env.FUNCTION_TARGET ?? ''}.js` : `dist/bundle/${script}.js`;
   if (existsSync(path.join(PROJECT_ROOT, bundle))) return bundle;
   if (script === 'serve') return compiled;
@@ -49,7 +50,12 @@ function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     // The child gets exactly the configuration a test gives it, not the developer's.
-    if (value !== undefined && !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|RESET_|K_SINK|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|EVENTS_OIDC_|HR_EVENT_SOURCES|PORTAL_|EXPIRY_REMINDERS|AUDIT_RETENTION|SINK_OIDC_|TRUSTED_PROXY_HOPS|REQUEST_BODY_TIMEOUT_MS|PG_POOL_MAX|PG_STATEMENT_TIMEOUT_MS)/.test(key)) {
+    if (
+      value !== undefined &&
+      !/^(DATABASE_URL|POSTGRES_|SECRETS_DIR|PGLITE_DATA_DIR|BCRYPT_|CREDENTIAL_|ENROLLMENT_|RENEWAL_|INVITATION_|RESET_|K_SINK|TOTP_|SELF_REGISTRATION|CORS_|K_SERVICE|FUNCTION_TARGET|PORT$|EVENTS_OIDC_|HR_EVENT_SOURCES|PORTAL_|EXPIRY_REMINDERS|AUDIT_RETENTION|SINK_OIDC_|TRUSTED_PROXY_HOPS|REQUEST_BODY_TIMEOUT_MS|PG_POOL_MAX|PG_STATEMENT_TIMEOUT_MS)/.test(
+        key,
+      )
+    ) {
       env[key] = value;
     }
   }
@@ -108,11 +114,22 @@ export interface Exit {
   stderr: string;
 }
 
-export function runToExit(script: string, env: Record<string, string>, options: number | RunOptions = 60_000): Promise<Exit> {
-  const { args = [], timeoutMs = 60_000, stdoutHandsOver = false } = typeof options === 'number' ? { timeoutMs: options } : options;
+export function runToExit(
+  script: string,
+  env: Record<string, string>,
+  options: number | RunOptions = 60_000,
+): Promise<Exit> {
+  const {
+    args = [],
+    timeoutMs = 60_000,
+    stdoutHandsOver = false,
+  } = typeof options === 'number' ? { timeoutMs: options } : options;
   rememberDatabasePassword(env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [scriptPath(script, env), ...args], { cwd: PROJECT_ROOT, env: { ...baseEnv(), ...env } });
+    const child = spawn(process.execPath, [scriptPath(script, env), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...baseEnv(), ...env },
+    });
     // one collector per stream, so a line is never spliced from both
     const recorded = stdoutHandsOver ? [child.stderr] : [child.stdout, child.stderr];
     const records = recorded.map((stream) => {

@@ -8,7 +8,10 @@ export class CuttableProxy {
   private trafficWaiters: Array<() => void> = [];
   port = 0;
 
-  constructor(private readonly targetPort = 5432, private readonly targetHost = '127.0.0.1') {}
+  constructor(
+    private readonly targetPort = 5432,
+    private readonly targetHost = '127.0.0.1',
+  ) {}
 
   async open(): Promise<void> {
     const server = net.createServer((client) => {

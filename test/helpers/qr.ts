@@ -7,7 +7,11 @@ const jsQR = jsQRModule.default;
 
 export function decodeQrPng(base64: string): string {
   const png = PNG.sync.read(Buffer.from(base64, 'base64'));
-  const code = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
+  const code = jsQR(
+    new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length),
+    png.width,
+    png.height,
+  );
   if (code === null) throw new Error('no QR code found in the PNG');
   return code.data;
 }

@@ -54,7 +54,10 @@ export interface Leak {
  * Every line of `output` that carries one of `known` (as is, or JSON-escaped as a log line
  * would carry a password with a quote or a backslash) or one of the secret shapes.
  */
-export function findLeaks(output: ReadonlyArray<{ source: string; line: string }>, known: ReadonlyMap<string, string>): Leak[] {
+export function findLeaks(
+  output: ReadonlyArray<{ source: string; line: string }>,
+  known: ReadonlyMap<string, string>,
+): Leak[] {
   const needles: Array<{ text: string; kind: string }> = [];
   for (const [value, kind] of known) {
     needles.push({ text: value, kind });
@@ -89,7 +92,8 @@ export function findLeaks(output: ReadonlyArray<{ source: string; line: string }
   }
   for (const o of output) {
     for (const shape of SECRET_SHAPES) {
-      if (o.line.search(shape.pattern) >= 0) leaks.push({ kind: shape.kind, source: o.source, line: o.line.replace(shape.pattern, '<masked>') });
+      if (o.line.search(shape.pattern) >= 0)
+        leaks.push({ kind: shape.kind, source: o.source, line: o.line.replace(shape.pattern, '<masked>') });
     }
   }
   return leaks;

@@ -12,7 +12,11 @@ export function pause(ms: number): Promise<void> {
  * and returns that value; throws `what` (a string or a function giving one) after
  * `limitMs`. The limit is a safety net for a hung run, never a measurement.
  */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string | (() => string), { everyMs = 20, limitMs = 60_000 } = {}): Promise<T> {
+export async function until<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string | (() => string),
+  { everyMs = 20, limitMs = 60_000 } = {},
+): Promise<T> {
   const giveUpAt = Date.now() + limitMs;
   for (;;) {
     const value = await check();

@@ -12,9 +12,10 @@ export const mochaHooks = {
     // lines too (the library's logger writes one JSON object per line, starting {"time").
     const original = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (typeof chunk === 'string' && chunk.startsWith('{"time"')) for (const line of chunk.split('\n')) if (line !== '') rememberOutput('mocha process', line);
+      if (typeof chunk === 'string' && chunk.startsWith('{"time"'))
+        for (const line of chunk.split('\n')) if (line !== '') rememberOutput('mocha process', line);
       return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof process.stdout.write;
+    });
     restoreStdout = () => (process.stdout.write = original);
   },
 
@@ -25,9 +26,13 @@ export const mochaHooks = {
     const started = Date.now();
     const leaks = findLeaks(output, secrets);
     const sources = new Set(output.map((o) => o.source)).size;
-    console.log(`\n  log check: ${output.length} lines from ${sources} processes searched for ${secrets.size} secrets and ${SECRET_SHAPES.length} secret shapes in ${Date.now() - started} ms: ${leaks.length} leaks`);
+    console.log(
+      `\n  log check: ${output.length} lines from ${sources} processes searched for ${secrets.size} secrets and ${SECRET_SHAPES.length} secret shapes in ${Date.now() - started} ms: ${leaks.length} leaks`,
+    );
     if (leaks.length > 0) {
-      const shown = leaks.slice(0, MAX_REPORTED).map((leak) => `  ${leak.kind} in ${leak.source}: ${leak.line.slice(0, 300)}`);
+      const shown = leaks
+        .slice(0, MAX_REPORTED)
+        .map((leak) => `  ${leak.kind} in ${leak.source}: ${leak.line.slice(0, 300)}`);
       throw new Error(`secrets appeared in the output of the run (${leaks.length}):\n${shown.join('\n')}`);
     }
   },

@@ -39,14 +39,26 @@ interface ApiAnswer {
   requestId: string | undefined;
 }
 
-type View = 'signin' | 'create' | 'expired' | 'reset' | 'password' | '2fa' | 'codes' | 'activate' | 'recovered' | 'done';
+type View =
+  'signin' | 'create' | 'expired' | 'reset' | 'password' | '2fa' | 'codes' | 'activate' | 'recovered' | 'done';
 /** What the enrollment steps are for: a new account, an invitation, a renewal, or a new authenticator after a lost phone. */
 type Purpose = 'create' | 'invitation' | 'renewal' | 'recovery';
 type Step = 'signin' | 'recovery' | 'create' | 'enroll';
 
 /** The steps of a setup under way, which a reload would lose. */
 const SETUP_VIEWS: View[] = ['password', '2fa', 'codes', 'activate'];
-const VIEWS: View[] = ['signin', 'create', 'expired', 'reset', 'password', '2fa', 'codes', 'activate', 'recovered', 'done'];
+const VIEWS: View[] = [
+  'signin',
+  'create',
+  'expired',
+  'reset',
+  'password',
+  '2fa',
+  'codes',
+  'activate',
+  'recovered',
+  'done',
+];
 
 const state: {
   config: PortalConfig;
@@ -162,13 +174,16 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
       }
       return 'The service did not accept what the page sent. Reload the page and start again; if it keeps happening, contact the IT service desk.';
     case 'invalid_credentials':
-      if (step === 'recovery') return 'The username, password or recovery code is not correct. Check them and try again; each recovery code works only once.';
-      if (step === 'enroll' && state.purpose === 'recovery') return 'The password or the code is not correct. Type your password and the current code from your new app (codes change every 30 seconds).';
+      if (step === 'recovery')
+        return 'The username, password or recovery code is not correct. Check them and try again; each recovery code works only once.';
+      if (step === 'enroll' && state.purpose === 'recovery')
+        return 'The password or the code is not correct. Type your password and the current code from your new app (codes change every 30 seconds).';
       return step === 'enroll'
         ? 'The password or the code is not correct. Type the password from the first QR code and the current code from your app (codes change every 30 seconds).'
         : 'The username, password or code is not correct. Check them and try again (codes change every 30 seconds).';
     case 'invalid_token':
-      if (state.purpose === 'invitation' && step === 'create') return 'This invitation link is no longer valid: it was already used to set up the account (sign in with your password and code), or it expired (ask HR for a new invitation).';
+      if (state.purpose === 'invitation' && step === 'create')
+        return 'This invitation link is no longer valid: it was already used to set up the account (sign in with your password and code), or it expired (ask HR for a new invitation).';
       if (state.purpose === 'renewal' && step === 'create' && state.resetToken !== undefined) {
         return 'This reset link is no longer valid: it was already used, or it expired. Ask the IT service desk for a new one; your current password and code still work if you have them.';
       }
@@ -177,13 +192,16 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
           ? 'The renewal time ran out. Sign in again with your current password and code, then choose "Renew now" again.'
           : 'The renewal time ran out. Sign in again with your old password and code to start the renewal over.';
       }
-      if (state.purpose === 'recovery' && step === 'enroll') return 'This setup session is no longer valid: it expired. Sign in again with your password and another recovery code to start over.';
-      if (step === 'enroll') return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
-      if (signingIn) return 'The service did not accept this sign-in. Sign in again; if it keeps happening, contact the IT service desk.';
+      if (state.purpose === 'recovery' && step === 'enroll')
+        return 'This setup session is no longer valid: it expired. Sign in again with your password and another recovery code to start over.';
+      if (step === 'enroll')
+        return 'This setup session is no longer valid: it expired, or the account is already set up. Sign in with your password and code, or start again.';
+      if (signingIn)
+        return 'The service did not accept this sign-in. Sign in again; if it keeps happening, contact the IT service desk.';
       return 'New accounts need an invitation here. Use the link HR sent you, or contact the IT service desk.';
     case 'unauthenticated':
     case 'forbidden':
-      return 'The credential service refused the page\'s request. Reload the page and try again; if it keeps happening, contact the IT service desk.';
+      return "The credential service refused the page's request. Reload the page and try again; if it keeps happening, contact the IT service desk.";
     case 'credentials_expired':
       return 'Your credentials have expired and must be renewed: sign in with your password and code to start the renewal.';
     case 'account_disabled':
@@ -225,10 +243,15 @@ function describeFailure(answer: ApiAnswer, step: Step): string {
  * every way on: sign in, the invitation link again, or the wait until the name frees.
  */
 function takenInWords(): string {
-  const ways = ['If the account is yours and active, sign in instead.', 'Invited by HR and lost the setup page? Open your invitation link again: it works until the account is activated.'];
+  const ways = [
+    'If the account is yours and active, sign in instead.',
+    'Invited by HR and lost the setup page? Open your invitation link again: it works until the account is activated.',
+  ];
   if (state.config.selfRegistration !== false) {
     const wait = state.config.enrollmentWindow ?? 'a few minutes';
-    ways.push(`Created it here yourself and lost the setup page before its first sign-in? The name is freed ${wait} after you started: create it again then.`);
+    ways.push(
+      `Created it here yourself and lost the setup page before its first sign-in? The name is freed ${wait} after you started: create it again then.`,
+    );
   }
   return `The username is taken (or one that looks the same). ${ways.join(' ')}`;
 }
@@ -286,7 +309,10 @@ function show(view: View, focus?: HTMLElement): void {
   if (state.view === 'codes' && view !== 'codes') clearCodes();
   state.view = view;
   for (const name of VIEWS) element(`view-${name}`).hidden = name !== view;
-  for (const [id, current] of [['nav-signin', view === 'signin'], ['nav-create', view === 'create']] as const) {
+  for (const [id, current] of [
+    ['nav-signin', view === 'signin'],
+    ['nav-create', view === 'create'],
+  ] as const) {
     if (current) element(id).setAttribute('aria-current', 'page');
     else element(id).removeAttribute('aria-current');
   }
@@ -299,7 +325,12 @@ function show(view: View, focus?: HTMLElement): void {
   element('nav-username').textContent = signedIn ? (state.signedIn as string) : '';
   const target = focus ?? element(`view-${view}`).querySelector<HTMLElement>('h1');
   if (target) {
-    if (!target.hasAttribute('tabindex') && !(target instanceof HTMLInputElement) && !(target instanceof HTMLButtonElement)) target.tabIndex = -1;
+    if (
+      !target.hasAttribute('tabindex') &&
+      !(target instanceof HTMLInputElement) &&
+      !(target instanceof HTMLButtonElement)
+    )
+      target.tabIndex = -1;
     target.focus();
   }
   const heading = element(`view-${view}`).querySelector('h1')?.textContent ?? '';
@@ -313,7 +344,9 @@ function setRecoveryMode(on: boolean, focus = true): void {
   element('signin-recovery-field').hidden = !on;
   input('signin-code').value = '';
   input('signin-recovery').value = '';
-  element('toggle-recovery').textContent = on ? 'Use the code from my authenticator app instead' : 'Lost your phone? Use a recovery code';
+  element('toggle-recovery').textContent = on
+    ? 'Use the code from my authenticator app instead'
+    : 'Lost your phone? Use a recovery code';
   if (focus) input(on ? 'signin-recovery' : 'signin-code').focus();
 }
 
@@ -354,8 +387,10 @@ function formatDay(iso: unknown): string {
 function showSignedIn(body: Record<string, unknown>, change?: string): void {
   const who = String(body.username ?? state.username);
   state.signedIn = who;
-  element('done-text').textContent = `Signed in as ${who}. Your credentials are valid until ${formatWhen(body.expires_at)}.`;
-  for (const id of ['signin-password', 'signin-code', 'signin-recovery', 'activate-password', 'activate-code']) input(id).value = '';
+  element('done-text').textContent =
+    `Signed in as ${who}. Your credentials are valid until ${formatWhen(body.expires_at)}.`;
+  for (const id of ['signin-password', 'signin-code', 'signin-recovery', 'activate-password', 'activate-code'])
+    input(id).value = '';
   resetEnrollment();
   state.earlyRenewal = false;
   element('done-change').textContent = change ?? '';
@@ -378,14 +413,17 @@ function showSignedIn(body: Record<string, unknown>, change?: string): void {
   element('codes-recover').hidden = !warn || left === 0;
   if (warn) {
     const offered = renewal !== undefined;
-    element('codes-warning-text').textContent = left === 0
-      ? 'No recovery codes left — if you lose your phone, only the IT service desk can let you back in. To get new codes, ' +
-        (offered ? 'renew your credentials with "Renew now" above.' : 'renew your credentials: the portal offers renewal here in the weeks before they expire.')
-      : `Only ${left} recovery code${left === 1 ? '' : 's'} left — get new ones before you run out: sign in with one of them ` +
-        '(you then set up your authenticator app again and get 10 new codes), or ' +
-        (offered
-          ? 'renew your credentials with "Renew now" above, which gives you 10 new codes too.'
-          : 'renew your credentials, which gives you 10 new codes too (the portal offers renewal here in the weeks before they expire).');
+    element('codes-warning-text').textContent =
+      left === 0
+        ? 'No recovery codes left — if you lose your phone, only the IT service desk can let you back in. To get new codes, ' +
+          (offered
+            ? 'renew your credentials with "Renew now" above.'
+            : 'renew your credentials: the portal offers renewal here in the weeks before they expire.')
+        : `Only ${left} recovery code${left === 1 ? '' : 's'} left — get new ones before you run out: sign in with one of them ` +
+          '(you then set up your authenticator app again and get 10 new codes), or ' +
+          (offered
+            ? 'renew your credentials with "Renew now" above, which gives you 10 new codes too.'
+            : 'renew your credentials, which gives you 10 new codes too (the portal offers renewal here in the weeks before they expire).');
   }
   clearMessage();
   show('done');
@@ -403,19 +441,24 @@ function labelSteps(): void {
   const recovery = state.purpose === 'recovery';
   const total = recovery ? 3 : 4;
   const first = recovery ? 1 : 2;
-  element('twofa-title').textContent = `Step ${first} of ${total} — ${recovery ? 'your new authenticator app' : 'your authenticator app'}`;
+  element('twofa-title').textContent =
+    `Step ${first} of ${total} — ${recovery ? 'your new authenticator app' : 'your authenticator app'}`;
   element('twofa-intro').textContent = recovery
     ? 'Add this entry to the authenticator app on your new phone (for example FreeOTP, Aegis or Google Authenticator): scan the QR code, or, on that phone, tap "Add to my authenticator app".'
     : 'Add this entry to an authenticator app (for example FreeOTP, Aegis or Google Authenticator): scan the QR code with your phone, or, on the phone itself, tap "Add to my authenticator app".';
-  element('codes-title').textContent = `Step ${first + 1} of ${total} — ${recovery ? 'your new recovery codes' : 'your recovery codes'}`;
+  element('codes-title').textContent =
+    `Step ${first + 1} of ${total} — ${recovery ? 'your new recovery codes' : 'your recovery codes'}`;
   element('codes-replace').hidden = !(recovery || state.purpose === 'renewal');
   element('codes-replace').textContent = recovery
     ? 'These new codes replace your old ones as soon as your new authenticator is active.'
     : 'These new codes replace your old ones as soon as your new credentials are active.';
-  element('activate-title').textContent = `Step ${total} of ${total} — ${recovery ? 'activate your new authenticator' : 'activate'}`;
+  element('activate-title').textContent =
+    `Step ${total} of ${total} — ${recovery ? 'activate your new authenticator' : 'activate'}`;
   element('activate-password-label').textContent = recovery ? 'Your password' : 'Password (from the first QR code)';
   input('activate-password').autocomplete = recovery ? 'current-password' : 'new-password';
-  element('activate-code-label').textContent = recovery ? 'First 6-digit code from your new app' : 'First 6-digit code from your app';
+  element('activate-code-label').textContent = recovery
+    ? 'First 6-digit code from your new app'
+    : 'First 6-digit code from your app';
   element('activate-note').textContent = recovery
     ? 'Type your password again and the code your new app shows. After this sign-in your old authenticator and your old recovery codes stop working.'
     : state.purpose === 'renewal'
@@ -473,7 +516,11 @@ function showActivate(): void {
   if (prefilled && field.value === '') field.value = newPassword as string;
   element('activate-prefilled').hidden = !prefilled;
   show('activate', element('activate-title'));
-  announce(state.purpose === 'recovery' ? 'Enter your password and the first code of your new app.' : 'Enter your password and the first code of your app.');
+  announce(
+    state.purpose === 'recovery'
+      ? 'Enter your password and the first code of your new app.'
+      : 'Enter your password and the first code of your app.',
+  );
 }
 
 function twoDigits(value: number): string {
@@ -515,10 +562,16 @@ async function copyCodes(): Promise<void> {
   try {
     if (clipboard === undefined) throw new Error('no clipboard');
     await clipboard.writeText(pendingCodes.join('\n'));
-    showMessage(`The ${pendingCodes.length} recovery codes are copied. Paste them into your password manager or a safe note now.`, 'info');
+    showMessage(
+      `The ${pendingCodes.length} recovery codes are copied. Paste them into your password manager or a safe note now.`,
+      'info',
+    );
   } catch {
     window.getSelection()?.selectAllChildren(element('recovery-codes'));
-    showMessage('This browser did not let the page copy. The codes are selected: press Ctrl+C (⌘C on a Mac) to copy them.', 'info');
+    showMessage(
+      'This browser did not let the page copy. The codes are selected: press Ctrl+C (⌘C on a Mac) to copy them.',
+      'info',
+    );
   }
 }
 
@@ -540,7 +593,10 @@ function checkUsername(typed: string): { username: string; problem?: string } {
   const refused = [...new Set(Array.from(username).filter((character) => !allowed.test(character)))];
   const named = refused.map((character) => (/\s/u.test(character) ? 'spaces' : `"${character}"`)).join(', ');
   if (refused.length > 0) return { username, problem: `A username cannot contain ${named}. ${usernameRuleInWords()}` };
-  return { username, problem: `This username is ${Array.from(username).length} characters long. ${usernameRuleInWords()}` };
+  return {
+    username,
+    problem: `This username is ${Array.from(username).length} characters long. ${usernameRuleInWords()}`,
+  };
 }
 
 async function signIn(event: SubmitEvent): Promise<void> {
@@ -553,13 +609,17 @@ async function signIn(event: SubmitEvent): Promise<void> {
   // A recovery code is sent without spaces or hyphens, in lower case (the service ignores them too).
   const code = recovery ? codeField.value.replace(/[\s-]+/g, '').toLowerCase() : sixDigits(codeField.value);
   if (username === '' || password === '' || (recovery ? code === '' : !/^\d{6}$/.test(code))) {
-    showMessage(recovery
-      ? 'Enter your username, your password and one of your recovery codes.'
-      : 'Enter your username, your password and the 6-digit code from your authenticator app.');
+    showMessage(
+      recovery
+        ? 'Enter your username, your password and one of your recovery codes.'
+        : 'Enter your username, your password and the 6-digit code from your authenticator app.',
+    );
     (username === '' ? input('signin-username') : password === '' ? input('signin-password') : codeField).focus();
     return;
   }
-  const body: Record<string, string> = recovery ? { username, password, recovery_code: code } : { username, password, totp: code };
+  const body: Record<string, string> = recovery
+    ? { username, password, recovery_code: code }
+    : { username, password, totp: code };
   const answer = await busy(element('signin-form'), () => post(state.config.authenticate, body));
   state.username = username;
   codeField.value = '';
@@ -567,7 +627,11 @@ async function signIn(event: SubmitEvent): Promise<void> {
     if (recovery && typeof answer.body.enrollment_token === 'string') return recovered(answer.body.enrollment_token);
     return showSignedIn(answer.body);
   }
-  if (answer.status === 403 && answer.body.code === 'credentials_expired' && typeof answer.body.renewal_token === 'string') {
+  if (
+    answer.status === 403 &&
+    answer.body.code === 'credentials_expired' &&
+    typeof answer.body.renewal_token === 'string'
+  ) {
     state.purpose = 'renewal';
     state.earlyRenewal = false;
     state.renewalToken = answer.body.renewal_token;
@@ -594,7 +658,10 @@ async function recovered(enrollmentToken: string): Promise<void> {
   labelSteps();
   const problem = await enroll(element('signin-form'));
   if (problem === undefined) {
-    showMessage('You signed in with a recovery code. Now set up the authenticator app on your new phone: your old phone and old codes keep working until the first sign-in with the new app.', 'info');
+    showMessage(
+      'You signed in with a recovery code. Now set up the authenticator app on your new phone: your old phone and old codes keep working until the first sign-in with the new app.',
+      'info',
+    );
     return;
   }
   // The code is used up, but its enrollment token stays valid for a while: let the user try again.
@@ -637,7 +704,9 @@ function loadDecoder(): Promise<QrDecoder> {
     if (window.jsQR !== undefined) return resolve(window.jsQR);
     const script = document.createElement('script');
     script.src = 'jsqr.js';
-    script.addEventListener('load', () => (window.jsQR !== undefined ? resolve(window.jsQR) : reject(new Error('jsqr defined nothing'))));
+    script.addEventListener('load', () =>
+      window.jsQR !== undefined ? resolve(window.jsQR) : reject(new Error('jsqr defined nothing')),
+    );
     script.addEventListener('error', () => reject(new Error('jsqr.js did not load')));
     document.head.append(script);
   }).catch((error: unknown) => {
@@ -690,15 +759,25 @@ function savePassword(event: SubmitEvent): void {
   event.preventDefault();
   clearMessage();
   if (newPassword === undefined) return;
-  showMessage('If your browser or password manager offers to save the password, accept it. If it does not, use "Copy password" and paste it into your password manager.', 'info');
+  showMessage(
+    'If your browser or password manager offers to save the password, accept it. If it does not, use "Copy password" and paste it into your password manager.',
+    'info',
+  );
   const Credential = window.PasswordCredential;
   // The browser's save prompt answers when the person does: nothing waits for it.
-  if (Credential !== undefined) void navigator.credentials.store(new Credential({ id: state.username, password: newPassword, name: state.username })).catch(() => undefined);
+  if (Credential !== undefined)
+    void navigator.credentials
+      .store(new Credential({ id: state.username, password: newPassword, name: state.username }))
+      .catch(() => undefined);
 }
 
 async function copyPassword(): Promise<void> {
   if (newPassword === undefined) return;
-  await copyText(newPassword, 'The password is copied. Paste it into your password manager now.', input('save-password'));
+  await copyText(
+    newPassword,
+    'The password is copied. Paste it into your password manager now.',
+    input('save-password'),
+  );
 }
 
 /** Copies a text; where the browser refuses, selects `fallback` for Ctrl+C. */
@@ -711,11 +790,17 @@ async function copyText(text: string, done: string, fallback: HTMLElement): Prom
   } catch {
     if (fallback instanceof HTMLInputElement) {
       // A password field cannot be selected for copying: the QR code remains the way.
-      showMessage('This browser did not let the page copy. Scan the QR code with your password manager instead.', 'info');
+      showMessage(
+        'This browser did not let the page copy. Scan the QR code with your password manager instead.',
+        'info',
+      );
       return;
     }
     window.getSelection()?.selectAllChildren(fallback);
-    showMessage('This browser did not let the page copy. The text is selected: press Ctrl+C (⌘C on a Mac) to copy it.', 'info');
+    showMessage(
+      'This browser did not let the page copy. The text is selected: press Ctrl+C (⌘C on a Mac) to copy it.',
+      'info',
+    );
   }
 }
 
@@ -778,7 +863,10 @@ async function enroll(form: HTMLElement): Promise<string | undefined> {
   manualKey = String(answer.body.manual_entry_key);
   element('manual-key').textContent = manualKey.replace(/(.{4})(?=.)/g, '$1 ');
   // On the phone itself: the otpauth:// link opens the authenticator app with this entry.
-  const uri = typeof answer.body.otpauth_uri === 'string' && answer.body.otpauth_uri.startsWith('otpauth://') ? answer.body.otpauth_uri : undefined;
+  const uri =
+    typeof answer.body.otpauth_uri === 'string' && answer.body.otpauth_uri.startsWith('otpauth://')
+      ? answer.body.otpauth_uri
+      : undefined;
   const link = element<HTMLAnchorElement>('totp-link');
   link.hidden = uri === undefined;
   if (uri !== undefined) link.href = uri;
@@ -787,7 +875,9 @@ async function enroll(form: HTMLElement): Promise<string | undefined> {
   pendingCodes = Array.isArray(codes) ? codes.filter((code): code is string => typeof code === 'string') : [];
   state.newCodeCount = pendingCodes.length;
   state.codesSaved = pendingCodes.length === 0;
-  element('to-codes').textContent = state.codesSaved ? 'I added it — next: first sign-in' : 'I added it — next: recovery codes';
+  element('to-codes').textContent = state.codesSaved
+    ? 'I added it — next: first sign-in'
+    : 'I added it — next: recovery codes';
   show('2fa', element('twofa-title'));
   announce('Scan the QR code with your authenticator app, or type the key by hand.');
   return undefined;
@@ -809,7 +899,9 @@ function confirmCodes(event: SubmitEvent): void {
   event.preventDefault();
   clearMessage();
   if (!input('codes-saved').checked) {
-    showMessage('Save your recovery codes first (download or copy them), then tick "I have saved them": they will not be shown again.');
+    showMessage(
+      'Save your recovery codes first (download or copy them), then tick "I have saved them": they will not be shown again.',
+    );
     input('codes-saved').focus();
     return;
   }
@@ -824,19 +916,25 @@ async function activate(event: SubmitEvent): Promise<void> {
   const code = sixDigits(input('activate-code').value);
   const recovery = state.purpose === 'recovery';
   if (password === '' || !/^\d{6}$/.test(code)) {
-    showMessage(recovery
-      ? 'Enter your password and the 6-digit code your new app shows now.'
-      : 'Enter the password from the first QR code and the 6-digit code your app shows now.');
+    showMessage(
+      recovery
+        ? 'Enter your password and the 6-digit code your new app shows now.'
+        : 'Enter the password from the first QR code and the 6-digit code your app shows now.',
+    );
     (password === '' ? input('activate-password') : input('activate-code')).focus();
     return;
   }
-  const answer = await busy(element('activate-form'), () => post(state.config.authenticate, { username: state.username, password, totp: code }));
+  const answer = await busy(element('activate-form'), () =>
+    post(state.config.authenticate, { username: state.username, password, totp: code }),
+  );
   input('activate-code').value = '';
   if (answer.status === 200) {
     // The old authenticator signs in too until the new one is first used: only the new one
     // answers as many codes left as it brought.
     if (recovery && answer.body.recovery_codes_left !== state.newCodeCount) {
-      showMessage('That code is from your old authenticator: you are signed in, but your new one is not active yet. Type the code your new app shows.');
+      showMessage(
+        'That code is from your old authenticator: you are signed in, but your new one is not active yet. Type the code your new app shows.',
+      );
       input('activate-code').focus();
       return;
     }
@@ -858,7 +956,10 @@ function toRecoverySignIn(): void {
   input('signin-username').value = username;
   setRecoveryMode(true, false);
   input('signin-password').focus();
-  showMessage('Sign in with your password and one of your recovery codes: you then set up your authenticator app again and get 10 new codes.', 'info');
+  showMessage(
+    'Sign in with your password and one of your recovery codes: you then set up your authenticator app again and get 10 new codes.',
+    'info',
+  );
 }
 
 function signOut(): void {
@@ -881,10 +982,15 @@ async function loadConfig(): Promise<void> {
     for (const key of ['generatePassword', 'generate2fa', 'authenticate'] as const) {
       if (typeof value[key] === 'string' && value[key] !== '') state.config[key] = value[key];
     }
-    if (typeof value.username?.pattern === 'string' && typeof value.username.characters === 'string' && typeof value.username.maxLength === 'number') {
+    if (
+      typeof value.username?.pattern === 'string' &&
+      typeof value.username.characters === 'string' &&
+      typeof value.username.maxLength === 'number'
+    ) {
       state.config.username = value.username;
     }
-    if (typeof value.enrollmentWindow === 'string' && value.enrollmentWindow !== '') state.config.enrollmentWindow = value.enrollmentWindow;
+    if (typeof value.enrollmentWindow === 'string' && value.enrollmentWindow !== '')
+      state.config.enrollmentWindow = value.enrollmentWindow;
     if (typeof value.selfRegistration === 'boolean') state.config.selfRegistration = value.selfRegistration;
   } catch {
     // the same-origin defaults of the development server
@@ -893,13 +999,18 @@ async function loadConfig(): Promise<void> {
 
 function on(id: string, type: string, handler: (event: Event) => unknown): void {
   element(id).addEventListener(type, (event) => {
-    void Promise.resolve(handler(event)).catch(() => showMessage('Something went wrong in the page. Reload it and try again.'));
+    void Promise.resolve(handler(event)).catch(() =>
+      showMessage('Something went wrong in the page. Reload it and try again.'),
+    );
   });
 }
 
 async function start(): Promise<void> {
   on('signin-form', 'submit', (event) => signIn(event as SubmitEvent));
-  on('toggle-recovery', 'click', () => { clearMessage(); setRecoveryMode(!state.recoveryMode); });
+  on('toggle-recovery', 'click', () => {
+    clearMessage();
+    setRecoveryMode(!state.recoveryMode);
+  });
   on('create-form', 'submit', (event) => create(event as SubmitEvent));
   on('activate-form', 'submit', (event) => activate(event as SubmitEvent));
   on('codes-form', 'submit', (event) => confirmCodes(event as SubmitEvent));
@@ -907,7 +1018,15 @@ async function start(): Promise<void> {
   on('codes-copy', 'click', copyCodes);
   on('save-form', 'submit', (event) => savePassword(event as SubmitEvent));
   on('copy-password', 'click', copyPassword);
-  on('copy-key', 'click', () => (manualKey === undefined ? undefined : copyText(manualKey, 'The key is copied. Paste it into your authenticator app (time-based, 6 digits, 30 seconds).', element('manual-key'))));
+  on('copy-key', 'click', () =>
+    manualKey === undefined
+      ? undefined
+      : copyText(
+          manualKey,
+          'The key is copied. Paste it into your authenticator app (time-based, 6 digits, 30 seconds).',
+          element('manual-key'),
+        ),
+  );
   on('nav-signout', 'click', signOut);
   // A reload or a closed tab in the middle of a setup loses the only copy of the password
   // QR code (and leaves the name taken until the enrollment window lapses): the browser asks first.
@@ -918,14 +1037,32 @@ async function start(): Promise<void> {
   on('renew-now', 'click', renewNow);
   on('to-2fa', 'click', () => enrollFrom(element('view-password')));
   on('to-codes', 'click', toCodes);
-  on('reset-start', 'click', () => { clearMessage(); void generatePassword(element('view-reset'), state.username); });
-  on('back-to-qr', 'click', () => { clearMessage(); show('2fa', element('twofa-title')); });
+  on('reset-start', 'click', () => {
+    clearMessage();
+    void generatePassword(element('view-reset'), state.username);
+  });
+  on('back-to-qr', 'click', () => {
+    clearMessage();
+    show('2fa', element('twofa-title'));
+  });
   on('recovered-enroll', 'click', () => enrollFrom(element('view-recovered')));
   on('codes-recover', 'click', toRecoverySignIn);
   on('sign-out', 'click', signOut);
-  on('nav-signin', 'click', () => { clearMessage(); showSignIn(); });
-  on('nav-create', 'click', () => { clearMessage(); state.purpose = 'create'; showCreate(); });
-  on('to-create', 'click', (event) => { event.preventDefault(); clearMessage(); state.purpose = 'create'; showCreate(); });
+  on('nav-signin', 'click', () => {
+    clearMessage();
+    showSignIn();
+  });
+  on('nav-create', 'click', () => {
+    clearMessage();
+    state.purpose = 'create';
+    showCreate();
+  });
+  on('to-create', 'click', (event) => {
+    event.preventDefault();
+    clearMessage();
+    state.purpose = 'create';
+    showCreate();
+  });
   await loadConfig();
 
   const params = new URLSearchParams(window.location.search);

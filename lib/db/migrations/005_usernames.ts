@@ -42,9 +42,19 @@ export function planUsernames(usernames: readonly string[]): Map<string, Usernam
     const problem = usernameProblem(normalised);
     for (const username of members) {
       if (problem !== undefined) {
-        plan.set(username, { kind: 'unmerged', reason: 'invalid', normalised, detail: `the normalised name ${problem}` });
+        plan.set(username, {
+          kind: 'unmerged',
+          reason: 'invalid',
+          normalised,
+          detail: `the normalised name ${problem}`,
+        });
       } else if (members.length > 1) {
-        plan.set(username, { kind: 'unmerged', reason: 'shared', normalised, detail: `${members.length} stored names normalise to this one; a disabled placeholder holds it` });
+        plan.set(username, {
+          kind: 'unmerged',
+          reason: 'shared',
+          normalised,
+          detail: `${members.length} stored names normalise to this one; a disabled placeholder holds it`,
+        });
       } else {
         plan.set(username, username === normalised ? { kind: 'keep' } : { kind: 'rename', to: normalised });
       }
@@ -82,7 +92,12 @@ export async function up(db: Queryable, log: Logger): Promise<void> {
      )
      INSERT INTO users_unmerged (original_username, normalised_username, reason, detail, row_data)
      SELECT username, normalised, reason, detail, row_data FROM moved`,
-    [moved.map((m) => m.username), moved.map((m) => m.normalised), moved.map((m) => m.reason), moved.map((m) => m.detail)],
+    [
+      moved.map((m) => m.username),
+      moved.map((m) => m.normalised),
+      moved.map((m) => m.reason),
+      moved.map((m) => m.detail),
+    ],
   );
   // No target name is held by another row: a row holding it would share its group.
   await db.query(
