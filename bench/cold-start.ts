@@ -166,6 +166,7 @@ async function start(
   } catch (error) {
     throw new Error(
       `${error instanceof Error ? error.message : String(error)}${stderr === '' ? '' : `\n${stderr.slice(-2000)}`}`,
+      { cause: error },
     );
   } finally {
     await kill(child);

@@ -26,7 +26,7 @@ export interface HousekeepingContext {
   databaseUrl: string;
   /** Starts our development server on the scratch database with these settings added. */
   start(extra: Record<string, string>): Promise<{ base: string; close(): Promise<void> }>;
-  say(line: string): void;
+  say: (line: string) => void;
 }
 
 interface Tick {

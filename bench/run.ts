@@ -217,7 +217,7 @@ async function adminQuery(url: string, text: string, params: unknown[] = []): Pr
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await client.connect();
   try {
-    return (await client.query(text, params)).rows;
+    return (await client.query<pg.QueryResultRow>(text, params)).rows;
   } finally {
     await client.end();
   }
@@ -231,6 +231,7 @@ async function openDatabases(): Promise<Databases> {
   } catch (error) {
     throw new Error(
       `no PostgreSQL server answers at ${new URL(adminUrl).host} (${error instanceof Error ? error.message : String(error)}); start one or set DATABASE_URL`,
+      { cause: error },
     );
   }
   const name = `cofrap_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -418,7 +419,9 @@ async function startOurs(env: Record<string, string>): Promise<Ours> {
     await waitFor(`${base}/readyz`, child, performance.now(), 30_000);
   } catch (error) {
     await stop(child);
-    throw new Error(`our server did not start: ${error instanceof Error ? error.message : String(error)}\n${stderr}`);
+    throw new Error(`our server did not start: ${error instanceof Error ? error.message : String(error)}\n${stderr}`, {
+      cause: error,
+    });
   }
   return { base, child, engine: () => engine, close: () => stop(child) };
 }
@@ -765,7 +768,7 @@ async function main(): Promise<void> {
     say(`load average after: ${loadAfter.join(' ')}`);
 
     // ------------------------------------------------------------ figures and targets
-    const serverEngine = (engineInUse.startsWith('native') ? 'native' : 'bcryptjs');
+    const serverEngine = engineInUse.startsWith('native') ? 'native' : 'bcryptjs';
     const floor = engines.find((entry) => entry.engine === serverEngine);
     const fastestVerify = Math.min(...engines.map((entry) => entry.verifyMs.median));
     const row = (fn: string, clients: number): Row | undefined =>

@@ -106,7 +106,7 @@ async function roundRobinProxy(
     inFlight[backend] = (inFlight[backend] as number) - 1;
     const resume = waiting.shift();
     if (resume === undefined) return;
-    inFlight[backend] = (inFlight[backend]) + 1;
+    inFlight[backend] = inFlight[backend] + 1;
     resume(backend);
   };
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, backend: number): void => {

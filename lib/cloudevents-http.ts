@@ -115,8 +115,11 @@ export function binaryMessage(event: CloudEvent<unknown>): BinaryMessage {
     headers[name] = name.toLowerCase().startsWith(CE_PREFIX) ? encodeHeaderValue(text, name) : text;
   }
   // The SDK has already serialised object data to JSON; a number or boolean stays as it is.
-  const body = message.body;
-  return { headers, body: body === undefined || body === null ? '' : String(body) };
+  const body: unknown = message.body;
+  if (body === undefined || body === null) return { headers, body: '' };
+  if (typeof body === 'string') return { headers, body };
+  if (typeof body === 'number' || typeof body === 'boolean') return { headers, body: String(body) };
+  throw new TypeError('binaryMessage takes JSON or text data only');
 }
 
 /** Percent-decodes the `ce-` headers of a received message; other headers are left as they are. */

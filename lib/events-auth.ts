@@ -17,7 +17,7 @@ const verifiers = new WeakMap<EventsOidcConfig, Map<string, OidcVerifier>>();
 
 function verifierFor(oidc: EventsOidcConfig, audience: string): OidcVerifier {
   let byAudience = verifiers.get(oidc);
-  if (byAudience === undefined) verifiers.set(oidc, (byAudience = new Map()));
+  if (byAudience === undefined) verifiers.set(oidc, (byAudience = new Map<string, OidcVerifier>()));
   let verifier = byAudience.get(audience);
   if (verifier === undefined) {
     verifier = createOidcVerifier({

@@ -489,7 +489,7 @@ describe('account command on postgres', function () {
 
     const csv = await account(['audit', 'export', '--format', 'csv']);
     expect(csv.code, csv.stderr).to.equal(0);
-    const rows = parseCsv(csv.stdout, { columns: true }) as Array<Record<string, string>>;
+    const rows: Array<Record<string, string>> = parseCsv(csv.stdout, { columns: true });
     expect(Object.keys(rows[0] ?? {})).to.deep.equal(AUDIT_FIELDS);
     // the CSV says what the JSON lines say: absent values are empty fields, details their JSON
     expect(rows.map((row) => ({ ...row, details: JSON.parse(row.details as string) as unknown }))).to.deep.equal(

@@ -621,7 +621,12 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     const postgres = objects.find((l) => l.object.kind === 'Deployment' && nameOf(l.object) === 'postgres') as Located;
     const pod = podTemplateOf(postgres) as PodTemplate;
     const container = listAt(pod.spec, 'containers')[0];
-    const env = Object.fromEntries(listAt(container, 'env').map((e) => [stringAt(e, 'name'), stringAt(e, 'value')]));
+    const env = Object.fromEntries(
+      listAt(container, 'env').map((e): [string, string | undefined] => [
+        String(stringAt(e, 'name')),
+        stringAt(e, 'value'),
+      ]),
+    );
     expect(env.POSTGRES_PASSWORD_FILE).to.equal(`${SECRETS_DIR}/db-admin-password`);
     expect(env, "the superuser is the image's postgres, not one of the two roles").to.not.have.property(
       'POSTGRES_USER_FILE',

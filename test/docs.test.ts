@@ -7,7 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import GithubSlugger from 'github-slugger';
 import { Lexer, walkTokens } from 'marked';
-import type { Token } from 'marked';
+import type { Token, Tokens } from 'marked';
 import { PROJECT_ROOT } from './helpers/process.js';
 
 const README_MAX_BYTES = 10_240;
@@ -36,16 +36,20 @@ function plainText(tokens: Token[] | undefined, raw: string): string {
 function anchorsOf(markdown: string): Set<string> {
   const slugger = new GithubSlugger();
   const anchors = new Set<string>();
-  walkTokens(new Lexer().lex(markdown), (token) => {
-    if (token.type === 'heading') anchors.add(slugger.slug(plainText(token.tokens, token.text)));
+  // walkTokens answers the promises of async extensions; there are none here.
+  void walkTokens(new Lexer().lex(markdown), (token) => {
+    if (token.type === 'heading') {
+      const heading = token as Tokens.Heading;
+      anchors.add(slugger.slug(plainText(heading.tokens, heading.text)));
+    }
   });
   return anchors;
 }
 
 function linkTargets(markdown: string): string[] {
   const targets: string[] = [];
-  walkTokens(new Lexer().lex(markdown), (token) => {
-    if (token.type === 'link' || token.type === 'image') targets.push(token.href);
+  void walkTokens(new Lexer().lex(markdown), (token) => {
+    if (token.type === 'link' || token.type === 'image') targets.push((token as Tokens.Link | Tokens.Image).href);
   });
   return targets;
 }

@@ -28,7 +28,7 @@ import { SECRET_SHAPES, rememberSecret, rememberedSecrets } from './helpers/secr
 import { stepWithMargin } from './helpers/totp.js';
 import { identityEventType, isPublished } from '../lib/audit.js';
 import { skeletonOf } from '../lib/usernames.js';
-import type { AuditType, PublishedType } from '../lib/audit.js';
+import type { AuditType } from '../lib/audit.js';
 
 // Days, so that "expires in N days" is exact; RENEWAL_WINDOW and the reminders keep their defaults.
 const MAX_AGE = '180 days';

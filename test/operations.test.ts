@@ -10,7 +10,6 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { PGlite } from '@electric-sql/pglite';
 import { BACKENDS, Backend, makeSecretsDir, requireBackend, seedFixture } from './helpers/backends.js';
-import type { BackendKind } from './helpers/backends.js';
 import { PROJECT_ROOT, runToExit, startProcess } from './helpers/process.js';
 import type { RunningProcess } from './helpers/process.js';
 import { postJson, rememberSecretsOf, request } from './helpers/http.js';
@@ -21,7 +20,6 @@ import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journe
 import { codeAt, stepWithMargin } from './helpers/totp.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { newFernetKey } from '../lib/config.js';
-import { sendEmployeeEvent } from './helpers/events.js';
 import { rememberOutput } from './helpers/secrets.js';
 import { loadMigrations } from '../lib/db/migrate.js';
 

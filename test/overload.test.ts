@@ -215,7 +215,9 @@ describe('overload on postgres: bounded bcrypt queue, abandoned requests, stalle
           headers: { 'content-type': 'application/json', 'content-length': '64' },
         });
         req.on('error', reject);
-        req.on('socket', (socket) => (closed = new Promise((done) => socket.once('close', () => done()))));
+        req.on('socket', (socket) => {
+          closed = new Promise((done) => socket.once('close', () => done()));
+        });
         // a part of the body, then nothing
         req.write('{"username":"slow.loris",');
         req.on('response', (res) => {

@@ -385,16 +385,14 @@ describe("least privilege on postgres: the dev overlay's PostgreSQL makes the tw
       [app, owner],
     );
     expect(roles).to.deep.equal(
-      [app, owner]
-        .sort()
-        .map((rolname) => ({
-          rolname,
-          rolsuper: false,
-          rolcreatedb: false,
-          rolcreaterole: false,
-          rolcanlogin: true,
-          has_password: true,
-        })),
+      [app, owner].sort().map((rolname) => ({
+        rolname,
+        rolsuper: false,
+        rolcreatedb: false,
+        rolcreaterole: false,
+        rolcanlogin: true,
+        has_password: true,
+      })),
     );
     const [owners] = await adminQuery<{ database: string; schema: string }>(
       database,

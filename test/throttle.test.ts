@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { useServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
-import { createAndEnroll, signIn } from './helpers/journey.js';
+import { createAndEnroll } from './helpers/journey.js';
 import { codeAt, stepWithMargin } from './helpers/totp.js';
 import { Database, createPool } from '../lib/db/database.js';
 import { createLogger } from '../lib/log.js';

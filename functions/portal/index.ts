@@ -59,8 +59,8 @@ export function intervalInWords(interval: string): string {
       if (count !== undefined) pairs.push([Number(count), unit]);
     });
   } else {
-    for (const [, count, unit] of interval.matchAll(/(\d+)\s*([a-z]+)/gi)) {
-      const word = UNIT_WORDS.find(([shape]) => shape.test(unit as string))?.[1] ?? (unit);
+    for (const [, count, unit = ''] of interval.matchAll(/(\d+)\s*([a-z]+)/gi)) {
+      const word = UNIT_WORDS.find(([shape]) => shape.test(unit))?.[1] ?? unit;
       pairs.push([Number(count), word]);
     }
   }

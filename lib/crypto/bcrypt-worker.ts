@@ -19,8 +19,7 @@ export interface BcryptResult {
   ms: number;
 }
 
-const preference = ((workerData as { engine?: BcryptEnginePreference } | undefined)?.engine ??
-  'auto');
+const preference = (workerData as { engine?: BcryptEnginePreference } | undefined)?.engine ?? 'auto';
 const engine = loadBcryptEngine(preference);
 
 function compute(task: BcryptTask): string | boolean {

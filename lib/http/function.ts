@@ -57,7 +57,7 @@ export type JsonHandler<Op extends JsonOperation> = (
 /** A POST as the envelope hands it over: headers, the body's bytes (at most 16 KiB), ids. */
 export interface PostRequest extends RequestContext {
   headers: IncomingHttpHeaders;
-  header(name: string): string | undefined;
+  header: (name: string) => string | undefined;
   body: Buffer;
 }
 
@@ -72,7 +72,7 @@ export type PostHandler = (runtime: Runtime, request: PostRequest) => Promise<Re
 
 /** What a check may see before the body is read: the headers and the request's ids. */
 export interface RequestHead {
-  header(name: string): string | undefined;
+  header: (name: string) => string | undefined;
   requestId: string;
   log: Logger;
 }

@@ -61,12 +61,15 @@ function parse(
 ): { values: Values; positionals: string[] } {
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({
+    // parseArgs types its values from the options' literal types; these options are built
+    // at run time, so its result is read as the plain shape it always has.
+    const result: { values: unknown; positionals: string[] } = parseArgs({
       args,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
-    }) as { values: Values; positionals: string[] };
+    });
+    parsed = { values: result.values as Values, positionals: result.positionals };
   } catch (error) {
     // parseArgs' first sentence names the option; the rest is advice about '--' that does not fit one line
     const message = error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? '') : '';

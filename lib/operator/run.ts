@@ -18,12 +18,12 @@ import { accountJsonLines, accountLines, accountTable, auditCsv, auditJsonLines 
 
 export interface Output {
   /** The result, on stdout; waits when the reader (a pipe to a file, `| head`) is behind. */
-  write(text: string): Promise<void>;
+  write: (text: string) => Promise<void>;
   /**
    * What was done, beside a link, for the operator at the terminal: on stderr, so that
    * stdout holds the link alone and can be piped to whatever hands it over.
    */
-  note(text: string): void;
+  note: (text: string) => void;
 }
 
 export type DatabaseCommand = Exclude<OperatorCommand, { verb: 'help' }>;

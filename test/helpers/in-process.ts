@@ -31,8 +31,8 @@ function captureServiceLogs(into: string[]): void {
   logSink = into;
   if (capturing) return;
   capturing = true;
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (chunk: unknown, ...rest: unknown[]) => {
     if (typeof chunk === 'string' && chunk.startsWith('{"time"')) {
       for (const line of chunk.split('\n').filter((l) => l !== '')) {
         logSink?.push(line);
@@ -40,8 +40,8 @@ function captureServiceLogs(into: string[]): void {
       }
       return true;
     }
-    return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-  });
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  };
 }
 
 export interface InProcessServer {

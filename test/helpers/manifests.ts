@@ -1475,8 +1475,9 @@ export function renderKustomization(dir: string): Located[] {
       timeout: 60_000,
     });
   } catch (error) {
-    const stderr = isObject(error) ? String(at(error, 'stderr') ?? '') : '';
-    throw new Error(`kubectl kustomize ${rel(dir)} failed: ${stderr.trim() || String(error)}`);
+    const output = isObject(error) ? at(error, 'stderr') : undefined;
+    const stderr = typeof output === 'string' ? output : Buffer.isBuffer(output) ? output.toString('utf8') : '';
+    throw new Error(`kubectl kustomize ${rel(dir)} failed: ${stderr.trim() || String(error)}`, { cause: error });
   }
   const source = `kubectl kustomize ${rel(dir)}`;
   return objectsOf(parseYamlStream(output, source), source);

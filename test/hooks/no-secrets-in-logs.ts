@@ -11,11 +11,11 @@ export const mochaHooks = {
     // Suites that use the library in this process log through it to our stdout: keep those
     // lines too (the library's logger writes one JSON object per line, starting {"time").
     const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    process.stdout.write = (chunk: unknown, ...rest: unknown[]) => {
       if (typeof chunk === 'string' && chunk.startsWith('{"time"'))
         for (const line of chunk.split('\n')) if (line !== '') rememberOutput('mocha process', line);
       return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
-    });
+    };
     restoreStdout = () => (process.stdout.write = original);
   },
 

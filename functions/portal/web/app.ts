@@ -26,6 +26,8 @@ interface PortalConfig {
 
 /** jsqr's decoding function, as its browser build defines it on window. */
 type QrDecoder = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+// Merged into the DOM's Window (the page is a script, not a module): ESLint sees no use.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 interface Window {
   jsQR?: QrDecoder;
   /** The Credential Management API's password credential (Chromium): not in TypeScript's DOM library. */
@@ -385,7 +387,7 @@ function formatDay(iso: unknown): string {
 
 /** The signed-in view: the expiry, what changed, and the offers to renew early or to get new recovery codes. */
 function showSignedIn(body: Record<string, unknown>, change?: string): void {
-  const who = String(body.username ?? state.username);
+  const who = typeof body.username === 'string' ? body.username : state.username;
   state.signedIn = who;
   element('done-text').textContent =
     `Signed in as ${who}. Your credentials are valid until ${formatWhen(body.expires_at)}.`;
@@ -680,7 +682,7 @@ async function generatePassword(form: HTMLElement, username: string): Promise<vo
     return;
   }
   resetEnrollment();
-  state.username = String(answer.body.username ?? username);
+  state.username = typeof answer.body.username === 'string' ? answer.body.username : username;
   state.enrollmentToken = String(answer.body.enrollment_token);
   state.renewalToken = undefined;
   state.resetToken = undefined;
