@@ -66,6 +66,8 @@ export interface LoadResult {
    * Retry-After, as a real one should, and its (account, step) stays unused.
    */
   shed: number;
+  /** CPU time the load process itself used (user + system, ms, warm-up included): what the client takes from the machine. */
+  clientCpuMs?: number;
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -274,5 +276,6 @@ async function readStdin(): Promise<string> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const spec = JSON.parse(await readStdin()) as LoadSpec;
   const result = await runLoad(spec);
-  process.stdout.write(JSON.stringify(result) + '\n');
+  const cpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({ ...result, clientCpuMs: Math.round((cpu.user + cpu.system) / 1000) }) + '\n');
 }

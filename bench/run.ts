@@ -29,6 +29,7 @@ import { housekeepingPhase } from './housekeeping.js';
 import { recoveryPhase } from './recovery.js';
 import type { PhaseReport } from './phase.js';
 import { scalePhase, SCALE_PROCESSES } from './scale.js';
+import { loadComparePhase } from './load-compare.js';
 import { coldStartLines, coldStartTargets, measureColdStarts } from './cold-start.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -440,10 +441,10 @@ function memory(pid: number): { rssMiB: number; hwmMiB: number } | undefined {
 
 // ---------------------------------------------------------------- the load
 
-function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
+function runLoadProcess(spec: LoadSpec, script: 'load' | 'autocannon-load' = 'load'): Promise<LoadResult> {
   const limitMs = spec.warmupMs + spec.durationMs + spec.timeoutMs + 10_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/bench/load.js'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`dist/bench/${script}.js`], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -700,6 +701,18 @@ async function main(): Promise<void> {
     }
     // Phases kept in their own modules (bench/<phase>.ts).
     const phases: PhaseReport[] = [];
+    // Opt-in only: not part of the full run.
+    if (SETTINGS.only.includes('load-compare'))
+      phases.push(
+        await loadComparePhase({
+          url,
+          enrolling,
+          clients: 16,
+          runLoad: runLoadProcess,
+          loadSpec: (target, expected, clients, scenario) => loadSpec(target, 'ours', expected, clients, scenario),
+          say,
+        }),
+      );
     if (wanted('recovery')) {
       phases.push(
         await recoveryPhase({
