@@ -9,7 +9,7 @@
 import { skeletonOf } from '../lib/usernames.js';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
@@ -23,6 +23,9 @@ import type { BcryptEngineName } from '../lib/crypto/bcrypt-engine.js';
 import { PasswordHasher } from '../lib/crypto/bcrypt.js';
 import { decodeQrPng } from '../test/helpers/qr.js';
 import { codeAt, currentStep } from '../test/helpers/totp.js';
+import { until } from '../test/helpers/time.js';
+import { makeSecretsDir } from '../test/helpers/backends.js';
+import { startProcess } from '../test/helpers/process.js';
 import type { LatencySummary, LoadResult, LoadSpec, Scenario } from './load.js';
 import { auditOverheadPhase } from './audit-overhead.js';
 import { housekeepingPhase } from './housekeeping.js';
@@ -75,7 +78,6 @@ const wanted = (part: string): boolean => SETTINGS.only.length === 0 || SETTINGS
 // ---------------------------------------------------------------- small helpers
 
 const say = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -145,19 +147,20 @@ async function waitFor(
   method: 'GET' | 'POST' = 'GET',
   status = 200,
 ): Promise<number> {
-  const deadline = since + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`${url}: the process exited (${child.exitCode ?? child.signalCode}) before answering`);
-    try {
-      const reply = await request(method, url, method === 'POST' ? {} : undefined, 2000);
-      if (reply.status === status) return performance.now() - since;
-    } catch {
-      // not listening yet
-    }
-    if (performance.now() > deadline) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms`);
-    await sleep(5);
-  }
+  await until(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${url}: the process exited (${child.exitCode ?? child.signalCode}) before answering`);
+      try {
+        return (await request(method, url, method === 'POST' ? {} : undefined, 2000)).status === status;
+      } catch {
+        return false; // not listening yet
+      }
+    },
+    `${url} did not answer ${status} within ${timeoutMs} ms`,
+    { everyMs: 5, limitMs: Math.max(0, since + timeoutMs - performance.now()) },
+  );
+  return performance.now() - since;
 }
 
 function stop(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
@@ -392,39 +395,29 @@ interface Ours {
 }
 
 async function startOurs(env: Record<string, string>): Promise<Ours> {
-  const port = await freePort();
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile of the whole run there (on exit).
   const profile = process.env.BENCH_CPU_PROF;
-  const args = profile === undefined || profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`];
-  const child = spawn(process.execPath, [...args, 'dist/bin/dev-server.js'], {
-    cwd: ROOT,
-    env: serverEnv({ ...env, PORT: String(port) }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const cpuProfile =
+    profile === undefined || profile === '' ? '' : `--cpu-prof --cpu-prof-dir=${path.resolve(profile)}`;
+  // The tests' starter: PORT=0, ready once it logs the port it listens on. NODE_OPTIONS and
+  // LOG_LEVEL are set here, so the caller's never reach the server (serverEnv's rule).
+  const running = await startProcess({
+    script: 'dev-server',
+    env: serverEnv({ LOG_LEVEL: 'info', ...env, NODE_OPTIONS: cpuProfile }),
+    timeoutMs: 30_000,
   });
-  let engine: string | undefined;
-  let pending = '';
-  let stderr = '';
-  // The server logs a JSON line per request, as in production; this keeps only the engine.
-  child.stdout?.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (engine === undefined && line.includes('"bcrypt_engine"'))
-        engine = (JSON.parse(line) as { engine?: string }).engine;
-    }
-  });
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(`${base}/readyz`, child, performance.now(), 30_000);
-  } catch (error) {
-    await stop(child);
-    throw new Error(`our server did not start: ${error instanceof Error ? error.message : String(error)}\n${stderr}`, {
-      cause: error,
-    });
-  }
-  return { base, child, engine: () => engine, close: () => stop(child) };
+  const base = running.url;
+  await waitFor(`${base}/readyz`, running.child, performance.now(), 30_000);
+  return {
+    base,
+    child: running.child,
+    // The server logs a JSON line per request, as in production; the engine is in one of the first.
+    engine: () => {
+      const line = running.output.find((entry) => entry.includes('"bcrypt_engine"'));
+      return line === undefined ? undefined : (JSON.parse(line) as { engine?: string }).engine;
+    },
+    close: async () => void (await running.stop()),
+  };
 }
 
 /** Peak resident memory, MiB: the sampled maximum of VmRSS, and the kernel's high-water mark. */
@@ -548,11 +541,8 @@ async function main(): Promise<void> {
     throw new Error('dist/ is missing: run npm run build first');
 
   const databases = await openDatabases();
-  const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'cofrap-bench-secrets-'));
-  const server = new URL(databases.adminUrl);
-  writeFileSync(path.join(secretsDir, 'db-credentials-username'), decodeURIComponent(server.username || 'postgres'));
-  writeFileSync(path.join(secretsDir, 'db-credentials-password'), decodeURIComponent(server.password));
-  writeFileSync(path.join(secretsDir, 'encryption-key'), newFernetKey() + '\n');
+  // Our server reads only its encryption key there: DATABASE_URL carries the connection.
+  const secretsDir = makeSecretsDir([newFernetKey()]);
   const env = { DATABASE_URL: databases.ours.url, SECRETS_DIR: secretsDir };
 
   let ours: Ours | undefined;
