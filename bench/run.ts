@@ -397,13 +397,13 @@ interface Ours {
 async function startOurs(env: Record<string, string>): Promise<Ours> {
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile of the whole run there (on exit).
   const profile = process.env.BENCH_CPU_PROF;
-  const cpuProfile =
-    profile === undefined || profile === '' ? '' : `--cpu-prof --cpu-prof-dir=${path.resolve(profile)}`;
   // The tests' starter: PORT=0, ready once it logs the port it listens on. NODE_OPTIONS and
   // LOG_LEVEL are set here, so the caller's never reach the server (serverEnv's rule).
   const running = await startProcess({
     script: 'dev-server',
-    env: serverEnv({ LOG_LEVEL: 'info', ...env, NODE_OPTIONS: cpuProfile }),
+    env: serverEnv({ LOG_LEVEL: 'info', ...env, NODE_OPTIONS: '' }),
+    nodeOptions:
+      profile === undefined || profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`],
     timeoutMs: 30_000,
   });
   const base = running.url;

@@ -44,6 +44,8 @@ export interface StartOptions {
   script: 'dev-server' | 'serve';
   env: Record<string, string>;
   timeoutMs?: number;
+  /** Options for node itself, before the script (the bench's --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeOptions?: string[];
 }
 
 function baseEnv(): Record<string, string> {
@@ -163,7 +165,7 @@ export function runToExit(
 
 export function startProcess(options: StartOptions): Promise<RunningProcess> {
   rememberDatabasePassword(options.env);
-  const child = spawn(process.execPath, [scriptPath(options.script, options.env)], {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), scriptPath(options.script, options.env)], {
     cwd: PROJECT_ROOT,
     env: { ...baseEnv(), PORT: '0', ...options.env },
   });
