@@ -21,8 +21,8 @@ import { newFernetKey } from '../lib/config.js';
 import { loadBcryptEngine } from '../lib/crypto/bcrypt-engine.js';
 import type { BcryptEngineName } from '../lib/crypto/bcrypt-engine.js';
 import { PasswordHasher } from '../lib/crypto/bcrypt.js';
-import { decodeQrPng } from '../test/helpers/qr.js';
-import { codeAt, currentStep } from '../test/helpers/totp.js';
+import { createAccount, createAndEnroll, signIn } from '../test/helpers/journey.js';
+import { currentStep } from '../test/helpers/totp.js';
 import { until } from '../test/helpers/time.js';
 import { makeSecretsDir } from '../test/helpers/backends.js';
 import { startProcess } from '../test/helpers/process.js';
@@ -129,13 +129,6 @@ function request(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs 
     });
     req.end(payload);
   });
-}
-
-async function postJson(url: string, body: unknown, expected: number): Promise<Record<string, unknown>> {
-  const reply = await request('POST', url, body);
-  if (reply.status !== expected)
-    throw new Error(`POST ${url} answered ${reply.status}, expected ${expected}: ${reply.text.slice(0, 200)}`);
-  return JSON.parse(reply.text) as Record<string, unknown>;
 }
 
 /** Polls `url` until it answers `status`; the time from `since` to that answer, in ms. */
@@ -581,27 +574,20 @@ async function main(): Promise<void> {
     // Accounts prepared through the functions themselves. generate-2fa: one pending account
     // per client, re-enrolled again and again inside its enrollment window.
     const enrolling: Array<{ username: string; enrollmentToken: string }> = [];
+    // The tests' journey steps (test/helpers/journey.ts): each answer checked against openapi.yaml.
+    const base = ours.base;
     for (let i = 0; i < 16; i++) {
       const username = `bench-enrol-${i}`;
-      const created = await postJson(url('generate-password'), { username }, 201);
-      enrolling.push({ username, enrollmentToken: created.enrollment_token as string });
+      enrolling.push({ username, enrollmentToken: (await createAccount(base, username)).enrollmentToken });
     }
     // authenticate: one account through the whole journey (password read from its QR code,
     // second factor enrolled, activated by a first sign-in), then copied row for row under
     // other usernames, so that every sign-in of the load can use a fresh (account, step).
-    const created = await postJson(url('generate-password'), { username: 'bench-signin' }, 201);
-    const password = decodeQrPng(created.qr_code_base64 as string);
-    const enrolled = await postJson(
-      url('generate-2fa'),
-      { username: 'bench-signin', enrollment_token: created.enrollment_token },
-      200,
-    );
-    const secret = enrolled.manual_entry_key as string;
-    await postJson(
-      url('authenticate'),
-      { username: 'bench-signin', password, totp: codeAt(secret, currentStep()) },
-      200,
-    );
+    const enrolled = await createAndEnroll(base, 'bench-signin');
+    const { password, secret } = enrolled;
+    const first = await signIn(base, 'bench-signin', password, secret, currentStep());
+    if (first.status !== 200)
+      throw new Error(`the first sign-in answered ${first.status}: ${first.text.slice(0, 200)}`);
     const accountsPerRun = 400;
     const signInRuns = SETTINGS.concurrencies.length + 2 + SCALE_PROCESSES.length; // the load runs, the stress, the cold starts, the scale runs
     const copies = Array.from({ length: accountsPerRun * signInRuns }, (_, i) => `bench-signin-${i + 1}`);
@@ -710,7 +696,7 @@ async function main(): Promise<void> {
           databaseUrl: databases.ours.url,
           template: 'bench-signin',
           password,
-          codes: enrolled.recovery_codes as string[],
+          codes: enrolled.recoveryCodes,
           warmupS: SETTINGS.warmupS,
           durationS: SETTINGS.durationS,
           say,
