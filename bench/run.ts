@@ -66,7 +66,7 @@ const SETTINGS = {
   concurrencies: [1, 16] as const,
   stressClients: 50,
   skipSeed: process.argv.includes('--no-seed'),
-  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale: a part of the run, for development. */
+  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale: a part of the run, for development; --only=load-compare: load.ts against autocannon, never in the full run. */
   only:
     process.argv
       .find((arg) => arg.startsWith('--only='))
