@@ -72,11 +72,11 @@ export async function setLastTotpStep(
  * For a test on PGlite that needs three fresh steps of one secret: there the server alone
  * holds the rows, so `last_totp_step` cannot be written back, and the three steps are the
  * previous, current and next one, the previous first. Returns the current step, after
- * waiting for the next one (at most `roomMs`) when less than `roomMs` of it is left, so
+ * waiting for the next one (at most `roomMs` + 20 ms: 1 s) when less than `roomMs` of it is left, so
  * that a code of `step - 1` sent at once reaches the server while it is still in the window.
  * On PostgreSQL use nextStep() and setLastTotpStep() instead: no wait at all.
  */
-export async function currentStepWithRoom(roomMs = 1000): Promise<number> {
+export async function currentStepWithRoom(roomMs = 980): Promise<number> {
   const leftMs = 30_000 - (Date.now() % 30_000);
   if (leftMs < roomMs) await new Promise((resolve) => setTimeout(resolve, leftMs + 20));
   return currentStep();
