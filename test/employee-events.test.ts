@@ -7,7 +7,7 @@ import { useInProcessServer } from './helpers/in-process.js';
 import { postJson, request } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
-import { stepWithMargin } from './helpers/totp.js';
+import { currentStep, currentStepWithRoom, nextStep, setLastTotpStep } from './helpers/totp.js';
 import { HR_SOURCE, replyEvent, sendEmployeeEvent } from './helpers/events.js';
 import { brokerAuthorization } from './helpers/oidc.js';
 import { hashToken } from '../lib/crypto/tokens.js';
@@ -44,10 +44,13 @@ for (const kind of BACKENDS) {
       url = `${base}/employee-events`;
     });
 
-    /** HR invites `username` (with an e-mail), who then sets up and signs in at `step`. */
+    /**
+     * HR invites `username` (with an e-mail), who then sets up and signs in at `step` (or at the
+     * step `step()` chooses just before the sign-in is sent).
+     */
     async function invitedAndActive(
       username: string,
-      step: number,
+      step: number | (() => Promise<number>),
     ): Promise<{
       invitation: { token: string };
       account: { password: string; enrollmentToken: string };
@@ -58,7 +61,8 @@ for (const kind of BACKENDS) {
       );
       const account = await createAccount(base, username, { invitation_token: invitation.token });
       const enrolled = await enroll(base, username, account.enrollmentToken);
-      expect((await signIn(base, username, account.password, enrolled.secret, step)).status).to.equal(200);
+      const at = typeof step === 'number' ? step : await step();
+      expect((await signIn(base, username, account.password, enrolled.secret, at)).status).to.equal(200);
       return { invitation, account, enrolled };
     }
 
@@ -108,7 +112,7 @@ for (const kind of BACKENDS) {
           .code,
       ).to.equal('invalid_token');
       const { secret } = await enroll(base, 'omar', enrollmentToken);
-      const step = await stepWithMargin();
+      const step = currentStep();
       expect((await signIn(base, 'omar', password, secret, step)).status).to.equal(200);
       // now active: the same event again changes nothing and sends no invitation
       const again = await sendEmployeeEvent(url, CREATED, { username: 'omar' });
@@ -236,7 +240,7 @@ for (const kind of BACKENDS) {
     });
 
     it('created for a self-registered account → account.conflict reply for IT, nothing changes', async () => {
-      const step = await stepWithMargin();
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const rita = await createAndEnroll(base, 'rita');
       expect((await signIn(base, 'rita', rita.password, rita.secret, step - 1)).status).to.equal(200);
       for (let i = 0; i < 2; i++) {
@@ -250,7 +254,7 @@ for (const kind of BACKENDS) {
     });
 
     it('rehired: a disabled account is invited again, its old credentials gone; the journey ends in a sign-in', async () => {
-      const step = await stepWithMargin(8);
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const { invitation: invited, account: first, enrolled: old } = await invitedAndActive('vera', step - 1);
       // rehired while active: nothing changes
       const early = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
@@ -278,14 +282,27 @@ for (const kind of BACKENDS) {
       expect(created.text).to.equal('');
       const invitation = invitationOf(await sendEmployeeEvent(url, REHIRED, { username: 'wes' }));
       const account = await createAccount(base, 'wes', { invitation_token: invitation.token });
-      const step = await stepWithMargin();
+      const step = currentStep();
       const { secret } = await enroll(base, 'wes', account.enrollmentToken);
       expect((await signIn(base, 'wes', account.password, secret, step)).status).to.equal(200);
     });
 
     it('reset-requested: a reset token for the mailer; the old credentials work until the reset is used; the journey ends in a sign-in', async () => {
-      const step = await stepWithMargin(8);
-      const { account, enrolled: old } = await invitedAndActive('xavier', step - 1);
+      // Three fresh steps of the old secret. On PostgreSQL: step - 1 is the current step
+      // (nextStep), and the third is step again once the test has moved last_totp_step back. On
+      // PGlite, where the server alone holds the rows: step - 1 is the previous step, sent at once
+      // with at least a second of the step left (helpers/totp.ts), and the third is step + 1.
+      let step = 0;
+      const { account, enrolled: old } = await invitedAndActive('xavier', async () => {
+        step = kind === 'postgres' ? nextStep() : await currentStepWithRoom();
+        return step - 1;
+      });
+      /** A step after `step` the old secret has not used, in the window for the next 30 s at least. */
+      const afterStep = async (): Promise<number> => {
+        if (kind !== 'postgres') return step + 1;
+        await setLastTotpStep(live.backend, 'xavier', step - 1);
+        return step;
+      };
 
       const answer = await sendEmployeeEvent(
         url,
@@ -314,11 +331,12 @@ for (const kind of BACKENDS) {
       expect(
         (await postJson(`${base}/generate-password`, { username: 'xavier', reset_token: resetToken })).body.code,
       ).to.equal('invalid_token');
-      expect((await signIn(base, 'xavier', account.password, old.secret, step + 1)).status).to.equal(200);
+      expect((await signIn(base, 'xavier', account.password, old.secret, await afterStep())).status).to.equal(200);
       const { secret } = await enroll(base, 'xavier', staged.enrollmentToken);
-      expect((await signIn(base, 'xavier', staged.password, secret, step + 1)).status).to.equal(200);
-      // promoted: the old ones are gone
-      expect((await signIn(base, 'xavier', account.password, old.secret, step + 2)).body.code).to.equal(
+      // a staged secret has never been used: any step in the window is new for it; promoting it records step
+      expect((await signIn(base, 'xavier', staged.password, secret, step)).status).to.equal(200);
+      // promoted: the old ones are gone (at a step the account has not used: not refused as a replay)
+      expect((await signIn(base, 'xavier', account.password, old.secret, await afterStep())).body.code).to.equal(
         'invalid_credentials',
       );
     });
@@ -344,7 +362,7 @@ for (const kind of BACKENDS) {
     });
 
     it('departed disables: both factors proven → 403 account_disabled; no recreation', async () => {
-      const step = await stepWithMargin();
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const sam = await createAndEnroll(base, 'sam');
       expect((await signIn(base, 'sam', sam.password, sam.secret, step - 1)).status).to.equal(200);
       const departed = await sendEmployeeEvent(url, DEPARTED, { username: 'SAM' });
@@ -366,7 +384,7 @@ for (const kind of BACKENDS) {
     });
 
     it('departed voids everything staged and every live token: a disabled account holds no usable staged credential or token; a re-hire starts over', async () => {
-      const step = await stepWithMargin(10);
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const dana = await createAndEnroll(base, 'dana');
       expect((await signIn(base, 'dana', dana.password, dana.secret, step - 1)).status).to.equal(200);
       // a helpdesk reset used and its authenticator enrolled: a staged password, secret and recovery codes, the

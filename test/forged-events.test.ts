@@ -8,7 +8,7 @@ import { postJson } from './helpers/http.js';
 import { createAccount, enroll, signIn } from './helpers/journey.js';
 import { BROKER, TestIssuer } from './helpers/oidc.js';
 import { replyEvent, sendEmployeeEvent } from './helpers/events.js';
-import { stepWithMargin } from './helpers/totp.js';
+import { currentStep, nextStep } from './helpers/totp.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
 const DEPARTED = 'fr.cofrap.hr.employee.departed';
@@ -63,7 +63,7 @@ describe('forged HR events on postgres (issue 14)', function () {
       (await sendEmployeeEvent(url, CREATED, { username: 'nora.petit' }, { source: '/somewhere/else' })).status,
     ).to.equal(403);
     const account = await createAccount(live.url, 'nora.petit', { invitation_token: invitation });
-    const step = await stepWithMargin();
+    const step = currentStep();
     const { secret } = await enroll(live.url, 'nora.petit', account.enrollmentToken);
     expect((await signIn(live.url, 'nora.petit', account.password, secret, step)).status).to.equal(200);
   });
@@ -73,7 +73,7 @@ describe('forged HR events on postgres (issue 14)', function () {
     const invitation = replyEvent(await sendEmployeeEvent(url, CREATED, { username: 'omar.k' })).data
       ?.invitation_token as string;
     const account = await createAccount(live.url, 'omar.k', { invitation_token: invitation });
-    const step = await stepWithMargin();
+    const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
     const { secret } = await enroll(live.url, 'omar.k', account.enrollmentToken);
     expect((await signIn(live.url, 'omar.k', account.password, secret, step - 1)).status).to.equal(200);
     const before = await counts();

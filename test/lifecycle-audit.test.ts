@@ -25,7 +25,7 @@ import { runToExit } from './helpers/process.js';
 import type { Exit } from './helpers/process.js';
 import { SecretBox } from '../lib/crypto/fernet.js';
 import { SECRET_SHAPES, rememberSecret, rememberedSecrets } from './helpers/secrets.js';
-import { stepWithMargin } from './helpers/totp.js';
+import { currentStep, nextStep } from './helpers/totp.js';
 import { identityEventType, isPublished } from '../lib/audit.js';
 import { skeletonOf } from '../lib/usernames.js';
 import type { AuditType } from '../lib/audit.js';
@@ -77,7 +77,10 @@ describe("lifecycle changes: one record and one identity event each, in the chan
   const event = (type: string, data: Record<string, unknown>, id: string, source?: string): Promise<Answer> =>
     sendEmployeeEvent(fn('employee-events'), type, data, { id, ...(source === undefined ? {} : { source }) });
 
-  /** An active account: created, enrolled and signed in once (at the step before `step`). */
+  /**
+   * An active account: created, enrolled and signed in once, at the step before `step` (from
+   * nextStep(): the current step, so `step` is still free and in the window; helpers/totp.ts).
+   */
   async function activeAccount(username: string, step: number): Promise<Enrolled> {
     const account = await createAndEnroll(live.url, username);
     const first = await signIn(live.url, username, account.password, account.secret, step - 1);
@@ -128,7 +131,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       change: 'activate (first sign-in)',
       username: 'lc.activate',
       origin: 'authenticate',
-      prepare: async (username) => ({ ...(await createAndEnroll(live.url, username)), step: await stepWithMargin(8) }),
+      prepare: async (username) => ({ ...(await createAndEnroll(live.url, username)), step: currentStep() }),
       act: async (username, p) =>
         answered(await signIn(live.url, username, str(p.password), str(p.secret), p.step as number)),
       succeeds: { status: 200 },
@@ -140,7 +143,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.expire',
       origin: 'authenticate',
       prepare: async (username) => {
-        const step = await stepWithMargin(12);
+        const step = nextStep();
         const account = await activeAccount(username, step);
         await live.backend.sql(
           "UPDATE users SET created_at = now() - $2::interval - interval '1 day' WHERE username = $1",
@@ -159,7 +162,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.renewal',
       origin: 'generate-password',
       prepare: async (username) => {
-        const step = await stepWithMargin(12);
+        const step = nextStep();
         const account = await activeAccount(username, step);
         // inside the renewal window: a sign-in offers a renewal token
         await live.backend.sql(
@@ -181,7 +184,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.renew',
       origin: 'authenticate',
       prepare: async (username) => {
-        const step = await stepWithMargin(12);
+        const step = nextStep();
         const account = await activeAccount(username, step);
         await live.backend.sql(
           "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
@@ -208,7 +211,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.recovery',
       origin: 'authenticate',
       prepare: async (username) => {
-        const account = await activeAccount(username, await stepWithMargin(8));
+        const account = await activeAccount(username, nextStep());
         return { password: account.password, code: account.recoveryCodes[3] };
       },
       act: async (username, p) =>
@@ -305,7 +308,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       change: 'reset requested (IT helpdesk)',
       username: 'lc.reset',
       origin: 'employee-events',
-      prepare: async (username) => (await activeAccount(username, await stepWithMargin(8)), {}),
+      prepare: async (username) => (await activeAccount(username, nextStep()), {}),
       act: async (username) =>
         answered(
           await event(
@@ -330,7 +333,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.resetused',
       origin: 'generate-password',
       prepare: async (username) => {
-        await activeAccount(username, await stepWithMargin(8));
+        await activeAccount(username, nextStep());
         const reset = await event(
           'fr.cofrap.it.credentials.reset-requested',
           { username, requested_by: 'agent.smith' },
@@ -348,7 +351,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       change: 'disable (HR: employee departed)',
       username: 'lc.disable',
       origin: 'employee-events',
-      prepare: async (username) => (await activeAccount(username, await stepWithMargin(8)), {}),
+      prepare: async (username) => (await activeAccount(username, nextStep()), {}),
       act: async (username) => answered(await event('fr.cofrap.hr.employee.departed', { username }, 'lc-hr-4')),
       succeeds: { status: 200 },
       records: [{ type: 'account.disabled', actor: '/hr/workday#lc-hr-4', details: { previous_status: 'active' } }],
@@ -359,7 +362,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.rehire',
       origin: 'employee-events',
       prepare: async (username) => {
-        await activeAccount(username, await stepWithMargin(8));
+        await activeAccount(username, nextStep());
         expect((await event('fr.cofrap.hr.employee.departed', { username }, 'lc-hr-5')).status).to.equal(200);
         return {};
       },
@@ -387,7 +390,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.expiring',
       origin: 'housekeeping',
       prepare: async (username) => {
-        await activeAccount(username, await stepWithMargin(8));
+        await activeAccount(username, nextStep());
         await live.backend.sql(
           "UPDATE users SET created_at = now() - $2::interval + interval '7 days' - interval '1 minute' WHERE username = $1",
           [username, MAX_AGE],
@@ -536,7 +539,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
   }
 
   it('HR and helpdesk events that change nothing are in the trail (account.unchanged), and publish nothing', async () => {
-    const step = await stepWithMargin(8);
+    const step = nextStep();
     await activeAccount('lc.same', step);
     await event('fr.cofrap.hr.employee.departed', { username: 'lc.gone' }, 'lc-hr-7');
     const before = await eventsOf('lc.same');

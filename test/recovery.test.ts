@@ -6,7 +6,7 @@ import type { LiveServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
-import { codeAt, stepWithMargin } from './helpers/totp.js';
+import { codeAt, currentStep, nextStep, setLastTotpStep } from './helpers/totp.js';
 
 function expectError(answer: Answer, status: number, code: string): void {
   expect(answer.status, answer.text).to.equal(status);
@@ -35,7 +35,7 @@ describe('recovery codes and early renewal on postgres', function () {
       expect(code.replace(/-/g, '').length * 5).to.be.at.least(80);
     }
     // activation drops the sealed copy; then no table holds a code, with or without hyphens
-    const step = await stepWithMargin();
+    const step = currentStep();
     expect((await signIn(live.url, 'rc.store', created.password, first.secret, step)).status).to.equal(200);
     const tables = await live.backend.sql<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
@@ -54,7 +54,7 @@ describe('recovery codes and early renewal on postgres', function () {
   });
 
   it('each code signs in once, in any case, with spaces or without hyphens; the answer counts what is left', async () => {
-    const step = await stepWithMargin();
+    const step = currentStep();
     const account = await createAndEnroll(live.url, 'rc.once');
     const activated = await signIn(live.url, 'rc.once', account.password, account.secret, step);
     expect(activated.body.recovery_codes_left).to.equal(10);
@@ -101,7 +101,7 @@ describe('recovery codes and early renewal on postgres', function () {
   });
 
   it('lost phone: the old TOTP works until the new authenticator is first used, then only the new one, with new codes', async () => {
-    const step = await stepWithMargin(8);
+    const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
     const account = await createAndEnroll(live.url, 'rc.lost');
     expect((await signIn(live.url, 'rc.lost', account.password, account.secret, step - 1)).status).to.equal(200);
     const recovered = await recover(live, 'rc.lost', account.password, account.recoveryCodes[0] as string);
@@ -111,14 +111,17 @@ describe('recovery codes and early renewal on postgres', function () {
     expect(fresh.recoveryCodes).to.not.include(account.recoveryCodes[1]);
     // the old phone (if found again) still works, and the old codes, until the new code is used
     expect((await signIn(live.url, 'rc.lost', account.password, account.secret, step)).status).to.equal(200);
-    const promoted = await signIn(live.url, 'rc.lost', account.password, fresh.secret, step + 1);
+    // a staged secret has never been used, so any step in the window is new for it
+    const promoted = await signIn(live.url, 'rc.lost', account.password, fresh.secret, step);
     expect(promoted.status, promoted.text).to.equal(200);
     expect(promoted.body.recovery_codes_left).to.equal(10);
+    // step is made unused again, so the old secret's code below is refused for its secret, not as a replay
+    await setLastTotpStep(live.backend, 'rc.lost', step - 1);
     expectError(
       await postJson(`${live.url}/authenticate`, {
         username: 'rc.lost',
         password: account.password,
-        totp: codeAt(account.secret, step + 1),
+        totp: codeAt(account.secret, step),
       }),
       401,
       'invalid_credentials',
@@ -132,7 +135,7 @@ describe('recovery codes and early renewal on postgres', function () {
   });
 
   it('a recovery code on an expired account: 403 with a renewal token (expiry still wins), and the code is used', async () => {
-    const step = await stepWithMargin();
+    const step = currentStep();
     const account = await createAndEnroll(live.url, 'rc.expired');
     expect((await signIn(live.url, 'rc.expired', account.password, account.secret, step)).status).to.equal(200);
     await live.backend.sql("UPDATE users SET created_at = now() - interval '7 months' WHERE username = 'rc.expired'");
@@ -147,7 +150,7 @@ describe('recovery codes and early renewal on postgres', function () {
   });
 
   it('inside RENEWAL_WINDOW a sign-in offers a renewal token; renewing early stages new credentials', async () => {
-    const step = await stepWithMargin(8);
+    const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
     const account = await createAndEnroll(live.url, 'rc.early');
     const fresh = await signIn(live.url, 'rc.early', account.password, account.secret, step - 1);
     expect(fresh.body).to.not.have.property('renewal_token');
@@ -165,7 +168,7 @@ describe('recovery codes and early renewal on postgres', function () {
       200,
     );
     const { secret } = await enroll(live.url, 'rc.early', renewed.enrollmentToken);
-    const promoted = await signIn(live.url, 'rc.early', renewed.password, secret, step + 1);
+    const promoted = await signIn(live.url, 'rc.early', renewed.password, secret, step); // staged: any step is new
     expect(promoted.status, promoted.text).to.equal(200);
     expect(promoted.body).to.not.have.property('renewal_token');
     const months = (new Date(promoted.body.expires_at as string).getTime() - Date.now()) / (30.4 * 86_400_000);

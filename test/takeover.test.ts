@@ -11,7 +11,7 @@ import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import type { Enrolled } from './helpers/journey.js';
 import { replyEvent, sendEmployeeEvent } from './helpers/events.js';
-import { stepWithMargin } from './helpers/totp.js';
+import { currentStep, nextStep, setLastTotpStep } from './helpers/totp.js';
 
 const MADE_UP = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
@@ -89,7 +89,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
 
     it("finding 1: renewal → lapse → claim attempt → 409; the owner's old factors → 403 with a renewal token", async () => {
       const base = live.url;
-      const step = await stepWithMargin(8);
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const { owner, expired } = await expiredAccount(live, 'victim', step);
       const before = await rowOf(live, 'victim');
 
@@ -127,7 +127,8 @@ describe('takeover regressions on postgres (issue 13)', function () {
       expect(after.activated_at?.getTime()).to.equal(before.activated_at?.getTime());
 
       // The owner's old factors answer as before: expired, with a fresh renewal token.
-      const again = await signIn(base, 'victim', owner.password, owner.secret, step + 1);
+      await setLastTotpStep(live.backend, 'victim', step - 1); // step is fresh again: no third step to wait for
+      const again = await signIn(base, 'victim', owner.password, owner.secret, step);
       expectError(again, 403, 'credentials_expired');
       expect(again.body.renewal_token).to.be.a('string').and.not.equal(expired.body.renewal_token);
 
@@ -135,18 +136,20 @@ describe('takeover regressions on postgres (issue 13)', function () {
       const renewed = await createAccount(base, 'victim', { renewal_token: again.body.renewal_token as string }, 200);
       expect((await rowOf(live, 'victim')).staged_password_hash).to.not.equal(during.staged_password_hash);
       const { secret } = await enroll(base, 'victim', renewed.enrollmentToken);
-      const promoted = await signIn(base, 'victim', renewed.password, secret, step + 1);
+      const promoted = await signIn(base, 'victim', renewed.password, secret, step); // staged: any step is new
       expect(promoted.status, promoted.text).to.equal(200);
       const done = await rowOf(live, 'victim');
       expect(done).to.include({ status: 'active', staged_password_hash: null, staged_mfa_secret: null });
       expect(done.password_hash).to.not.equal(before.password_hash);
       expect(done.created_at.getTime()).to.be.greaterThan(before.created_at.getTime());
-      expectError(await signIn(base, 'victim', owner.password, owner.secret, step + 2), 401, 'invalid_credentials');
+      // step made unused again: the old code is refused for its secret, not as a replay
+      await setLastTotpStep(live.backend, 'victim', step - 1);
+      expectError(await signIn(base, 'victim', owner.password, owner.secret, step), 401, 'invalid_credentials');
     });
 
     it('finding 1: a renewal in progress leaves the credentials in use working, before expiry too', async () => {
       const base = live.url;
-      const step = await stepWithMargin(8);
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const { owner, expired } = await expiredAccount(live, 'early.bird', step);
       const renewal = await createAccount(
         base,
@@ -159,8 +162,9 @@ describe('takeover regressions on postgres (issue 13)', function () {
       expect((await enroll(base, 'early.bird', renewal.enrollmentToken)).secret).to.equal(first.secret);
       expect((await rowOf(live, 'early.bird')).staged_mfa_secret).to.be.a('string');
       // the old factors still sign in (expired: 403 with a renewal token, not 401)
-      expectError(await signIn(base, 'early.bird', owner.password, owner.secret, step + 1), 403, 'credentials_expired');
-      expect((await signIn(base, 'early.bird', renewal.password, first.secret, step + 1)).status).to.equal(200);
+      await setLastTotpStep(live.backend, 'early.bird', step - 1); // step is fresh again: no third step to wait for
+      expectError(await signIn(base, 'early.bird', owner.password, owner.secret, step), 403, 'credentials_expired');
+      expect((await signIn(base, 'early.bird', renewal.password, first.secret, step)).status).to.equal(200);
     });
 
     it('finding 1: a self-registered account that never activated may start over; once active, never by name', async () => {
@@ -173,7 +177,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
         'invalid_token',
       );
       const second = await createAccount(base, 'walk.in');
-      const step = await stepWithMargin();
+      const step = currentStep();
       const { secret } = await enroll(base, 'walk.in', second.enrollmentToken);
       expectError(await signIn(base, 'walk.in', first.password, secret, step), 401, 'invalid_credentials');
       expect((await signIn(base, 'walk.in', second.password, secret, step)).status).to.equal(200);
@@ -184,7 +188,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
     it('finding 2: made-up tokens answer byte-identical bodies in every state', async () => {
       const base = live.url;
       const events = `${base}/employee-events`;
-      const step = await stepWithMargin(8);
+      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       // invited
       expect(
         (await sendEmployeeEvent(events, 'fr.cofrap.hr.employee.created', { username: 'st.invited' })).status,
@@ -237,7 +241,8 @@ describe('takeover regressions on postgres (issue 13)', function () {
       }
       expect(new Set(bodies.values()).size, JSON.stringify(Object.fromEntries(bodies), null, 1)).to.equal(1);
       // nothing was changed by the probes: the expired account still answers 403 with its old factors
-      expectError(await signIn(base, 'st.aged', aged.password, aged.secret, step + 1), 403, 'credentials_expired');
+      await setLastTotpStep(live.backend, 'st.aged', step - 1); // step is fresh again: no third step to wait for
+      expectError(await signIn(base, 'st.aged', aged.password, aged.secret, step), 403, 'credentials_expired');
     });
 
     it('finding 5: look-alike usernames are refused beside jose.fino, over HTTP and from HR', async () => {
@@ -300,7 +305,7 @@ describe('takeover regressions on postgres (issue 13)', function () {
       // The invitation is still hers: it starts over, replacing the first password.
       const second = await createAccount(base, 'nora.petit', { invitation_token: invitation });
       expect(second.password).to.not.equal(first.password);
-      const step = await stepWithMargin();
+      const step = currentStep();
       const { secret } = await enroll(base, 'nora.petit', second.enrollmentToken);
       expect((await signIn(base, 'nora.petit', second.password, secret, step)).status).to.equal(200);
       expectError(await signIn(base, 'nora.petit', first.password, secret, step + 1), 401, 'invalid_credentials');

@@ -8,7 +8,7 @@ import { useServer } from './helpers/backends.js';
 import { postJson } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAndEnroll } from './helpers/journey.js';
-import { codeAt, stepWithMargin } from './helpers/totp.js';
+import { codeAt, currentStep, nextStep } from './helpers/totp.js';
 import { Database, createPool } from '../lib/db/database.js';
 import { createLogger } from '../lib/log.js';
 import { ADDRESS_LIMIT, PAIR_THRESHOLD, USERNAME_THRESHOLD, prune } from '../lib/db/throttle.js';
@@ -77,7 +77,6 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
   });
 
   it('an attacker at A locking V does not stop V signing in from B; A stays locked', async () => {
-    const step = await stepWithMargin();
     const victim = await createAndEnroll(live.url, 'held.off');
     const [attacker, office] = ['192.0.2.66', '198.51.100.20'];
     for (let i = 0; i < PAIR_THRESHOLD; i++) expectStatus(await fail('held.off', attacker), 401, `attempt ${i + 1}`);
@@ -86,13 +85,13 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
     // the right password from A is refused too: nothing is checked while the lock runs
     expectStatus(
-      await signInFrom(attacker, 'held.off', victim.password, victim.secret, step),
+      await signInFrom(attacker, 'held.off', victim.password, victim.secret, currentStep()),
       429,
       'right password from A',
     );
 
     expectStatus(
-      await signInFrom(office, 'held.off', victim.password, victim.secret, step),
+      await signInFrom(office, 'held.off', victim.password, victim.secret, currentStep()),
       200,
       'the employee from B',
     );
@@ -108,7 +107,6 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
   });
 
   it(`${USERNAME_THRESHOLD} failures from ${USERNAME_THRESHOLD} addresses lock V everywhere for 15 min, doubling; one account_locked each time; a success resets`, async () => {
-    const step = await stepWithMargin(8);
     const victim = await createAndEnroll(live.url, 'many.hands');
     const answers = await inBatches(USERNAME_THRESHOLD, 10, (i) => fail('many.hands', `10.1.${i >> 8}.${i & 255}`));
     expect(
@@ -125,7 +123,7 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     expect(logged('account_locked', 'many.hands')).to.have.length(1);
 
     // from an address never seen, with the right password: refused, not checked
-    const refused = await signInFrom('10.2.0.1', 'many.hands', victim.password, victim.secret, step);
+    const refused = await signInFrom('10.2.0.1', 'many.hands', victim.password, victim.secret, currentStep());
     expectStatus(refused, 429);
     expect(Number(refused.headers.get('retry-after'))).to.be.within(14 * 60, 15 * 60);
     expect(logged('sign_in_throttled', 'many.hands').at(-1)?.scopes).to.deep.equal(['username']);
@@ -142,7 +140,7 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
       "UPDATE auth_throttle_username SET locked_until = now() - interval '1 second' WHERE username = 'many.hands'",
     );
     expectStatus(
-      await signInFrom('10.2.0.3', 'many.hands', victim.password, victim.secret, step),
+      await signInFrom('10.2.0.3', 'many.hands', victim.password, victim.secret, currentStep()),
       200,
       'after the lock',
     );
@@ -152,7 +150,6 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
   });
 
   it(`${ADDRESS_LIMIT + 1} failures from one address over as many usernames refuse that address for a fresh username; another address is not`, async () => {
-    const step = await stepWithMargin();
     const bystander = await createAndEnroll(live.url, 'by.stander');
     const sprayer = '203.0.113.50';
     const answers = await inBatches(ADDRESS_LIMIT + 1, 10, (i) => fail(`sprayed.${i}`, sprayer));
@@ -164,13 +161,13 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
     expect(logged('sign_in_throttled', 'fresh.name').at(-1)?.scopes).to.deep.equal(['address']);
     // whatever the username, a right password included
     expectStatus(
-      await signInFrom(sprayer, 'by.stander', bystander.password, bystander.secret, step),
+      await signInFrom(sprayer, 'by.stander', bystander.password, bystander.secret, currentStep()),
       429,
       'a right password from the sprayer',
     );
     expectStatus(await fail('fresh.name', '203.0.113.51'), 401, 'another address');
     expectStatus(
-      await signInFrom('203.0.113.51', 'by.stander', bystander.password, bystander.secret, step),
+      await signInFrom('203.0.113.51', 'by.stander', bystander.password, bystander.secret, currentStep()),
       200,
       'the bystander elsewhere',
     );
@@ -184,11 +181,10 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
   });
 
   it('a success takes back its own failure from the address, not the others', async () => {
-    const step = await stepWithMargin();
     const account = await createAndEnroll(live.url, 'own.goal');
     const address = '198.51.100.77';
     for (let i = 0; i < 3; i++) expectStatus(await fail(`typo.${i}`, address), 401);
-    expectStatus(await signInFrom(address, 'own.goal', account.password, account.secret, step), 200);
+    expectStatus(await signInFrom(address, 'own.goal', account.password, account.secret, currentStep()), 200);
     const [row] = await live.backend.sql<{ n: number }>(
       'SELECT cardinality(failed_at) AS n FROM auth_throttle_address WHERE client_address = $1',
       [address],
@@ -197,7 +193,7 @@ describe('throttle per client address on postgres (TRUSTED_PROXY_HOPS=1)', funct
   });
 
   it('a 403 (both factors proven, credentials expired) resets the counts like a success', async () => {
-    const step = await stepWithMargin(8);
+    const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
     const account = await createAndEnroll(live.url, 'old.creds');
     expectStatus(await signInFrom('192.0.2.10', 'old.creds', account.password, account.secret, step - 1), 200);
     await live.backend.sql("UPDATE users SET created_at = now() - interval '7 months' WHERE username = 'old.creds'");

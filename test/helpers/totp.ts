@@ -40,11 +40,44 @@ export function codeAt(base32Secret: string, step: number): string {
 }
 
 /**
- * Waits, when needed, until the current 30-second step has at least `marginSeconds` left,
- * so that a test using steps now-1, now and now+1 does not straddle a boundary.
+ * The step after the current one, read just before a test's first sign-in. Codes at
+ * `nextStep() - 1` (the current step) and `nextStep()` stay inside the service's window
+ * (the server's step ±1) for as long as the server's step is one of those two: at least 30 s
+ * from the read, far longer than a test's requests take, wherever in its 30 seconds the
+ * step is when the test reads it. So a test that needs two steps never waits for a margin.
  */
-export async function stepWithMargin(marginSeconds = 4): Promise<number> {
-  const intoStep = (Date.now() / 1000) % 30;
-  if (30 - intoStep < marginSeconds) await new Promise((resolve) => setTimeout(resolve, (30 - intoStep + 0.2) * 1000));
+export function nextStep(): number {
+  return currentStep() + 1;
+}
+
+/**
+ * Writes the step the account last signed in with, so that its next sign-in may use any
+ * later step again (the service accepts only a step later than this one): a test that
+ * needs a third fresh step moves the account's state, as the expiry tests write
+ * `created_at`, instead of waiting up to 30 s for the clock's next step. PostgreSQL only.
+ */
+export async function setLastTotpStep(
+  backend: { sql(text: string, params: unknown[]): Promise<unknown[]> },
+  username: string,
+  step: number,
+): Promise<void> {
+  const rows = await backend.sql('UPDATE users SET last_totp_step = $2 WHERE username = $1 RETURNING username', [
+    username,
+    step,
+  ]);
+  if (rows.length !== 1) throw new Error(`no account ${username} to set last_totp_step for`);
+}
+
+/**
+ * For a test on PGlite that needs three fresh steps of one secret: there the server alone
+ * holds the rows, so `last_totp_step` cannot be written back, and the three steps are the
+ * previous, current and next one, the previous first. Returns the current step, after
+ * waiting for the next one (at most `roomMs` + 20 ms: 1 s) when less than `roomMs` of it is left, so
+ * that a code of `step - 1` sent at once reaches the server while it is still in the window.
+ * On PostgreSQL use nextStep() and setLastTotpStep() instead: no wait at all.
+ */
+export async function currentStepWithRoom(roomMs = 980): Promise<number> {
+  const leftMs = 30_000 - (Date.now() % 30_000);
+  if (leftMs < roomMs) await new Promise((resolve) => setTimeout(resolve, leftMs + 20));
   return currentStep();
 }
