@@ -7,7 +7,7 @@
 // "Why our own load generator".
 import autocannon from 'autocannon';
 import type { Client, Request } from 'autocannon';
-import { summarise } from './load.js';
+import { serveLoadProcess, summarise } from './load.js';
 import type { LoadResult, LoadSpec } from './load.js';
 
 export interface AutocannonResult extends LoadResult {
@@ -117,15 +117,4 @@ export async function runAutocannon(spec: LoadSpec): Promise<AutocannonResult> {
   };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const spec = JSON.parse(await readStdin()) as LoadSpec;
-  const result = await runAutocannon(spec);
-  const cpu = process.cpuUsage();
-  process.stdout.write(JSON.stringify({ ...result, clientCpuMs: Math.round((cpu.user + cpu.system) / 1000) }) + '\n');
-}
+if (import.meta.url === `file://${process.argv[1]}`) await serveLoadProcess(runAutocannon);

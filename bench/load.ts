@@ -91,14 +91,15 @@ export function summarise(values: number[]): LatencySummary | undefined {
   };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   text: string;
   /** Seconds, from a 503's Retry-After. */
   retryAfter: number | undefined;
 }
 
-function post(agent: http.Agent, url: URL, body: string, timeoutMs: number): Promise<Answer> {
+/** One POST of a JSON body on a keep-alive agent, with a time limit. */
+export function post(agent: http.Agent, url: URL, body: string, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       {
@@ -273,9 +274,15 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * A load process's main: one LoadSpec as JSON on stdin, the result (with the CPU time this
+ * process used) as one JSON line on stdout. Shared by this generator and autocannon's.
+ */
+export async function serveLoadProcess(run: (spec: LoadSpec) => Promise<LoadResult>): Promise<void> {
   const spec = JSON.parse(await readStdin()) as LoadSpec;
-  const result = await runLoad(spec);
+  const result = await run(spec);
   const cpu = process.cpuUsage();
   process.stdout.write(JSON.stringify({ ...result, clientCpuMs: Math.round((cpu.user + cpu.system) / 1000) }) + '\n');
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) await serveLoadProcess(runLoad);

@@ -10,7 +10,7 @@
 import http from 'node:http';
 import pg from 'pg';
 import { skeletonOf } from '../lib/usernames.js';
-import { summarise } from './load.js';
+import { post, summarise } from './load.js';
 import type { LatencySummary } from './load.js';
 import { fmt } from './phase.js';
 import type { PhaseReport } from './phase.js';
@@ -27,32 +27,6 @@ export interface RecoveryContext {
   warmupS: number;
   durationS: number;
   say(line: string): void;
-}
-
-function post(agent: http.Agent, url: URL, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.setTimeout(30_000, () => request.destroy(new Error('no answer within 30 s')));
-    request.on('error', reject);
-    request.end(body);
-  });
 }
 
 export async function recoveryPhase(context: RecoveryContext): Promise<PhaseReport> {
@@ -96,6 +70,7 @@ export async function recoveryPhase(context: RecoveryContext): Promise<PhaseRepo
         agent,
         url,
         JSON.stringify({ username, password: context.password, recovery_code: code }),
+        30_000,
       );
       const body = answer.status === 200 ? (JSON.parse(answer.text) as Record<string, unknown>) : {};
       const ok =

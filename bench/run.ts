@@ -10,7 +10,6 @@ import { skeletonOf } from '../lib/usernames.js';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +29,7 @@ import type { LatencySummary, LoadResult, LoadSpec, Scenario } from './load.js';
 import { auditOverheadPhase } from './audit-overhead.js';
 import { housekeepingPhase } from './housekeeping.js';
 import { recoveryPhase } from './recovery.js';
+import { freePort } from './phase.js';
 import type { PhaseReport } from './phase.js';
 import { scalePhase, SCALE_PROCESSES } from './scale.js';
 import { loadComparePhase } from './load-compare.js';
@@ -90,18 +90,6 @@ const median = (values: number[]): number => {
 function loadAverage(): [number, number, number] {
   const [one, five, fifteen] = os.loadavg();
   return [round(one ?? 0, 2), round(five ?? 0, 2), round(fifteen ?? 0, 2)];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Reply {

@@ -20,7 +20,7 @@ import {
 } from '../../lib/events.js';
 import type { EmployeeEvent, HrEvent, ReplyMessage } from '../../lib/events.js';
 import { disable, invite, provenanceOf, recordDelivery, rehire, requestReset } from '../../lib/db/employees.js';
-import type { Invitation } from '../../lib/db/employees.js';
+import type { Invitation, InvitationIssued } from '../../lib/db/employees.js';
 import type { Queryable } from '../../lib/db/database.js';
 import { issueToken } from '../../lib/crypto/tokens.js';
 import { recordAudit } from '../../lib/db/audit.js';
@@ -72,18 +72,7 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
         ...invitationOf(event, token.hash, runtime),
         usernameSkeleton: claim.skeleton,
       });
-      if (issued !== undefined) {
-        const audit: AuditEntry = {
-          type: 'account.invited',
-          username,
-          details: { invitation_expires_at: issued.expiresAt.toISOString() },
-        };
-        return {
-          outcome: 'invited',
-          reply: invitationReply(username, token.token, issued.expiresAt, issued.email),
-          audit,
-        };
-      }
+      if (issued !== undefined) return invited('account.invited', username, token.token, issued);
       // Someone registered the name before HR's event arrived: IT must look, nothing changes.
       // (A disabled account comes back only by `rehired`.)
       const holder = await provenanceOf(tx, username);
@@ -108,16 +97,7 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
       const token = issueToken();
       const issued = await rehire(tx, invitationOf(event, token.hash, runtime));
       if (issued === undefined) return { outcome: 'not_disabled' };
-      const audit: AuditEntry = {
-        type: 'account.enabled',
-        username,
-        details: { invitation_expires_at: issued.expiresAt.toISOString() },
-      };
-      return {
-        outcome: 'invited',
-        reply: invitationReply(username, token.token, issued.expiresAt, issued.email),
-        audit,
-      };
+      return invited('account.enabled', username, token.token, issued);
     }
     default: {
       const token = issueToken();
@@ -135,6 +115,20 @@ async function apply(tx: Queryable, event: EmployeeEvent, runtime: Runtime): Pro
       };
     }
   }
+}
+
+/** An invitation issued (a new employee, or a re-hire): its reply event and its record. */
+function invited(
+  type: 'account.invited' | 'account.enabled',
+  username: string,
+  token: string,
+  issued: InvitationIssued,
+): Applied {
+  return {
+    outcome: 'invited',
+    reply: invitationReply(username, token, issued.expiresAt, issued.email),
+    audit: { type, username, details: { invitation_expires_at: issued.expiresAt.toISOString() } },
+  };
 }
 
 /** The trail's record of an event that changed nothing (not published: there is no change). */
