@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { codeAt, currentStep } from '../test/helpers/totp.js';
-import { freePort } from './phase.js';
+import { freePort, median, round } from './phase.js';
 
 export const COLD_FUNCTIONS = ['authenticate', 'generate-password', 'generate-2fa'] as const;
 
@@ -50,15 +50,6 @@ export interface ColdStartOptions {
   /** Accounts for authenticate's first sign-in, one per start (a TOTP step is accepted once per account). */
   signIn: { password: string; secret: string; accounts: Array<{ username: string; lastStep: number | null }> };
 }
-
-const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 
 function status(
   port: number,

@@ -29,7 +29,7 @@ import type { LatencySummary, LoadResult, LoadSpec, Scenario } from './load.js';
 import { auditOverheadPhase } from './audit-overhead.js';
 import { housekeepingPhase } from './housekeeping.js';
 import { recoveryPhase } from './recovery.js';
-import { freePort } from './phase.js';
+import { freePort, median, round } from './phase.js';
 import type { PhaseReport } from './phase.js';
 import { scalePhase, SCALE_PROCESSES } from './scale.js';
 import { loadComparePhase } from './load-compare.js';
@@ -78,14 +78,6 @@ const wanted = (part: string): boolean => SETTINGS.only.length === 0 || SETTINGS
 // ---------------------------------------------------------------- small helpers
 
 const say = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
-const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 
 function loadAverage(): [number, number, number] {
   const [one, five, fifteen] = os.loadavg();

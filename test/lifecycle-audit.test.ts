@@ -88,6 +88,19 @@ describe("lifecycle changes: one record and one identity event each, in the chan
     return account;
   }
 
+  /** An active account moved inside its renewal window, signed in: the answer offers a renewal token. */
+  async function renewalOffered(username: string): Promise<{ offered: Answer; step: number }> {
+    const step = nextStep();
+    const account = await activeAccount(username, step);
+    await live.backend.sql(
+      "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
+      [username, MAX_AGE],
+    );
+    const offered = await signIn(live.url, username, account.password, account.secret, step);
+    expect(offered.body.renewal_token, offered.text).to.be.a('string');
+    return { offered, step };
+  }
+
   /** The operator's command, as IT runs it; reset and enable print a link with a token on stdout. */
   async function operator(args: string[]): Promise<Result> {
     const exit = await runToExit('account', live.backend.env(), { args, stdoutHandsOver: true });
@@ -162,15 +175,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.renewal',
       origin: 'generate-password',
       prepare: async (username) => {
-        const step = nextStep();
-        const account = await activeAccount(username, step);
-        // inside the renewal window: a sign-in offers a renewal token
-        await live.backend.sql(
-          "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
-          [username, MAX_AGE],
-        );
-        const offered = await signIn(live.url, username, account.password, account.secret, step);
-        expect(offered.body.renewal_token, offered.text).to.be.a('string');
+        const { offered } = await renewalOffered(username);
         return { token: offered.body.renewal_token };
       },
       act: async (username, p) =>
@@ -184,13 +189,7 @@ describe("lifecycle changes: one record and one identity event each, in the chan
       username: 'lc.renew',
       origin: 'authenticate',
       prepare: async (username) => {
-        const step = nextStep();
-        const account = await activeAccount(username, step);
-        await live.backend.sql(
-          "UPDATE users SET created_at = now() - $2::interval + interval '10 days' WHERE username = $1",
-          [username, MAX_AGE],
-        );
-        const offered = await signIn(live.url, username, account.password, account.secret, step);
+        const { offered, step } = await renewalOffered(username);
         const renewed = await createAccount(
           live.url,
           username,
