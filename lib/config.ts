@@ -109,7 +109,7 @@ function intVar(env: Env, name: string, fallback: number, min: number, max: numb
   return value;
 }
 
-export function boolVar(env: Env, name: string, fallback: boolean): boolean {
+function boolVar(env: Env, name: string, fallback: boolean): boolean {
   const raw = readVar(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;
   if (['true', '1', 'yes', 'on'].includes(raw)) return true;
@@ -124,7 +124,7 @@ const INTERVAL_UNIT = '(?:years?|y|mons?|months?|weeks?|w|days?|d|hours?|h|minut
 const VERBOSE_INTERVAL = new RegExp(`^(?:\\d+\\s*${INTERVAL_UNIT}\\s*)+$`, 'i');
 const ISO_INTERVAL = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
 
-export function intervalVar(env: Env, name: string, fallback: string): string {
+function intervalVar(env: Env, name: string, fallback: string): string {
   const raw = readVar(env, name);
   if (raw === undefined) return fallback;
   if (!VERBOSE_INTERVAL.test(raw) && !ISO_INTERVAL.test(raw)) {

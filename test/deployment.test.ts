@@ -225,6 +225,35 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     uid = dockerfileFacts(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).uid;
   });
 
+  /**
+   * `configMap` is read by the Service `reader` alone, whose container trusts the cluster's
+   * CA (NODE_EXTRA_CA_CERTS from the kube-root-ca.crt ConfigMap) to fetch the API server's
+   * JWKS: employee-events' and housekeeping's OIDC settings.
+   */
+  function expectOnlyReaderWithClusterCa(configMap: string, reader: string): void {
+    const readers = baseObjects.filter((l) =>
+      listAt(podTemplateOf(l)?.spec, 'containers').some((c) =>
+        listAt(c, 'envFrom').some((e) => stringAt(e, 'configMapRef', 'name') === configMap),
+      ),
+    );
+    expect(readers.map((l) => nameOf(l.object))).to.deep.equal([reader]);
+    const pod = podTemplateOf(readers[0] as Located) as PodTemplate;
+    const container = listAt(pod.spec, 'containers')[0];
+    const caFile =
+      stringAt(
+        listAt(container, 'env').find((e) => stringAt(e, 'name') === 'NODE_EXTRA_CA_CERTS'),
+        'value',
+      ) ?? '';
+    const mount = listAt(container, 'volumeMounts').find(
+      (m) => path.posix.dirname(caFile) === stringAt(m, 'mountPath'),
+    );
+    const volume = listAt(pod.spec, 'volumes').find((v) => stringAt(v, 'name') === stringAt(mount, 'name'));
+    expect(stringAt(volume, 'configMap', 'name'), 'NODE_EXTRA_CA_CERTS from the kube-root-ca.crt ConfigMap').to.equal(
+      'kube-root-ca.crt',
+    );
+    expect(listAt(volume, 'configMap', 'items')).to.deep.equal([{ key: 'ca.crt', path: path.posix.basename(caFile) }]);
+  }
+
   it('every YAML file under knative/ and skaffold.yaml parses, every document of it', () => {
     expect(parseErrors).to.deep.equal([]);
     expect(() => parseYamlFile(path.join(ROOT, 'skaffold.yaml'), '1.2')).to.not.throw();
@@ -414,27 +443,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
     expect(settings, 'HR_EVENT_SOURCES belongs to the overlays').to.not.have.property('HR_EVENT_SOURCES');
 
     // employee-events alone reads them, and reaches the API server's JWKS over its CA.
-    const readers = baseObjects.filter((l) =>
-      listAt(podTemplateOf(l)?.spec, 'containers').some((c) =>
-        listAt(c, 'envFrom').some((e) => stringAt(e, 'configMapRef', 'name') === EMPLOYEE_EVENTS_CONFIG),
-      ),
-    );
-    expect(readers.map((l) => nameOf(l.object))).to.deep.equal([EMPLOYEE_EVENTS]);
-    const pod = podTemplateOf(readers[0] as Located) as PodTemplate;
-    const container = listAt(pod.spec, 'containers')[0];
-    const caFile =
-      stringAt(
-        listAt(container, 'env').find((e) => stringAt(e, 'name') === 'NODE_EXTRA_CA_CERTS'),
-        'value',
-      ) ?? '';
-    const mount = listAt(container, 'volumeMounts').find(
-      (m) => path.posix.dirname(caFile) === stringAt(m, 'mountPath'),
-    );
-    const volume = listAt(pod.spec, 'volumes').find((v) => stringAt(v, 'name') === stringAt(mount, 'name'));
-    expect(stringAt(volume, 'configMap', 'name'), 'NODE_EXTRA_CA_CERTS from the kube-root-ca.crt ConfigMap').to.equal(
-      'kube-root-ca.crt',
-    );
-    expect(listAt(volume, 'configMap', 'items')).to.deep.equal([{ key: 'ca.crt', path: path.posix.basename(caFile) }]);
+    expectOnlyReaderWithClusterCa(EMPLOYEE_EVENTS_CONFIG, EMPLOYEE_EVENTS);
   });
 
   it("the broker admits only the HR system's and the helpdesk's ServiceAccounts, each for its own event types, and employee-events' replies", () => {
@@ -677,25 +686,7 @@ describe('deployment: manifests, skaffold and the Dockerfile', () => {
       HOUSEKEEPING_CONFIG,
     ]);
     // housekeeping alone reads its ConfigMap, and reaches the API server's JWKS over its CA (as employee-events).
-    const readers = baseObjects.filter((l) =>
-      listAt(podTemplateOf(l)?.spec, 'containers').some((c) =>
-        listAt(c, 'envFrom').some((e) => stringAt(e, 'configMapRef', 'name') === HOUSEKEEPING_CONFIG),
-      ),
-    );
-    expect(readers.map((l) => nameOf(l.object))).to.deep.equal([HOUSEKEEPING]);
-    const caFile =
-      stringAt(
-        listAt(container, 'env').find((e) => stringAt(e, 'name') === 'NODE_EXTRA_CA_CERTS'),
-        'value',
-      ) ?? '';
-    const mount = listAt(container, 'volumeMounts').find(
-      (m) => path.posix.dirname(caFile) === stringAt(m, 'mountPath'),
-    );
-    const volume = listAt(pod.spec, 'volumes').find((v) => stringAt(v, 'name') === stringAt(mount, 'name'));
-    expect(stringAt(volume, 'configMap', 'name'), 'NODE_EXTRA_CA_CERTS from the kube-root-ca.crt ConfigMap').to.equal(
-      'kube-root-ca.crt',
-    );
-    expect(listAt(volume, 'configMap', 'items')).to.deep.equal([{ key: 'ca.crt', path: path.posix.basename(caFile) }]);
+    expectOnlyReaderWithClusterCa(HOUSEKEEPING_CONFIG, HOUSEKEEPING);
     // Its settings: the reminders and the retention of contract §11/§12, the same issuer and keys as employee-events'.
     const settings = baseSettings('housekeeping.env');
     const events = baseSettings('employee-events.env');
