@@ -150,6 +150,11 @@ function stop(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 
 /** The environment a server of ours gets: ours only, never the caller's database settings. */
 function serverEnv(extra: Record<string, string>): Record<string, string> {
+  return { ...ambientEnv(), ...configuredEnv(extra) };
+}
+
+/** This shell's environment without any of the service's own settings. */
+function ambientEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (
@@ -160,7 +165,12 @@ function serverEnv(extra: Record<string, string>): Record<string, string> {
     )
       env[key] = value;
   }
-  return { ...env, BCRYPT_COST: String(COST), ...BENCH_EVENT_SENDERS, ...extra };
+  return env;
+}
+
+/** The service's settings of a bench server, and nothing of this shell's environment. */
+function configuredEnv(extra: Record<string, string>): Record<string, string> {
+  return { BCRYPT_COST: String(COST), ...BENCH_EVENT_SENDERS, ...extra };
 }
 
 /**
@@ -716,7 +726,7 @@ async function main(): Promise<void> {
       ? await measureColdStarts({
           root: ROOT,
           runs: SETTINGS.coldStarts,
-          env: (extra) => serverEnv({ ...env, ...extra }),
+          env: (extra) => configuredEnv({ ...env, ...extra }),
           log: say,
           signIn: { password, secret, accounts: signInAccounts() },
         })

@@ -88,7 +88,26 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
  * PostgreSQL server) a statement sent outside a transaction is bounded as configured
  * (through a pooler, the database's default is the only bound such a statement has).
  */
-export async function readiness(runtime: Runtime): Promise<{ ready: boolean; reason?: string }> {
+export type Readiness = { ready: boolean; reason?: string };
+
+const checksInFlight = new WeakMap<Runtime, Promise<Readiness>>();
+
+/**
+ * One check at a time per process: a probe that comes while one runs gets its answer. So
+ * a flood of /readyz costs the database one check at a time, and the check a server starts
+ * as it starts (bin/serve-function.ts), its connection opened meanwhile, answers the first
+ * probe of a cold start.
+ */
+export function readiness(runtime: Runtime): Promise<Readiness> {
+  let check = checksInFlight.get(runtime);
+  if (check === undefined) {
+    check = checkReadiness(runtime).finally(() => checksInFlight.delete(runtime));
+    checksInFlight.set(runtime, check);
+  }
+  return check;
+}
+
+async function checkReadiness(runtime: Runtime): Promise<Readiness> {
   try {
     const version = await schemaVersion(runtime.db);
     if (version !== LATEST_SCHEMA_VERSION) {

@@ -113,6 +113,30 @@ const noDeprecatedBuffer = {
   },
 };
 
+// pg picks its socket at load: on a runtime without `navigator` (Node 20) it tells Node from
+// Cloudflare Workers by constructing a fetch Response, which loads Node's whole fetch
+// implementation (undici) into every process, 15-20 ms of a cold start here. A bundle
+// runs on Node only: it takes Node's sockets at once. The build fails if the line changes.
+const PG_STREAM_CHOICE = 'const { getStream, getSecureStream } = getStreamFuncs()';
+const nodeSocketsOnly = {
+  name: 'node-sockets-only',
+  setup(b) {
+    b.onLoad({ filter: /node_modules\/pg\/lib\/stream\.js$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      const source = await readFile(args.path, 'utf8');
+      if (source.split(PG_STREAM_CHOICE).length !== 2)
+        throw new Error(`pg/lib/stream.js: "${PG_STREAM_CHOICE}" not found once: check the rewrite`);
+      return {
+        contents: source.replace(
+          PG_STREAM_CHOICE,
+          PG_STREAM_CHOICE.replace('getStreamFuncs()', 'getNodejsStreamFuncs()'),
+        ),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 // Our modules load some packages on first need with createRequire(import.meta.url)
 // (lib/usernames.ts: the confusables data; lib/crypto/bcrypt-engine.ts: the engines). In a
 // bundle that require must be esbuild's, so that the package is bundled (and still run only
@@ -150,7 +174,7 @@ const common = {
   outdir: OUT,
   banner: { js: BANNER },
   external: ['bcrypt', 'pg-native', '@napi-rs/nice', 'cloudflare:sockets'],
-  plugins: [functionEntries, noEmbeddedDatabase, noDeprecatedBuffer, bundledRequires],
+  plugins: [functionEntries, noEmbeddedDatabase, noDeprecatedBuffer, nodeSocketsOnly, bundledRequires],
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'eof',

@@ -46,9 +46,9 @@ export class PasswordHasher {
     const size = threads > 0 ? threads : availableParallelism();
     this.pool = new Piscina({
       filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-      // No thread until the first job, then one per job in flight up to the size: a
-      // thread's start-up (~40-80 ms of CPU, ~15 MiB) at the process's start made every cold
-      // start slower and every idle replica bigger (docs/images.md).
+      // No thread until the first job or warm(), then one per job in flight up to the size:
+      // a thread costs ~40-80 ms of CPU to start and ~7 MiB, which a server whose requests
+      // never hash (generate-2fa) should not pay (docs/images.md).
       minThreads: 0,
       maxThreads: size,
       idleTimeout: Number.POSITIVE_INFINITY,
@@ -133,6 +133,15 @@ export class PasswordHasher {
       (error: unknown) => this.log.error('dummy_hash_failed', describeError(error)),
     );
     return this.firstJobReady;
+  }
+
+  /**
+   * Starts the first thread now, without a job: for a server whose first request is likely a
+   * bcrypt job (a cold start is woken by one), so that the thread's start-up overlaps the
+   * process's own instead of adding to the first answer.
+   */
+  warm(): void {
+    void this.start();
   }
 
   /** One hash at WARM_UP_COST, timed on its thread and scaled to the configured cost. */
