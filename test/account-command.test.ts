@@ -186,7 +186,8 @@ describe('account command on postgres', function () {
     }>(
       `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created,
               to_char((created_at + interval '6 months') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires,
-              to_char((date_trunc('second', now()) - interval '2 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS signin,
+              (SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM audit_log
+                WHERE username = 'alice' AND type = 'signin.succeeded') AS signin,
               (SELECT to_char(locked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM auth_throttle_username WHERE username = 'alice') AS locked,
               to_char(reset_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS reset
          FROM users WHERE username = 'alice'`,
@@ -239,6 +240,7 @@ describe('account command on postgres', function () {
     await addAccount('list.soon', { age: '6 months -10 days', email: 'soon@cofrap.fr' });
     await addAccount('list.later', { age: '1 month' });
     await addAccount('list.gone', { status: 'disabled' });
+    await addAccount('list.invited', { status: 'invited', password: false });
 
     const table = await account(['list']);
     expect(table.code, table.output).to.equal(0);
@@ -251,7 +253,7 @@ describe('account command on postgres', function () {
     for (const line of lines.slice(1))
       for (const offset of offsets) expect(line.slice(offset - 2, offset), line).to.equal('  ');
     const names = lines.slice(1).map((line) => line.split(/\s+/)[0]);
-    expect(names).to.include.members(['alice', 'list.soon', 'list.later', 'list.gone', 'newcomer']);
+    expect(names).to.include.members(['list.soon', 'list.later', 'list.gone', 'list.invited']);
     expect(names).to.deep.equal([...names].sort());
 
     const disabled = await account(['list', '--status', 'disabled']);

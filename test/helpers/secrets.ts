@@ -39,8 +39,9 @@ export function rememberedSecrets(): ReadonlyMap<string, SecretKind> {
   return secrets;
 }
 
-export function rememberedOutput(): ReadonlyArray<{ source: string; line: string }> {
-  return lines;
+/** The lines recorded since the last call, forgotten here: each test file's check reads its own. */
+export function takeRememberedOutput(): Array<{ source: string; line: string }> {
+  return lines.splice(0, lines.length);
 }
 
 export interface Leak {

@@ -1,7 +1,14 @@
-// Root hooks (a mocha plugin, loaded by .mocharc.json "require"): at the end of the run,
-// every line every child process printed is searched for every secret the tests saw. One
-// leak anywhere in the run fails it, naming the process and the line (secret masked).
-import { SECRET_SHAPES, findLeaks, rememberOutput, rememberedOutput, rememberedSecrets } from '../helpers/secrets.js';
+// Root hooks (a mocha plugin, loaded by .mocharc.cjs "require"): at the end of each test
+// file (mocha runs each in a worker process of its own, and root hooks once per file there),
+// every line its child processes printed is searched for every secret the tests saw. One
+// leak fails the run, naming the file's process and the line (secret masked).
+import {
+  SECRET_SHAPES,
+  findLeaks,
+  rememberOutput,
+  rememberedSecrets,
+  takeRememberedOutput,
+} from '../helpers/secrets.js';
 
 const MAX_REPORTED = 20;
 let restoreStdout: (() => void) | undefined;
@@ -21,7 +28,7 @@ export const mochaHooks = {
 
   afterAll(): void {
     restoreStdout?.();
-    const output = rememberedOutput();
+    const output = takeRememberedOutput();
     const secrets = rememberedSecrets();
     const started = Date.now();
     const leaks = findLeaks(output, secrets);
