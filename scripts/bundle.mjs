@@ -29,10 +29,11 @@ const OUT = path.join(DIST, 'bundle');
 
 // Each function and the names its module exports (the portal reads its settings before
 // it listens). bin/serve-function.ts (bin/serve-portal.ts) starts it as bin/serve.ts would.
+// `hashes`: its bundle starts the bcrypt thread before anything else (bin/early-hasher.ts).
 const FUNCTIONS = {
-  'generate-password': { handler: 'generatePassword' },
+  'generate-password': { handler: 'generatePassword', hashes: true },
   'generate-2fa': { handler: 'generate2fa' },
-  authenticate: { handler: 'authenticate' },
+  authenticate: { handler: 'authenticate', hashes: true },
   'employee-events': { handler: 'employeeEvents' },
   housekeeping: { handler: 'housekeeping' },
   portal: { handler: 'portalHandler', prepare: 'preparePortal' },
@@ -40,7 +41,7 @@ const FUNCTIONS = {
 const COMMANDS = ['migrate', 'account', 'rotate-encryption-key'];
 
 function functionEntry(name) {
-  const { handler, prepare } = FUNCTIONS[name];
+  const { handler, prepare, hashes } = FUNCTIONS[name];
   const module = JSON.stringify(path.join(DIST, 'functions', name, 'index.js'));
   const checks = JSON.stringify(path.join(DIST, 'bin/serve-checks.js'));
   const serve = prepare
@@ -53,6 +54,8 @@ function functionEntry(name) {
         `await serveFunction(${JSON.stringify(name)}, ${handler});`,
       ];
   return [
+    // First: an ES module's imports are evaluated in order, and this one starts a thread.
+    ...(hashes ? [`import ${JSON.stringify(path.join(DIST, 'bin/early-hasher.js'))};`] : []),
     `import { checkTarget } from ${checks};`,
     `import { ${handler}${prepare ? `, ${prepare}` : ''} } from ${module};`,
     serve[0],

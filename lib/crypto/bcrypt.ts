@@ -29,6 +29,57 @@ const WARM_UP_DELAY_MS = 1000;
 // machine (about 50 µs × 2^cost, 206 ms at cost 12).
 const PRIOR_SECONDS_PER_UNIT = 0.00005;
 
+function createPool(size: number, engine: BcryptEnginePreference): Piscina<BcryptTask, BcryptResult> {
+  return new Piscina({
+    filename: new URL('./bcrypt-worker.js', import.meta.url).href,
+    // No thread until the first job, warm() or startHasherThreadEarly(), then one per job
+    // in flight up to the size: a thread costs ~40-80 ms of CPU to start and ~7 MiB, which
+    // a server whose requests never hash (generate-2fa) should not pay (docs/images.md).
+    minThreads: 0,
+    maxThreads: size,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    workerData: { engine },
+  });
+}
+
+const poolSize = (threads: number): number => (threads > 0 ? threads : availableParallelism());
+
+/** A pool whose first thread began to start before the process's hasher was made. */
+interface EarlyPool {
+  pool: Piscina<BcryptTask, BcryptResult>;
+  size: number;
+  engine: BcryptEnginePreference;
+  /** Settles when that thread has run its first job. */
+  started: Promise<void>;
+}
+let early: EarlyPool | undefined;
+
+/**
+ * Starts the first bcrypt thread now, before the rest of the server has even loaded (a
+ * thread takes some 60 ms to start, on another core): what a hashing function's bundle
+ * does first (bin/early-hasher.ts). The PasswordHasher made later with the same settings
+ * takes this pool over; one made with other settings stops it.
+ */
+export function startHasherThreadEarly(threads: number, engine: BcryptEnginePreference): void {
+  if (early !== undefined) return;
+  const pool = createPool(poolSize(threads), engine);
+  // The cheapest job there is: it makes the pool start its first thread and load the engine.
+  const started = pool.run({ op: 'engine' }).then(
+    () => undefined,
+    () => undefined,
+  );
+  early = { pool, size: poolSize(threads), engine, started };
+}
+
+function takeEarlyPool(size: number, engine: BcryptEnginePreference): EarlyPool | undefined {
+  const taken = early;
+  early = undefined;
+  if (taken === undefined) return undefined;
+  if (taken.size === size && taken.engine === engine) return taken;
+  void taken.pool.destroy();
+  return undefined;
+}
+
 export class PasswordHasher {
   private readonly pool: Piscina<BcryptTask, BcryptResult>;
   private readonly queue: BcryptQueue;
@@ -36,6 +87,11 @@ export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   /** Settled once the first job may run (see start()); undefined before the first job. */
   private firstJobReady: Promise<void> | undefined;
+  /**
+   * Settled once a thread started early (startHasherThreadEarly) has run its first job:
+   * a job sent before would find it busy and make the pool start a second thread.
+   */
+  private readonly earlyThreadStarted: Promise<void>;
 
   constructor(
     readonly cost: number,
@@ -43,17 +99,10 @@ export class PasswordHasher {
     engine: BcryptEnginePreference = 'auto',
     options: HasherOptions = {},
   ) {
-    const size = threads > 0 ? threads : availableParallelism();
-    this.pool = new Piscina({
-      filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-      // No thread until the first job or warm(), then one per job in flight up to the size:
-      // a thread costs ~40-80 ms of CPU to start and ~7 MiB, which a server whose requests
-      // never hash (generate-2fa) should not pay (docs/images.md).
-      minThreads: 0,
-      maxThreads: size,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      workerData: { engine },
-    });
+    const size = poolSize(threads);
+    const taken = takeEarlyPool(size, engine);
+    this.pool = taken?.pool ?? createPool(size, engine);
+    this.earlyThreadStarted = taken?.started ?? Promise.resolve();
     this.queue = new BcryptQueue(size, options.queueSeconds ?? 10, PRIOR_SECONDS_PER_UNIT * 2 ** cost);
     this.log = options.log ?? createLogger({ component: 'bcrypt' });
   }
@@ -129,7 +178,7 @@ export class PasswordHasher {
       );
     }, WARM_UP_DELAY_MS).unref();
     this.firstJobReady = this.dummy().then(
-      () => undefined,
+      () => this.log.debug('bcrypt_thread_ready', { since_process_start_ms: Math.round(performance.now()) }),
       (error: unknown) => this.log.error('dummy_hash_failed', describeError(error)),
     );
     return this.firstJobReady;
@@ -175,6 +224,7 @@ export class PasswordHasher {
   // process's start-up for the CPU.
   private dummy(): Promise<string> {
     this.dummyHash ??= (async () => {
+      await this.earlyThreadStarted;
       const cheap = (await this.pool.run({ op: 'hash', password: randomBytes(18).toString('base64'), cost: 4 })).value;
       if (typeof cheap !== 'string' || !cheap.startsWith('$2b$04$')) throw new Error('unexpected bcrypt hash format');
       return `$2b$${String(this.cost).padStart(2, '0')}$${cheap.slice(7)}`;
