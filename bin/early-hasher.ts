@@ -6,8 +6,8 @@ import { hasherSettings } from '../lib/config.js';
 import { startHasherThreadEarly } from '../lib/crypto/bcrypt.js';
 
 try {
-  const { threads, engine } = hasherSettings();
-  startHasherThreadEarly(threads, engine);
+  const { bcryptThreads, bcryptEngine } = hasherSettings();
+  startHasherThreadEarly(bcryptThreads, bcryptEngine);
 } catch {
   // A bad BCRYPT_THREADS or BCRYPT_ENGINE: the start-up that follows says which, and stops.
 }

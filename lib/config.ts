@@ -207,8 +207,8 @@ function engineVar(env: Env): BcryptEnginePreference {
 }
 
 /** BCRYPT_THREADS and BCRYPT_ENGINE, as loadConfig reads them (for a thread started before it runs). */
-export function hasherSettings(env: Env = process.env): { threads: number; engine: BcryptEnginePreference } {
-  return { threads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64), engine: engineVar(env) };
+export function hasherSettings(env: Env = process.env): Pick<Config, 'bcryptThreads' | 'bcryptEngine'> {
+  return { bcryptThreads: intVar(env, 'BCRYPT_THREADS', 0, 0, 64), bcryptEngine: engineVar(env) };
 }
 
 function listVar(env: Env, name: string, what: string): string[] | undefined {
@@ -437,8 +437,7 @@ export function loadConfig(env: Env = process.env): Config {
     totpIssuer: readVar(env, 'TOTP_ISSUER') ?? 'COFRAP Secure',
     selfRegistration: selfRegistrationVar(env),
     corsAllowedOrigins: parseOrigins(readVar(env, 'CORS_ALLOWED_ORIGINS')),
-    bcryptThreads: hasherSettings(env).threads,
-    bcryptEngine: hasherSettings(env).engine,
+    ...hasherSettings(env),
     bcryptQueueSeconds: intVar(env, 'BCRYPT_QUEUE_SECONDS', 10, 1, 300),
     trustedProxyHops: intVar(env, 'TRUSTED_PROXY_HOPS', 0, 0, 16),
     // A test knob: the contract's 10 s, lowered by the tests that stall a body on purpose.

@@ -62,13 +62,14 @@ let early: EarlyPool | undefined;
  */
 export function startHasherThreadEarly(threads: number, engine: BcryptEnginePreference): void {
   if (early !== undefined) return;
-  const pool = createPool(poolSize(threads), engine);
+  const size = poolSize(threads);
+  const pool = createPool(size, engine);
   // The cheapest job there is: it makes the pool start its first thread and load the engine.
   const started = pool.run({ op: 'engine' }).then(
     () => undefined,
     () => undefined,
   );
-  early = { pool, size: poolSize(threads), engine, started };
+  early = { pool, size, engine, started };
 }
 
 function takeEarlyPool(size: number, engine: BcryptEnginePreference): EarlyPool | undefined {
