@@ -19,3 +19,10 @@ export type FunctionName = (typeof ALL_FUNCTION_NAMES)[number];
 export function isFunctionName(name: string): name is FunctionName {
   return (ALL_FUNCTION_NAMES as readonly string[]).includes(name);
 }
+
+/**
+ * The functions whose requests hash with bcrypt: a cold start of theirs is woken by a
+ * request that needs the hasher's thread, so their server starts it at once (their bundle
+ * first thing, bin/early-hasher.ts; bin/serve-function.ts).
+ */
+export const HASHING_FUNCTIONS: readonly FunctionName[] = ['authenticate', 'generate-password'];

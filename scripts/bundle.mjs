@@ -22,6 +22,8 @@ import { build } from 'esbuild';
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+// The compiled list (this script runs after tsc): the servers read the same one.
+import { HASHING_FUNCTIONS } from '../dist/lib/function-names.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = path.join(ROOT, 'dist');
@@ -29,11 +31,10 @@ const OUT = path.join(DIST, 'bundle');
 
 // Each function and the names its module exports (the portal reads its settings before
 // it listens). bin/serve-function.ts (bin/serve-portal.ts) starts it as bin/serve.ts would.
-// `hashes`: its bundle starts the bcrypt thread before anything else (bin/early-hasher.ts).
 const FUNCTIONS = {
-  'generate-password': { handler: 'generatePassword', hashes: true },
+  'generate-password': { handler: 'generatePassword' },
   'generate-2fa': { handler: 'generate2fa' },
-  authenticate: { handler: 'authenticate', hashes: true },
+  authenticate: { handler: 'authenticate' },
   'employee-events': { handler: 'employeeEvents' },
   housekeeping: { handler: 'housekeeping' },
   portal: { handler: 'portalHandler', prepare: 'preparePortal' },
@@ -41,7 +42,7 @@ const FUNCTIONS = {
 const COMMANDS = ['migrate', 'account', 'rotate-encryption-key'];
 
 function functionEntry(name) {
-  const { handler, prepare, hashes } = FUNCTIONS[name];
+  const { handler, prepare } = FUNCTIONS[name];
   const module = JSON.stringify(path.join(DIST, 'functions', name, 'index.js'));
   const checks = JSON.stringify(path.join(DIST, 'bin/serve-checks.js'));
   const serve = prepare
@@ -54,8 +55,9 @@ function functionEntry(name) {
         `await serveFunction(${JSON.stringify(name)}, ${handler});`,
       ];
   return [
-    // First: an ES module's imports are evaluated in order, and this one starts a thread.
-    ...(hashes ? [`import ${JSON.stringify(path.join(DIST, 'bin/early-hasher.js'))};`] : []),
+    // First: an ES module's imports are evaluated in order, and this one starts the bcrypt
+    // thread of a function whose requests hash (lib/function-names.ts, HASHING_FUNCTIONS).
+    ...(HASHING_FUNCTIONS.includes(name) ? [`import ${JSON.stringify(path.join(DIST, 'bin/early-hasher.js'))};`] : []),
     `import { checkTarget } from ${checks};`,
     `import { ${handler}${prepare ? `, ${prepare}` : ''} } from ${module};`,
     serve[0],
