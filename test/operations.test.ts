@@ -35,29 +35,22 @@ async function writeSeedDatabase(backend: Backend, dataDir: string | undefined):
   // One active row is old enough to have expired by age (with the flag still false).
   const createdAt = (username: string): string =>
     username === 'seed-pending' ? new Date().toISOString() : '2026-09-01T00:00:00Z';
+  const params = (row: (typeof rows)[number]): unknown[] => [
+    row.username,
+    row.password_hash,
+    row.mfa_secret,
+    createdAt(row.username),
+    row.expired,
+  ];
   if (backend.kind === 'postgres') {
     await backend.prepare({ migrate: false });
     await backend.sql(SEED_SCHEMA);
-    for (const row of rows)
-      await backend.sql(SEED_INSERT, [
-        row.username,
-        row.password_hash,
-        row.mfa_secret,
-        createdAt(row.username),
-        row.expired,
-      ]);
+    for (const row of rows) await backend.sql(SEED_INSERT, params(row));
     return;
   }
   const db = await PGlite.create(path.join(dataDir as string, 'pgdata'));
   await db.exec(SEED_SCHEMA);
-  for (const row of rows)
-    await db.query(SEED_INSERT, [
-      row.username,
-      row.password_hash,
-      row.mfa_secret,
-      createdAt(row.username),
-      row.expired,
-    ]);
+  for (const row of rows) await db.query(SEED_INSERT, params(row));
   await db.close();
 }
 
