@@ -305,6 +305,31 @@ describe('the HTTP envelope in-process on postgres', function () {
       }
     });
 
+    it('readiness checks asked for at once share one check: a flood of /readyz costs the database one at a time', async () => {
+      const { readiness } = await import('../lib/runtime.js');
+      const db = live.runtime.db;
+      const statements: string[] = [];
+      const query = db.query.bind(db);
+      db.query = (text, params) => {
+        statements.push(text);
+        return query(text, params);
+      };
+      try {
+        const asked = Array.from({ length: 50 }, () => readiness(live.runtime));
+        expect(new Set(asked).size, 'checks in flight').to.equal(1);
+        expect(await asked[0]).to.deep.equal({ ready: true });
+        const oneCheck = statements.length;
+        expect(oneCheck).to.be.greaterThan(0);
+        // Once it has answered, the next probe checks again: nothing is cached.
+        const next = readiness(live.runtime);
+        expect(next).to.not.equal(asked[0]);
+        expect(await next).to.deep.equal({ ready: true });
+        expect(statements.length).to.equal(2 * oneCheck);
+      } finally {
+        db.query = query;
+      }
+    });
+
     it('/readyz says not ready while the schema is not the expected version', async () => {
       await live.backend.sql(
         'UPDATE schema_migrations SET version = version + 1000 WHERE version = (SELECT max(version) FROM schema_migrations)',
