@@ -36,15 +36,19 @@ RUN npm prune --omit=dev --no-audit --no-fund \
     fi
 
 # What the image runs, laid out as before bundling so that every command keeps its path:
-# dist/bin/serve.js is this function's bundle; the migration and operator commands, the
-# bcrypt workers and the migrations sit beside it (they are found next to the bundle), and
-# the portal's page for the portal.
+# dist/bin/serve.js is this function's loader, which runs its bundle serve.cjs with the
+# code cache serve.cjs.cache (made by npm run build above, with this image's Node: a cache
+# from another Node would be refused); the migration and operator commands, the bcrypt
+# workers and the migrations sit beside it (they are found next to the bundle), and the
+# portal's page for the portal.
 FROM build AS bundle
 ARG FUNCTION
 RUN test -n "${FUNCTION}" && test -f "dist/bundle/${FUNCTION}.js" \
  || { echo "build argument FUNCTION must name a folder of functions/, got \"${FUNCTION}\"" >&2; exit 1; }
 RUN mkdir -p /image/dist/bin \
  && cp "dist/bundle/${FUNCTION}.js" /image/dist/bin/serve.js \
+ && cp "dist/bundle/${FUNCTION}.cjs" /image/dist/bin/serve.cjs \
+ && cp "dist/bundle/${FUNCTION}.cjs.cache" /image/dist/bin/serve.cjs.cache \
  && cd dist/bundle \
  && cp migrate.js account.js rotate-encryption-key.js bcrypt-worker.js worker.js /image/dist/bin/ \
  && cp -r migrations /image/dist/bin/ \

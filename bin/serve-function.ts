@@ -6,6 +6,7 @@
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { HASHING_FUNCTIONS } from '../lib/function-names.js';
 import type { FunctionName } from '../lib/function-names.js';
+import { prepareAddressParsing } from '../lib/http/client-address.js';
 import { answerProbe } from '../lib/http/function.js';
 import { createApp, listen, shutdownOnSignals } from '../lib/http/server.js';
 import { closeProcessRuntime, readiness } from '../lib/runtime.js';
@@ -25,5 +26,6 @@ export async function serveFunction(name: Exclude<FunctionName, 'portal'>, handl
   );
   // The handlers first: a SIGTERM sent as soon as 'listening' is read must find them.
   shutdownOnSignals(server, closeProcessRuntime, runtime.log);
+  prepareAddressParsing();
   runtime.log.info('listening', { function: name, port });
 }

@@ -4,7 +4,10 @@
 // tests compiled) into dist/bundle/:
 //
 //   <function>.js          node dist/bundle/<function>.js serves that function (the
-//                          image's dist/bin/serve.js)
+//                          image's dist/bin/serve.js): a loader that runs <function>.cjs
+//   <function>.cjs         the function's code, one CommonJS file, and beside it
+//   <function>.cjs.cache   V8's code cache of it, made by a training start
+//                          (scripts/code-cache.mjs, lib/code-cache.ts)
 //   migrate.js, account.js, rotate-encryption-key.js   the migration and operator commands
 //   bcrypt-worker.js       the password hasher's worker thread (lib/crypto/bcrypt.ts)
 //   worker.js              piscina's own worker, which loads bcrypt-worker.js
@@ -24,6 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The compiled list (this script runs after tsc): the servers read the same one.
 import { HASHING_FUNCTIONS } from '../dist/lib/function-names.js';
+import { fillCodeCaches } from './code-cache.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = path.join(ROOT, 'dist');
@@ -48,11 +52,11 @@ function functionEntry(name) {
   const serve = prepare
     ? [
         `import { servePortal } from ${JSON.stringify(path.join(DIST, 'bin/serve-portal.js'))};`,
-        `await servePortal(${handler}, ${prepare});`,
+        `servePortal(${handler}, ${prepare});`,
       ]
     : [
         `import { serveFunction } from ${JSON.stringify(path.join(DIST, 'bin/serve-function.js'))};`,
-        `await serveFunction(${JSON.stringify(name)}, ${handler});`,
+        `serveFunction(${JSON.stringify(name)}, ${handler});`,
       ];
   return [
     // First: an ES module's imports are evaluated in order, and this one starts the bcrypt
@@ -66,13 +70,28 @@ function functionEntry(name) {
   ].join('\n');
 }
 
+// What node runs for a function: its .cjs beside it, with the code cache (lib/code-cache.ts).
+// From its own name, so that it works under the image's name too (dist/bin/serve.js runs
+// dist/bin/serve.cjs).
+function loaderEntry() {
+  return [
+    `import { runWithCodeCache } from ${JSON.stringify(path.join(DIST, 'lib/code-cache.js'))};`,
+    "runWithCodeCache(new URL(import.meta.url.replace(/\\.js$/, '.cjs')));",
+  ].join('\n');
+}
+
 // The function entries are made here (above), not files of their own.
 const functionEntries = {
   name: 'function-entries',
   setup(b) {
-    b.onResolve({ filter: /^function-entry:/ }, (args) => ({
-      path: args.path.slice('function-entry:'.length),
-      namespace: 'function-entry',
+    b.onResolve({ filter: /^(function-entry|loader-entry):/ }, (args) => {
+      const [namespace, name] = args.path.split(':');
+      return { path: name, namespace };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'loader-entry' }, () => ({
+      contents: loaderEntry(),
+      resolveDir: ROOT,
+      loader: 'js',
     }));
     b.onLoad({ filter: /.*/, namespace: 'function-entry' }, (args) => ({
       contents: functionEntry(args.path),
@@ -153,7 +172,8 @@ const bundledRequires = {
     b.onLoad({ filter: /\/dist\/(lib|functions|bin)\/.*\.js$/ }, async (args) => {
       const { readFile } = await import('node:fs/promises');
       const source = await readFile(args.path, 'utf8');
-      if (!source.includes('createRequire(')) return undefined;
+      // The loader's createRequire is the one it hands the function's code it runs.
+      if (!source.includes('createRequire(') || args.path.endsWith('/lib/code-cache.js')) return undefined;
       if (!source.includes(CREATE_REQUIRE))
         throw new Error(`${args.path}: createRequire is used other than as "${CREATE_REQUIRE}"`);
       return { contents: source.replace(CREATE_REQUIRE, ''), loader: 'js', resolveDir: path.dirname(args.path) };
@@ -193,10 +213,25 @@ mkdirSync(OUT, { recursive: true });
 const migrationsDir = path.join(DIST, 'lib/db/migrations');
 const migrationModules = readdirSync(migrationsDir).filter((file) => /^\d{3}_[a-z0-9_]+\.js$/.test(file));
 
+// The functions' code: CommonJS, which vm.Script compiles with a code cache (an ES module
+// cannot be). import.meta.url is the file's own URL, as in an ES module.
+const functions = await build({
+  ...common,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  banner: { js: "var __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__bundleImportMetaUrl' },
+  // import() as require(): code run from a code cache cannot import() (lib/code-cache.ts).
+  // The one import() of these bundles loads TypeScript migrations, which only the
+  // embedded database runs, and no bundle holds it.
+  supported: { 'dynamic-import': false },
+  entryPoints: Object.keys(FUNCTIONS).map((name) => ({ in: `function-entry:${name}`, out: name })),
+});
+
 const result = await build({
   ...common,
   entryPoints: [
-    ...Object.keys(FUNCTIONS).map((name) => ({ in: `function-entry:${name}`, out: name })),
+    ...Object.keys(FUNCTIONS).map((name) => ({ in: `loader-entry:${name}`, out: name })),
     ...COMMANDS.map((name) => ({ in: path.join(DIST, 'bin', `${name}.js`), out: name })),
     { in: path.join(DIST, 'lib/crypto/bcrypt-worker.js'), out: 'bcrypt-worker' },
     { in: path.join(ROOT, 'node_modules/piscina/dist/worker.js'), out: 'worker' },
@@ -215,10 +250,15 @@ cpSync(path.join(DIST, 'functions/portal/web'), path.join(OUT, 'web'), {
   recursive: true,
   filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts'),
 });
-writeFileSync(path.join(OUT, 'meta.json'), JSON.stringify(result.metafile));
+const metafile = {
+  inputs: { ...functions.metafile.inputs, ...result.metafile.inputs },
+  outputs: { ...functions.metafile.outputs, ...result.metafile.outputs },
+};
+writeFileSync(path.join(OUT, 'meta.json'), JSON.stringify(metafile));
 
 // What went where: a bundle that grows (a package pulled in by one import) shows here.
-const sizes = Object.entries(result.metafile.outputs)
-  .filter(([file]) => file.endsWith('.js') && !file.includes('/migrations/'))
+const sizes = Object.entries(metafile.outputs)
+  .filter(([file]) => /\.c?js$/.test(file) && !file.includes('/migrations/'))
   .map(([file, output]) => `${path.basename(file)} ${Math.round(output.bytes / 1024)} KiB`);
 console.log(`bundle: ${sizes.join(', ')} (dist/bundle/)`);
+console.log(`code cache: ${(await fillCodeCaches(OUT, Object.keys(FUNCTIONS))).join(', ')}`);

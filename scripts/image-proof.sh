@@ -210,15 +210,17 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 check_image_contents() {
   local fn=$1 app modules
   app=$(app_dir_of "$fn")
-  [ -f "$app/dist/bin/serve.js" ] || die "$fn: no dist/bin/serve.js in the image"
+  for file in serve.js serve.cjs serve.cjs.cache; do
+    [ -f "$app/dist/bin/$file" ] || die "$fn: no dist/bin/$file in the image"
+  done
   [ ! -e "$app/dist/functions" ] && [ ! -e "$app/dist/lib" ] || die "$fn: the image holds the compiled tree, not the bundle"
   for command in migrate account rotate-encryption-key bcrypt-worker worker; do
     [ -f "$app/dist/bin/$command.js" ] || die "$fn: dist/bin/$command.js is missing from the image"
   done
   modules=$(cd "$app/node_modules" && ls | tr '\n' ' ' | sed 's/ $//')
   [ "$modules" = "bcrypt node-gyp-build" ] || die "$fn: node_modules holds \"$modules\", expected only bcrypt node-gyp-build"
-  ! grep -q -e '@electric-sql/pglite' -e 'PGlite is a' "$app/dist/bin/serve.js" || die "$fn: the bundle carries PGlite"
-  say "$fn image: dist/bin/serve.js $(mib "$(stat -c %s "$app/dist/bin/serve.js")") (its bundle), node_modules: $modules; no PGlite, no other function"
+  ! grep -q -e '@electric-sql/pglite' -e 'PGlite is a' "$app/dist/bin/serve.cjs" || die "$fn: the bundle carries PGlite"
+  say "$fn image: dist/bin/serve.cjs $(mib "$(stat -c %s "$app/dist/bin/serve.cjs")") (its bundle, run by serve.js), its code cache $(mib "$(stat -c %s "$app/dist/bin/serve.cjs.cache")"), node_modules: $modules; no PGlite, no other function"
 }
 
 # The image's size unpacked, and above the Node base it was built on.
@@ -252,6 +254,8 @@ measure_cold_start() {
     times+=("$ms")
     node_pid=$(ss -Htlnp "sport = :${PORT}" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true)
     stop_with_sigterm "$fn" >/dev/null
+    # A cache made by another Node than the image's is refused, and every start compiles it all.
+    ! grep -q '"code_cache_rejected"' "$work/server-$fn.log" || die "$fn: its code cache was rejected (built with another Node?)"
     # The container alone, without our process: buildah run of `true` in the same image.
     t0=$(date +%s%N)
     run_in_image "$fn" "$secrets" true

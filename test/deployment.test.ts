@@ -1520,6 +1520,10 @@ describe('deployment: the checks catch broken manifests', () => {
         good.replace(/dist\/bundle\/\$\{FUNCTION\}\.js" \/image/, 'dist/bin/serve.js" /image'),
       ).problems.join(),
     ).to.include("function's bundle");
+    // the loader without its bundle's code cache: every cold start would compile it all
+    expect(
+      dockerfileFacts(good.replace(/^ && cp "dist\/bundle\/\$\{FUNCTION\}\.cjs\.cache".*\n/m, '')).problems.join(),
+    ).to.include('dist/bin/serve.cjs.cache must be');
     expect(
       dockerfileFacts(
         good.replace(/COPY --from=addon \/addon\/node_modules/, 'COPY --from=addon /app/node_modules'),

@@ -115,9 +115,11 @@ export async function migrate(db: Database, log: Logger, dir: string = MIGRATION
 
 /** The schema version the database is at, or undefined when it has never been migrated. */
 export async function schemaVersion(db: Database): Promise<number | undefined> {
-  const [table] = await db.query<{ present: boolean }>(
-    "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
-  );
+  // With a parameter: pg then takes the extended protocol (parse, bind, execute) that every
+  // request's queries take, so a cold start's readiness check has run that code once.
+  const [table] = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+    'schema_migrations',
+  ]);
   if (!table?.present) return undefined;
   const [row] = await db.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
   return row?.version ?? undefined;

@@ -33,6 +33,16 @@ function canonical(address: string): string | undefined {
   return ipaddr.process(address).toString();
 }
 
+/**
+ * Node compiles its IPv6 pattern on the first isIP() of an address that is not IPv4 (~5 ms
+ * on this machine), and on a dual-stack socket every peer is written as one
+ * (::ffff:10.0.0.1). Called once the server listens, while its first readiness check waits
+ * on the database, that time is not added to a cold start's first request.
+ */
+export function prepareAddressParsing(): void {
+  canonical('::ffff:127.0.0.1');
+}
+
 export function resolveClientAddress(req: IncomingMessage, trustedHops: number): ResolvedAddress {
   // proxyaddr.all: [peer, X-Forwarded-For entries from right to left].
   const chain = proxyaddr.all(req);

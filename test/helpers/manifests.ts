@@ -1714,12 +1714,20 @@ export function dockerfileFacts(text: string): DockerfileFacts {
     );
   if (!finalOf('COPY').some((i) => /\bdist\b/.test(i.args)))
     problems.push('Dockerfile: the final stage must copy dist/');
-  // The image runs its function's bundle (scripts/bundle.mjs) under the command's old path.
-  const bundled = all.some(
-    (i) => i.keyword === 'RUN' && /\bcp "?dist\/bundle\/\$\{?FUNCTION\}?\.js"? \S*dist\/bin\/serve\.js\b/.test(i.args),
-  );
-  if (!bundled)
-    problems.push("Dockerfile: dist/bin/serve.js must be the function's bundle, dist/bundle/${FUNCTION}.js");
+  // The image runs its function's bundle (scripts/bundle.mjs) under the command's old path:
+  // the loader, the bundle it runs beside it, and that bundle's code cache.
+  const copied = (extension: string): boolean => {
+    const escaped = extension.replaceAll('.', '\\.');
+    const copy = new RegExp(
+      `\\bcp "?dist/bundle/\\$\\{?FUNCTION\\}?\\.${escaped}"? \\S*dist/bin/serve\\.${escaped}(?![\\w.])`,
+    );
+    return all.some((i) => i.keyword === 'RUN' && copy.test(i.args));
+  };
+  for (const extension of ['js', 'cjs', 'cjs.cache'])
+    if (!copied(extension))
+      problems.push(
+        `Dockerfile: dist/bin/serve.${extension} must be dist/bundle/\${FUNCTION}.${extension}, the function's bundle`,
+      );
   if (finalOf('COPY').some((i) => /--from=\S+\s+\S*\/app\/node_modules\b/.test(i.args)))
     problems.push(
       'Dockerfile: the final stage must not copy the whole node_modules (the bundles need only the native bcrypt addon)',

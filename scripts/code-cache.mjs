@@ -1,0 +1,112 @@
+// The code caches of the function bundles (lib/code-cache.ts), made at build time by a
+// training start of each: the function starts as in its image, answers its probes and one
+// refused request, and stops; on its way out it writes V8's cache of everything it
+// compiled. No database is needed: it points at a port where none listens, so nothing is
+// read or written anywhere. The cache is only good for the Node that made it, which is
+// why the image makes its own (Dockerfile, build stage).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const CODE_CACHE_OUT = 'COFRAP_CODE_CACHE_OUT'; // lib/code-cache.ts
+const TIMEOUT_MS = 30_000;
+
+/** Enough configuration to start each function: nothing it names exists. */
+function trainingEnv(secretsDir) {
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    PORT: '0',
+    SECRETS_DIR: secretsDir,
+    DATABASE_URL: 'postgres://cofrap@127.0.0.1:1/cofrap',
+    EVENTS_OIDC_ISSUER: 'https://issuer.invalid',
+    EVENTS_OIDC_AUDIENCE: 'cofrap-training',
+    EVENTS_OIDC_JWKS_URL: 'https://issuer.invalid/keys',
+    EVENTS_OIDC_SUBJECTS: 'system:serviceaccount:training:none',
+    HR_EVENT_SOURCES: 'https://hr.invalid',
+  };
+}
+
+function send(port, method, pathname, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method, path: pathname, headers: body ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** One training start of dist/bundle/<name>.js; resolves once <name>.cjs.cache is written. */
+function train(outDir, name, env) {
+  const cacheFile = path.join(outDir, `${name}.cjs.cache`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(outDir, `${name}.js`)], {
+      env: { ...env, FUNCTION_TARGET: name, LOG_LEVEL: 'info', [CODE_CACHE_OUT]: cacheFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let started = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`code cache of ${name}: no clean start and stop within ${TIMEOUT_MS} ms\n${output}`));
+    }, TIMEOUT_MS);
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const listening = output
+        .split('\n')
+        .map((line) => (line.startsWith('{') ? JSON.parse(line) : {}))
+        .find((entry) => entry.event === 'listening');
+      if (listening === undefined || started) return;
+      started = true;
+      const port = listening.port;
+      // Start-up, the probes and a refused request: what a pod does before its first answer.
+      send(port, 'GET', '/healthz')
+        .then(() => send(port, 'GET', '/readyz'))
+        .then(() => send(port, 'GET', '/'))
+        .then(() => send(port, 'POST', '/', '{}'))
+        .then(
+          () => child.kill('SIGTERM'),
+          (error) => {
+            child.kill('SIGKILL');
+            reject(error);
+          },
+        );
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      let size = 0;
+      try {
+        size = statSync(cacheFile).size;
+      } catch {
+        // reported below
+      }
+      if (code === 0 && size > 0) resolve(size);
+      else reject(new Error(`code cache of ${name}: exit ${code ?? signal}, cache ${size} bytes\n${output}`));
+    });
+  });
+}
+
+/** Makes <name>.cjs.cache beside each function bundle in `outDir`; fails if one cannot be made. */
+export async function fillCodeCaches(outDir, names) {
+  const secretsDir = mkdtempSync(path.join(tmpdir(), 'cofrap-code-cache-'));
+  try {
+    writeFileSync(path.join(secretsDir, 'encryption-key'), `${randomBytes(32).toString('base64url')}=\n`);
+    const env = trainingEnv(secretsDir);
+    const sizes = [];
+    // One at a time: starts that share the cores still compile the same code.
+    for (const name of names)
+      sizes.push(`${name}.cjs.cache ${Math.round((await train(outDir, name, env)) / 1024)} KiB`);
+    return sizes;
+  } finally {
+    rmSync(secretsDir, { recursive: true, force: true });
+  }
+}

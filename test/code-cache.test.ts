@@ -1,0 +1,119 @@
+// How a function's image runs its code (lib/code-cache.ts): a CommonJS bundle compiled with
+// V8's code cache beside it. A cache is written on the way out of a training start, taken
+// when it matches, refused (and the code compiled as usual) when it does not; the code runs
+// as a CommonJS main module would either way. Then the bundles of the build: each has its
+// cache, and a function started from its loader takes it.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { CODE_CACHE_OUT } from '../lib/code-cache.js';
+import { PROJECT_ROOT, startProcess } from './helpers/process.js';
+
+const LOADER = path.join(PROJECT_ROOT, 'dist/lib/code-cache.js');
+const FUNCTIONS = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events', 'housekeeping', 'portal'];
+
+// What a bundle relies on: require (relative and built-in), __filename, __dirname,
+// module.exports, and a function compiled lazily (after the cache was made, or from it).
+const BUNDLE = `
+const helper = require('./helper.cjs');
+const { basename } = require('node:path');
+module.exports = { ok: true };
+setImmediate(function later() {
+  process.stdout.write(JSON.stringify({
+    helper: helper.answer,
+    file: basename(__filename),
+    dir: __dirname,
+    exported: module.exports.ok,
+    url: require('node:url').pathToFileURL(__filename).href,
+  }) + '\\n');
+});
+`;
+
+interface Run {
+  result: Record<string, unknown>;
+  cache: string | undefined;
+  rejected: boolean;
+}
+
+describe('code cache (lib/code-cache.ts)', function () {
+  let dir: string;
+  let bundle: string;
+
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'cofrap-code-cache-test-'));
+    bundle = path.join(dir, 'app.cjs');
+    writeFileSync(bundle, BUNDLE);
+    writeFileSync(path.join(dir, 'helper.cjs'), 'exports.answer = 42;\n');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** One run of the bundle through the loader, in a process of its own. */
+  function run(env: Record<string, string> = {}): Run {
+    const script = `import { runWithCodeCache } from ${JSON.stringify(LOADER)}; runWithCodeCache(${JSON.stringify(bundle)});`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env },
+      encoding: 'utf8',
+    });
+    expect(child.status, child.stderr).to.equal(0);
+    const lines = child.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const result = lines.find((line) => 'helper' in line);
+    expect(result, child.stdout).to.not.equal(undefined);
+    return {
+      result: result as Record<string, unknown>,
+      cache: lines.find((line) => line.event === 'code_cache')?.cache as string | undefined,
+      rejected: lines.some((line) => line.event === 'code_cache_rejected' && line.level === 'warn'),
+    };
+  }
+
+  const expected = () => ({ helper: 42, file: 'app.cjs', dir, exported: true, url: `file://${bundle}` });
+
+  it('without a cache: runs the bundle as CommonJS, and a training run writes the cache on exit', () => {
+    const first = run({ [CODE_CACHE_OUT]: `${bundle}.cache` });
+    expect(first.result).to.deep.equal(expected());
+    expect(first.cache).to.equal('absent');
+    expect(statSync(`${bundle}.cache`).size).to.be.greaterThan(0);
+  });
+
+  it('with the cache: takes it, and runs the same', () => {
+    const second = run();
+    expect(second.cache).to.equal('used');
+    expect(second.rejected).to.equal(false);
+    expect(second.result).to.deep.equal(expected());
+  });
+
+  it('a cache that does not match the source is refused with a warning, and the code still runs', () => {
+    const cache = readFileSync(`${bundle}.cache`);
+    appendFileSync(bundle, '// changed after the cache was made\n');
+    const changed = run();
+    expect(changed.rejected).to.equal(true);
+    expect(changed.result).to.deep.equal(expected());
+    writeFileSync(`${bundle}.cache`, cache.subarray(0, 64)); // cut short
+    const truncated = run();
+    expect(truncated.rejected).to.equal(true);
+    expect(truncated.result).to.deep.equal(expected());
+  });
+
+  it('the build made a cache for each function bundle, and the portal started from its loader takes it', async () => {
+    for (const name of FUNCTIONS) {
+      const file = path.join(PROJECT_ROOT, 'dist/bundle', `${name}.cjs.cache`);
+      expect(existsSync(file), `${file}: npm run build makes it`).to.equal(true);
+    }
+    const portal = await startProcess({ script: 'serve', env: { FUNCTION_TARGET: 'portal', LOG_LEVEL: 'debug' } });
+    try {
+      const page = await fetch(`${portal.url}/`);
+      expect(page.status).to.equal(200);
+      const used = portal.output
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((entry) => entry.event === 'code_cache');
+      expect(used).to.include({ bundle: 'portal.cjs', cache: 'used' });
+    } finally {
+      await portal.stop();
+    }
+  });
+});
