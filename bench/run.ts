@@ -520,7 +520,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = loadAverage();
   say(`load average before: ${loadBefore.join(' ')} (${os.cpus().length} CPUs)`);
-  if (!existsSync(path.join(ROOT, 'dist/bin/dev-server.js')))
+  if (!existsSync(path.join(ROOT, 'dist/bundle/dev-server.js')))
     throw new Error('dist/ is missing: run npm run build first');
 
   const databases = await openDatabases();

@@ -44,6 +44,10 @@ const FUNCTIONS = {
   portal: { handler: 'portalHandler', prepare: 'preparePortal' },
 };
 const COMMANDS = ['migrate', 'account', 'rotate-encryption-key'];
+// Not an image's: the development server on a PostgreSQL server, as the tests start it
+// (test/helpers/process.ts), run like a function. npm start runs dist/bin/dev-server.js,
+// which keeps the embedded database (this bundle refuses it, as every bundle does).
+const DEVELOPMENT = 'dev-server';
 
 function functionEntry(name) {
   const { handler, prepare } = FUNCTIONS[name];
@@ -94,7 +98,10 @@ const functionEntries = {
       loader: 'js',
     }));
     b.onLoad({ filter: /.*/, namespace: 'function-entry' }, (args) => ({
-      contents: functionEntry(args.path),
+      contents:
+        args.path === DEVELOPMENT
+          ? `import { serveDevelopment } from ${JSON.stringify(path.join(DIST, 'bin/serve-development.js'))};\nserveDevelopment();`
+          : functionEntry(args.path),
       resolveDir: ROOT,
       loader: 'js',
     }));
@@ -225,13 +232,13 @@ const functions = await build({
   // The one import() of these bundles loads TypeScript migrations, which only the
   // embedded database runs, and no bundle holds it.
   supported: { 'dynamic-import': false },
-  entryPoints: Object.keys(FUNCTIONS).map((name) => ({ in: `function-entry:${name}`, out: name })),
+  entryPoints: [...Object.keys(FUNCTIONS), DEVELOPMENT].map((name) => ({ in: `function-entry:${name}`, out: name })),
 });
 
 const result = await build({
   ...common,
   entryPoints: [
-    ...Object.keys(FUNCTIONS).map((name) => ({ in: `loader-entry:${name}`, out: name })),
+    ...[...Object.keys(FUNCTIONS), DEVELOPMENT].map((name) => ({ in: `loader-entry:${name}`, out: name })),
     ...COMMANDS.map((name) => ({ in: path.join(DIST, 'bin', `${name}.js`), out: name })),
     { in: path.join(DIST, 'lib/crypto/bcrypt-worker.js'), out: 'bcrypt-worker' },
     { in: path.join(ROOT, 'node_modules/piscina/dist/worker.js'), out: 'worker' },
@@ -261,4 +268,4 @@ const sizes = Object.entries(metafile.outputs)
   .filter(([file]) => /\.c?js$/.test(file) && !file.includes('/migrations/'))
   .map(([file, output]) => `${path.basename(file)} ${Math.round(output.bytes / 1024)} KiB`);
 console.log(`bundle: ${sizes.join(', ')} (dist/bundle/)`);
-console.log(`code cache: ${(await fillCodeCaches(OUT, Object.keys(FUNCTIONS))).join(', ')}`);
+console.log(`code cache: ${(await fillCodeCaches(OUT, [...Object.keys(FUNCTIONS), DEVELOPMENT])).join(', ')}`);

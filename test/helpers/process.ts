@@ -13,18 +13,18 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
  * What a test runs for a script, as the images run it: a function's server is its bundle
  * (dist/bundle/<FUNCTION_TARGET>.js, the image's dist/bin/serve.js), the migration and
  * operator commands theirs (scripts/bundle.mjs), whenever a PostgreSQL server is configured
- * (DATABASE_URL or POSTGRES_HOST), as in an image. Without one the process runs over the
- * embedded PGlite, which only `npm start` and the npm scripts (dist/, as tsc compiled it)
- * carry (the portal needs no database: always its bundle), as does the development server (every function in one process, no image). A
- * FUNCTION_TARGET that names no function has no bundle: the generic dist/bin/serve.js
- * answers it (and refuses it).
+ * (DATABASE_URL or POSTGRES_HOST), as in an image. So is the development server (every
+ * function in one process, no image): its bundle starts in a quarter of the CPU time of
+ * dist/, and the suites start it some forty times. Without a server the process runs over
+ * the embedded PGlite, which only `npm start` and the npm scripts (dist/, as tsc compiled
+ * it) carry; the portal needs no database: always its bundle. A FUNCTION_TARGET that names
+ * no function has no bundle: the generic dist/bin/serve.js answers it (and refuses it).
  */
 export function scriptPath(script: string, env: Record<string, string>): string {
   const compiled = `dist/bin/${script}.js`;
   const server = [env.DATABASE_URL, env.POSTGRES_HOST].some((value) => value !== undefined && value !== '');
   // The portal holds no database either way: its bundle.
-  if (script === 'dev-server' || (!server && !(script === 'serve' && env.FUNCTION_TARGET === 'portal')))
-    return compiled;
+  if (!server && !(script === 'serve' && env.FUNCTION_TARGET === 'portal')) return compiled;
   const bundle = script === 'serve' ? `dist/bundle/${env.FUNCTION_TARGET ?? ''}.js` : `dist/bundle/${script}.js`;
   if (existsSync(path.join(PROJECT_ROOT, bundle))) return bundle;
   if (script === 'serve') return compiled;
