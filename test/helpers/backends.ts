@@ -23,11 +23,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { newFernetKey } from '../../lib/config.js';
+import { loadMigrationConfig, newFernetKey } from '../../lib/config.js';
 import { quoteIdent } from '../../lib/db/grants.js';
+import { runMigrationJob } from '../../lib/db/migration-job.js';
+import { createLogger } from '../../lib/log.js';
+import { openDatabase } from '../../lib/runtime.js';
 import { PROJECT_ROOT, runToExit, startProcess } from './process.js';
 import type { RunningProcess } from './process.js';
-import { rememberSecret } from './secrets.js';
+import { rememberOutput, rememberSecret } from './secrets.js';
 import { BROKER } from './oidc.js';
 
 export type BackendKind = 'pglite' | 'postgres';
@@ -278,12 +281,23 @@ export class Backend {
       );
     }
     if (options.migrate !== false) {
-      // Directly, as the migration Job connects (its session advisory lock needs a session).
-      const result = await runToExit(
-        'migrate',
-        this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }),
-      );
-      if (result.code !== 0) throw new Error(`migrate failed:\n${result.output}`);
+      // What the migration Job does (lib/db/migration-job.ts), in this process: the suites
+      // prepare some forty databases, and a process per migration cost each ~0.2 s of CPU.
+      // The command itself is run by the suites that test it (migrations, operations,
+      // roles, statement-timeout). Directly, as the Job connects (its session advisory
+      // lock needs a session); its log lines go to the run's secret check.
+      const config = loadMigrationConfig({
+        ...this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }),
+      });
+      const log = createLogger({ command: 'migrate' }, (line) => rememberOutput(`migrate of ${this.name}`, line));
+      const db = await openDatabase(config, log);
+      try {
+        await runMigrationJob(db, config, log, () => undefined);
+      } catch (error) {
+        throw new Error(`migrate failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      } finally {
+        await db.close();
+      }
     }
   }
 
