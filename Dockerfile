@@ -50,7 +50,7 @@ RUN mkdir -p /image/dist/bin \
  && cp "dist/bundle/${FUNCTION}.cjs" /image/dist/bin/serve.cjs \
  && cp "dist/bundle/${FUNCTION}.cjs.cache" /image/dist/bin/serve.cjs.cache \
  && cd dist/bundle \
- && cp migrate.js account.js rotate-encryption-key.js bcrypt-worker.js worker.js /image/dist/bin/ \
+ && cp migrate.js account.js account.cjs account.cjs.cache rotate-encryption-key.js bcrypt-worker.js worker.js /image/dist/bin/ \
  && cp -r migrations /image/dist/bin/ \
  && if [ "${FUNCTION}" = portal ]; then cp -r web /image/dist/bin/; fi \
  && printf '{ "type": "module" }\n' >/image/package.json

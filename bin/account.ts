@@ -73,15 +73,22 @@ function lineFor(error: unknown): string {
   return `failed: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-try {
-  const command = parseCommand(process.argv.slice(2));
-  if (command.verb === 'help') {
-    await write(USAGE);
-    process.exitCode = command.exitCode;
-  } else {
-    await run(command);
+// Not awaited at the top level: the image runs this module as CommonJS, compiled from its
+// code cache (lib/code-cache.ts), where there is no top-level await. Every failure is
+// caught, so the promise never rejects.
+async function main(argv: string[]): Promise<void> {
+  try {
+    const command = parseCommand(argv);
+    if (command.verb === 'help') {
+      await write(USAGE);
+      process.exitCode = command.exitCode;
+    } else {
+      await run(command);
+    }
+  } catch (error) {
+    process.stderr.write(`account: ${lineFor(error)}\n`);
+    process.exitCode = 1;
   }
-} catch (error) {
-  process.stderr.write(`account: ${lineFor(error)}\n`);
-  process.exitCode = 1;
 }
+
+void main(process.argv.slice(2));

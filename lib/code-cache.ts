@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import { log } from './log.js';
+import { log as rootLog } from './log.js';
+import type { Logger } from './log.js';
 
 /** Set by the build's training start: where to write the cache when the process exits. */
 export const CODE_CACHE_OUT = 'COFRAP_CODE_CACHE_OUT';
@@ -40,9 +41,11 @@ function readCache(file: string): Buffer | undefined {
 
 /**
  * Runs the CommonJS bundle at `bundle` (a file: URL or path) as Node would run it as a
- * main module, with the code cache at `<bundle>.cache` when there is one.
+ * main module, with the code cache at `<bundle>.cache` when there is one. `log`: where the
+ * bundle's own log lines go (a function's on stdout; the operator command's on stderr,
+ * its stdout being the result).
  */
-export function runWithCodeCache(bundle: string | URL): CodeCacheUse {
+export function runWithCodeCache(bundle: string | URL, log: Logger = rootLog): CodeCacheUse {
   const file = bundle instanceof URL || bundle.startsWith('file:') ? fileURLToPath(bundle) : bundle;
   const cacheFile = `${file}.cache`;
   const cachedData = readCache(cacheFile);

@@ -95,8 +95,41 @@ function train(outDir, name, env) {
   });
 }
 
-/** Makes <name>.cjs.cache beside each function bundle in `outDir`; fails if one cannot be made. */
-export async function fillCodeCaches(outDir, names) {
+/**
+ * One training run of the operator command dist/bundle/<name>.js: `show` of an account,
+ * which reads its configuration, opens the database and stops at the refused connection
+ * (exit 1, one line), as a run against a database that is down would.
+ */
+function trainCommand(outDir, name, env) {
+  const cacheFile = path.join(outDir, `${name}.cjs.cache`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(outDir, `${name}.js`), 'show', 'code-cache.training'], {
+      env: { ...env, [CODE_CACHE_OUT]: cacheFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      let size = 0;
+      try {
+        size = statSync(cacheFile).size;
+      } catch {
+        // reported below
+      }
+      if (code === 1 && /database unreachable/.test(output) && size > 0) resolve(size);
+      else reject(new Error(`code cache of ${name}: exit ${code ?? signal}, cache ${size} bytes\n${output}`));
+    });
+  });
+}
+
+/**
+ * Makes <name>.cjs.cache beside each function bundle in `outDir`, and beside each of the
+ * operator `commands`; fails if one cannot be made.
+ */
+export async function fillCodeCaches(outDir, names, commands = []) {
   const secretsDir = mkdtempSync(path.join(tmpdir(), 'cofrap-code-cache-'));
   try {
     writeFileSync(path.join(secretsDir, 'encryption-key'), `${randomBytes(32).toString('base64url')}=\n`);
@@ -105,6 +138,8 @@ export async function fillCodeCaches(outDir, names) {
     // One at a time: starts that share the cores still compile the same code.
     for (const name of names)
       sizes.push(`${name}.cjs.cache ${Math.round((await train(outDir, name, env)) / 1024)} KiB`);
+    for (const name of commands)
+      sizes.push(`${name}.cjs.cache ${Math.round((await trainCommand(outDir, name, env)) / 1024)} KiB`);
     return sizes;
   } finally {
     rmSync(secretsDir, { recursive: true, force: true });

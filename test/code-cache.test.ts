@@ -12,7 +12,17 @@ import { CODE_CACHE_OUT } from '../lib/code-cache.js';
 import { PROJECT_ROOT, startProcess } from './helpers/process.js';
 
 const LOADER = path.join(PROJECT_ROOT, 'dist/lib/code-cache.js');
-const FUNCTIONS = ['generate-password', 'generate-2fa', 'authenticate', 'employee-events', 'housekeeping', 'portal'];
+// The functions', the development server's and the operator command's bundles (scripts/bundle.mjs).
+const CACHED = [
+  'generate-password',
+  'generate-2fa',
+  'authenticate',
+  'employee-events',
+  'housekeeping',
+  'portal',
+  'dev-server',
+  'account',
+];
 
 // What a bundle relies on: require (relative and built-in), __filename, __dirname,
 // module.exports, and a function compiled lazily (after the cache was made, or from it).
@@ -98,8 +108,8 @@ describe('code cache (lib/code-cache.ts)', function () {
     expect(truncated.result).to.deep.equal(expected());
   });
 
-  it('the build made a cache for each function bundle, and the portal started from its loader takes it', async () => {
-    for (const name of FUNCTIONS) {
+  it('the build made a cache for each bundle run so, and the portal started from its loader takes it', async () => {
+    for (const name of CACHED) {
       const file = path.join(PROJECT_ROOT, 'dist/bundle', `${name}.cjs.cache`);
       expect(existsSync(file), `${file}: npm run build makes it`).to.equal(true);
     }
@@ -115,5 +125,20 @@ describe('code cache (lib/code-cache.ts)', function () {
     } finally {
       await portal.stop();
     }
+  });
+
+  it('the operator command takes its cache and says so on stderr: its stdout is the result alone', () => {
+    const help = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist/bundle/account.js'), '--help'], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug' },
+      encoding: 'utf8',
+    });
+    expect(help.status, help.stderr).to.equal(0);
+    expect(help.stdout).to.match(/^Usage: account /);
+    expect(help.stdout).to.not.contain('{"time"');
+    const logged = help.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged.find((entry) => entry.event === 'code_cache')).to.include({ bundle: 'account.cjs', cache: 'used' });
   });
 });
