@@ -44,6 +44,18 @@ function send(port, method, pathname, body) {
   });
 }
 
+/** How a training run ended: as expected and with a cache written (its size), or not (why). */
+function settle(expected, { name, cacheFile, code, output }, resolve, reject) {
+  let size = 0;
+  try {
+    size = statSync(cacheFile).size;
+  } catch {
+    // reported below
+  }
+  if (expected && size > 0) resolve(size);
+  else reject(new Error(`code cache of ${name}: exit ${code}, cache ${size} bytes\n${output}`));
+}
+
 /** One training start of dist/bundle/<name>.js; resolves once <name>.cjs.cache is written. */
 function train(outDir, name, env) {
   const cacheFile = path.join(outDir, `${name}.cjs.cache`);
@@ -83,14 +95,7 @@ function train(outDir, name, env) {
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      let size = 0;
-      try {
-        size = statSync(cacheFile).size;
-      } catch {
-        // reported below
-      }
-      if (code === 0 && size > 0) resolve(size);
-      else reject(new Error(`code cache of ${name}: exit ${code ?? signal}, cache ${size} bytes\n${output}`));
+      settle(code === 0, { name, cacheFile, code: code ?? signal, output }, resolve, reject);
     });
   });
 }
@@ -113,14 +118,8 @@ function trainCommand(outDir, name, env) {
     const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      let size = 0;
-      try {
-        size = statSync(cacheFile).size;
-      } catch {
-        // reported below
-      }
-      if (code === 1 && /database unreachable/.test(output) && size > 0) resolve(size);
-      else reject(new Error(`code cache of ${name}: exit ${code ?? signal}, cache ${size} bytes\n${output}`));
+      const expected = code === 1 && /database unreachable/.test(output);
+      settle(expected, { name, cacheFile, code: code ?? signal, output }, resolve, reject);
     });
   });
 }
