@@ -60,7 +60,8 @@ export function runWithCodeCache(bundle: string | URL, log: Logger = rootLog): C
     },
   );
   const use: CodeCacheUse = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used';
-  // A rejected cache slows every cold start down: the image was built with another Node.
+  // A rejected cache slows every cold start down: the image was built with another Node,
+  // or the process runs with other V8 flags (NODE_OPTIONS) than the build's training start.
   if (use === 'rejected') log.warn('code_cache_rejected', { bundle: path.basename(file) });
   else log.debug('code_cache', { bundle: path.basename(file), cache: use });
   const out = process.env[CODE_CACHE_OUT];

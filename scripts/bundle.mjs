@@ -53,6 +53,8 @@ const CACHED_COMMANDS = ['account'];
 // (test/helpers/process.ts), run like a function. npm start runs dist/bin/dev-server.js,
 // which keeps the embedded database (this bundle refuses it, as every bundle does).
 const DEVELOPMENT = 'dev-server';
+// Each of these: <name>.cjs, its loader <name>.js and its code cache.
+const CACHED = [...Object.keys(FUNCTIONS), DEVELOPMENT, ...CACHED_COMMANDS];
 
 function functionEntry(name) {
   const { handler, prepare } = FUNCTIONS[name];
@@ -84,17 +86,23 @@ function functionEntry(name) {
 // dist/bin/serve.cjs).
 function loaderEntry(name) {
   const bundle = "new URL(import.meta.url.replace(/\\.js$/, '.cjs'))";
-  if (!CACHED_COMMANDS.includes(name))
-    return [
-      `import { runWithCodeCache } from ${JSON.stringify(path.join(DIST, 'lib/code-cache.js'))};`,
-      `runWithCodeCache(${bundle});`,
-    ].join('\n');
   // A command's stdout is its result: its log lines go to stderr (bin/account.ts).
+  const command = CACHED_COMMANDS.includes(name);
   return [
     `import { runWithCodeCache } from ${JSON.stringify(path.join(DIST, 'lib/code-cache.js'))};`,
-    `import { createLogger } from ${JSON.stringify(path.join(DIST, 'lib/log.js'))};`,
-    `runWithCodeCache(${bundle}, createLogger({ command: ${JSON.stringify(name)} }, (line) => process.stderr.write(line + '\\n')));`,
+    ...(command ? [`import { createLogger } from ${JSON.stringify(path.join(DIST, 'lib/log.js'))};`] : []),
+    command
+      ? `runWithCodeCache(${bundle}, createLogger({ command: ${JSON.stringify(name)} }, (line) => process.stderr.write(line + '\\n')));`
+      : `runWithCodeCache(${bundle});`,
   ].join('\n');
+}
+
+/** The code of a CACHED name: a function's server, the development server, or a command. */
+function codeEntry(name) {
+  if (name === DEVELOPMENT)
+    return `import { serveDevelopment } from ${JSON.stringify(path.join(DIST, 'bin/serve-development.js'))};\nserveDevelopment();`;
+  if (CACHED_COMMANDS.includes(name)) return `import ${JSON.stringify(path.join(DIST, 'bin', `${name}.js`))};`;
+  return functionEntry(name);
 }
 
 // The function entries are made here (above), not files of their own.
@@ -111,12 +119,7 @@ const functionEntries = {
       loader: 'js',
     }));
     b.onLoad({ filter: /.*/, namespace: 'function-entry' }, (args) => ({
-      contents:
-        args.path === DEVELOPMENT
-          ? `import { serveDevelopment } from ${JSON.stringify(path.join(DIST, 'bin/serve-development.js'))};\nserveDevelopment();`
-          : CACHED_COMMANDS.includes(args.path)
-            ? `import ${JSON.stringify(path.join(DIST, 'bin', `${args.path}.js`))};`
-            : functionEntry(args.path),
+      contents: codeEntry(args.path),
       resolveDir: ROOT,
       loader: 'js',
     }));
@@ -247,19 +250,13 @@ const functions = await build({
   // The one import() of these bundles loads TypeScript migrations, which only the
   // embedded database runs, and no bundle holds it.
   supported: { 'dynamic-import': false },
-  entryPoints: [...Object.keys(FUNCTIONS), DEVELOPMENT, ...CACHED_COMMANDS].map((name) => ({
-    in: `function-entry:${name}`,
-    out: name,
-  })),
+  entryPoints: CACHED.map((name) => ({ in: `function-entry:${name}`, out: name })),
 });
 
 const result = await build({
   ...common,
   entryPoints: [
-    ...[...Object.keys(FUNCTIONS), DEVELOPMENT, ...CACHED_COMMANDS].map((name) => ({
-      in: `loader-entry:${name}`,
-      out: name,
-    })),
+    ...CACHED.map((name) => ({ in: `loader-entry:${name}`, out: name })),
     ...COMMANDS.map((name) => ({ in: path.join(DIST, 'bin', `${name}.js`), out: name })),
     { in: path.join(DIST, 'lib/crypto/bcrypt-worker.js'), out: 'bcrypt-worker' },
     { in: path.join(ROOT, 'node_modules/piscina/dist/worker.js'), out: 'worker' },

@@ -5,13 +5,15 @@
 // read or written anywhere. The cache is only good for the Node that made it, which is
 // why the image makes its own (Dockerfile, build stage).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+// The compiled modules (this script runs after tsc): the variable the loader reads, and
+// the key format the functions accept.
+import { CODE_CACHE_OUT } from '../dist/lib/code-cache.js';
+import { newFernetKey } from '../dist/lib/config.js';
 
-const CODE_CACHE_OUT = 'COFRAP_CODE_CACHE_OUT'; // lib/code-cache.ts
 const TIMEOUT_MS = 30_000;
 
 /** Enough configuration to start each function: nothing it names exists. */
@@ -70,14 +72,20 @@ function train(outDir, name, env) {
       child.kill('SIGKILL');
       reject(new Error(`code cache of ${name}: no clean start and stop within ${TIMEOUT_MS} ms\n${output}`));
     }, TIMEOUT_MS);
+    let stdout = '';
     child.stderr.on('data', (chunk) => (output += chunk));
     child.stdout.on('data', (chunk) => {
       output += chunk;
-      const listening = output
+      if (started) return;
+      stdout += chunk;
+      // Whole lines only: a chunk may end inside one.
+      const listening = stdout
         .split('\n')
-        .map((line) => (line.startsWith('{') ? JSON.parse(line) : {}))
+        .slice(0, -1)
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line))
         .find((entry) => entry.event === 'listening');
-      if (listening === undefined || started) return;
+      if (listening === undefined) return;
       started = true;
       const port = listening.port;
       // Start-up, the probes and a refused request: what a pod does before its first answer.
@@ -131,7 +139,7 @@ function trainCommand(outDir, name, env) {
 export async function fillCodeCaches(outDir, names, commands = []) {
   const secretsDir = mkdtempSync(path.join(tmpdir(), 'cofrap-code-cache-'));
   try {
-    writeFileSync(path.join(secretsDir, 'encryption-key'), `${randomBytes(32).toString('base64url')}=\n`);
+    writeFileSync(path.join(secretsDir, 'encryption-key'), `${newFernetKey()}\n`);
     const env = trainingEnv(secretsDir);
     const sizes = [];
     // One at a time: starts that share the cores still compile the same code.

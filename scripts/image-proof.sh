@@ -254,8 +254,9 @@ measure_cold_start() {
     times+=("$ms")
     node_pid=$(ss -Htlnp "sport = :${PORT}" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true)
     stop_with_sigterm "$fn" >/dev/null
-    # A cache made by another Node than the image's is refused, and every start compiles it all.
-    ! grep -q '"code_cache_rejected"' "$work/server-$fn.log" || die "$fn: its code cache was rejected (built with another Node?)"
+    # A cache made by another Node than the image's, or for other V8 flags, is refused, and
+    # every start compiles it all.
+    ! grep -q '"code_cache_rejected"' "$work/server-$fn.log" || die "$fn: its code cache was rejected (built with another Node or other V8 flags?)"
     # The container alone, without our process: buildah run of `true` in the same image.
     t0=$(date +%s%N)
     run_in_image "$fn" "$secrets" true

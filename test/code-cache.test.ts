@@ -41,6 +41,11 @@ setImmediate(function later() {
 });
 `;
 
+/** The JSON lines (log lines, the bundle's result) among a process's output lines. */
+function jsonLines(lines: string[]): Array<Record<string, unknown>> {
+  return lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 interface Run {
   result: Record<string, unknown>;
   cache: string | undefined;
@@ -67,10 +72,7 @@ describe('code cache (lib/code-cache.ts)', function () {
       encoding: 'utf8',
     });
     expect(child.status, child.stderr).to.equal(0);
-    const lines = child.stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(child.stdout.split('\n'));
     const result = lines.find((line) => 'helper' in line);
     expect(result, child.stdout).to.not.equal(undefined);
     return {
@@ -117,10 +119,7 @@ describe('code cache (lib/code-cache.ts)', function () {
     try {
       const page = await fetch(`${portal.url}/`);
       expect(page.status).to.equal(200);
-      const used = portal.output
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((entry) => entry.event === 'code_cache');
+      const used = jsonLines(portal.output).find((entry) => entry.event === 'code_cache');
       expect(used).to.include({ bundle: 'portal.cjs', cache: 'used' });
     } finally {
       await portal.stop();
@@ -135,10 +134,7 @@ describe('code cache (lib/code-cache.ts)', function () {
     expect(help.status, help.stderr).to.equal(0);
     expect(help.stdout).to.match(/^Usage: account /);
     expect(help.stdout).to.not.contain('{"time"');
-    const logged = help.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const logged = jsonLines(help.stderr.split('\n'));
     expect(logged.find((entry) => entry.event === 'code_cache')).to.include({ bundle: 'account.cjs', cache: 'used' });
   });
 });
