@@ -286,9 +286,9 @@ export class Backend {
       // The command itself is run by the suites that test it (migrations, operations,
       // roles, statement-timeout). Directly, as the Job connects (its session advisory
       // lock needs a session); its log lines go to the run's secret check.
-      const config = loadMigrationConfig({
-        ...this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }),
-      });
+      const config = loadMigrationConfig(
+        this.env({ ...options.env, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: '5432' }),
+      );
       const log = createLogger({ command: 'migrate' }, (line) => rememberOutput(`migrate of ${this.name}`, line));
       const db = await openDatabase(config, log);
       try {
