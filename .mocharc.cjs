@@ -11,6 +11,7 @@ const path = require('node:path');
 const TESTS = 'dist/test';
 const SLOWEST_FIRST = [
   'portal',
+  'portal-recovery',
   'operations',
   'fuzz',
   'throttle',

@@ -1,8 +1,10 @@
-// employee-events over real HTTP with real CloudEvents (binary and structured mode), on
-// both databases: invitations, disablement, at-least-once delivery, the broker's errors.
+// employee-events over real HTTP with real CloudEvents (binary and structured mode): on
+// both databases, invitations, at-least-once delivery and the broker's errors (on PGlite,
+// as `npm start` runs, without sender checks); on PostgreSQL also conflicts, rehiring,
+// resets and disablement, whose SQL is the same on PGlite (docs/testing.md).
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { BACKENDS, useServer } from './helpers/backends.js';
+import { BACKENDS, onPostgresOnly, useServer } from './helpers/backends.js';
 import { useInProcessServer } from './helpers/in-process.js';
 import { postJson, request } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
@@ -37,6 +39,7 @@ function invitationOf(answer: Answer): { token: string; expiresAt: Date } {
 for (const kind of BACKENDS) {
   describe(`employee-events on ${kind}`, function () {
     const live = useServer(kind);
+    const postgres = onPostgresOnly(kind);
     let url: string;
     let base: string;
     before(() => {
@@ -239,7 +242,7 @@ for (const kind of BACKENDS) {
       }
     });
 
-    it('created for a self-registered account → account.conflict reply for IT, nothing changes', async () => {
+    postgres.it('created for a self-registered account → account.conflict reply for IT, nothing changes', async () => {
       const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const rita = await createAndEnroll(base, 'rita');
       expect((await signIn(base, 'rita', rita.password, rita.secret, step - 1)).status).to.equal(200);
@@ -253,30 +256,36 @@ for (const kind of BACKENDS) {
       expect((await signIn(base, 'rita', rita.password, rita.secret, step)).status).to.equal(200);
     });
 
-    it('rehired: a disabled account is invited again, its old credentials gone; the journey ends in a sign-in', async () => {
-      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
-      const { invitation: invited, account: first, enrolled: old } = await invitedAndActive('vera', step - 1);
-      // rehired while active: nothing changes
-      const early = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
-      expect(early.status).to.equal(200);
-      expect(early.text).to.equal('');
-      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'vera' })).status).to.equal(200);
+    postgres.it(
+      'rehired: a disabled account is invited again, its old credentials gone; the journey ends in a sign-in',
+      async () => {
+        const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
+        const { invitation: invited, account: first, enrolled: old } = await invitedAndActive('vera', step - 1);
+        // rehired while active: nothing changes
+        const early = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
+        expect(early.status).to.equal(200);
+        expect(early.text).to.equal('');
+        expect((await sendEmployeeEvent(url, DEPARTED, { username: 'vera' })).status).to.equal(200);
 
-      const back = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
-      const invitation = invitationOf(back);
-      expect(replyEvent(back).data?.email).to.equal('vera@cofrap.fr');
-      expect(invitation.token).to.not.equal(invited.token);
-      // the old credentials are gone (not "disabled": there is nothing to prove any more)
-      expect((await signIn(base, 'vera', first.password, old.secret, step)).body.code).to.equal('invalid_credentials');
-      expect(
-        (await postJson(`${base}/generate-password`, { username: 'vera', invitation_token: invited.token })).body.code,
-      ).to.equal('invalid_token');
-      const again = await createAccount(base, 'vera', { invitation_token: invitation.token });
-      const { secret } = await enroll(base, 'vera', again.enrollmentToken);
-      expect((await signIn(base, 'vera', again.password, secret, step)).status).to.equal(200);
-    });
+        const back = await sendEmployeeEvent(url, REHIRED, { username: 'vera' });
+        const invitation = invitationOf(back);
+        expect(replyEvent(back).data?.email).to.equal('vera@cofrap.fr');
+        expect(invitation.token).to.not.equal(invited.token);
+        // the old credentials are gone (not "disabled": there is nothing to prove any more)
+        expect((await signIn(base, 'vera', first.password, old.secret, step)).body.code).to.equal(
+          'invalid_credentials',
+        );
+        expect(
+          (await postJson(`${base}/generate-password`, { username: 'vera', invitation_token: invited.token })).body
+            .code,
+        ).to.equal('invalid_token');
+        const again = await createAccount(base, 'vera', { invitation_token: invitation.token });
+        const { secret } = await enroll(base, 'vera', again.enrollmentToken);
+        expect((await signIn(base, 'vera', again.password, secret, step)).status).to.equal(200);
+      },
+    );
 
-    it('departed before any account leaves a placeholder that rehired turns into an invitation', async () => {
+    postgres.it('departed before any account leaves a placeholder that rehired turns into an invitation', async () => {
       expect((await sendEmployeeEvent(url, DEPARTED, { username: 'wes' })).status).to.equal(200);
       const created = await sendEmployeeEvent(url, CREATED, { username: 'wes' });
       expect(created.text).to.equal('');
@@ -287,81 +296,90 @@ for (const kind of BACKENDS) {
       expect((await signIn(base, 'wes', account.password, secret, step)).status).to.equal(200);
     });
 
-    it('reset-requested: a reset token for the mailer; the old credentials work until the reset is used; the journey ends in a sign-in', async () => {
-      // Three fresh steps of the old secret. On PostgreSQL: step - 1 is the current step
-      // (nextStep), and the third is step again once the test has moved last_totp_step back. On
-      // PGlite, where the server alone holds the rows: step - 1 is the previous step, sent at once
-      // with at least a second of the step left (helpers/totp.ts), and the third is step + 1.
-      let step = 0;
-      const { account, enrolled: old } = await invitedAndActive('xavier', async () => {
-        step = kind === 'postgres' ? nextStep() : await currentStepWithRoom();
-        return step - 1;
-      });
-      /** A step after `step` the old secret has not used, in the window for the next 30 s at least. */
-      const afterStep = async (): Promise<number> => {
-        if (kind !== 'postgres') return step + 1;
-        await setLastTotpStep(live.backend, 'xavier', step - 1);
-        return step;
-      };
+    postgres.it(
+      'reset-requested: a reset token for the mailer; the old credentials work until the reset is used; the journey ends in a sign-in',
+      async () => {
+        // Three fresh steps of the old secret. On PostgreSQL: step - 1 is the current step
+        // (nextStep), and the third is step again once the test has moved last_totp_step back. On
+        // PGlite, where the server alone holds the rows: step - 1 is the previous step, sent at once
+        // with at least a second of the step left (helpers/totp.ts), and the third is step + 1.
+        let step = 0;
+        const { account, enrolled: old } = await invitedAndActive('xavier', async () => {
+          step = kind === 'postgres' ? nextStep() : await currentStepWithRoom();
+          return step - 1;
+        });
+        /** A step after `step` the old secret has not used, in the window for the next 30 s at least. */
+        const afterStep = async (): Promise<number> => {
+          if (kind !== 'postgres') return step + 1;
+          await setLastTotpStep(live.backend, 'xavier', step - 1);
+          return step;
+        };
 
-      const answer = await sendEmployeeEvent(
-        url,
-        RESET,
-        { username: 'Xavier', requested_by: 'helpdesk.agent', reason: 'lost phone and codes' },
-        { source: HELPDESK_SOURCE },
-      );
-      expect(answer.status, answer.text).to.equal(200);
-      const event = replyEvent(answer);
-      expect(event.type).to.equal('fr.cofrap.identity.account.reset');
-      expect(event.subject).to.equal('xavier');
-      expect(Object.keys(event.data ?? {}).sort()).to.deep.equal([
-        'email',
-        'reset_expires_at',
-        'reset_token',
-        'username',
-      ]);
-      expect(event.data?.email).to.equal('xavier@cofrap.fr');
-      const hours = (new Date(event.data?.reset_expires_at as string).getTime() - Date.now()) / 3_600_000;
-      expect(hours).to.be.within(23.9, 24.1);
-      const resetToken = event.data?.reset_token as string;
-
-      // the credentials in use keep working while the reset is only requested, and while it is staged
-      expect((await signIn(base, 'xavier', account.password, old.secret, step)).status).to.equal(200);
-      const staged = await createAccount(base, 'xavier', { reset_token: resetToken }, 200);
-      expect(
-        (await postJson(`${base}/generate-password`, { username: 'xavier', reset_token: resetToken })).body.code,
-      ).to.equal('invalid_token');
-      expect((await signIn(base, 'xavier', account.password, old.secret, await afterStep())).status).to.equal(200);
-      const { secret } = await enroll(base, 'xavier', staged.enrollmentToken);
-      // a staged secret has never been used: any step in the window is new for it; promoting it records step
-      expect((await signIn(base, 'xavier', staged.password, secret, step)).status).to.equal(200);
-      // promoted: the old ones are gone (at a step the account has not used: not refused as a replay)
-      expect((await signIn(base, 'xavier', account.password, old.secret, await afterStep())).body.code).to.equal(
-        'invalid_credentials',
-      );
-    });
-
-    it('reset-requested for an account that is not active: 200, no reply; without requested_by: 400', async () => {
-      expect((await sendEmployeeEvent(url, CREATED, { username: 'yann' })).status).to.equal(200);
-      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'zed' })).status).to.equal(200);
-      for (const username of ['nobody.here', 'yann', 'zed']) {
         const answer = await sendEmployeeEvent(
           url,
           RESET,
-          { username, requested_by: 'helpdesk.agent' },
+          { username: 'Xavier', requested_by: 'helpdesk.agent', reason: 'lost phone and codes' },
           { source: HELPDESK_SOURCE },
         );
         expect(answer.status, answer.text).to.equal(200);
-        expect(answer.text).to.equal('');
-      }
-      expect400(await sendEmployeeEvent(url, RESET, { username: 'yann' }, { source: HELPDESK_SOURCE }), /requested_by/);
-      expect400(
-        await sendEmployeeEvent(url, RESET, { username: 'yann', requested_by: '   ' }, { source: HELPDESK_SOURCE }),
-        /requested_by/,
-      );
-    });
+        const event = replyEvent(answer);
+        expect(event.type).to.equal('fr.cofrap.identity.account.reset');
+        expect(event.subject).to.equal('xavier');
+        expect(Object.keys(event.data ?? {}).sort()).to.deep.equal([
+          'email',
+          'reset_expires_at',
+          'reset_token',
+          'username',
+        ]);
+        expect(event.data?.email).to.equal('xavier@cofrap.fr');
+        const hours = (new Date(event.data?.reset_expires_at as string).getTime() - Date.now()) / 3_600_000;
+        expect(hours).to.be.within(23.9, 24.1);
+        const resetToken = event.data?.reset_token as string;
 
-    it('departed disables: both factors proven → 403 account_disabled; no recreation', async () => {
+        // the credentials in use keep working while the reset is only requested, and while it is staged
+        expect((await signIn(base, 'xavier', account.password, old.secret, step)).status).to.equal(200);
+        const staged = await createAccount(base, 'xavier', { reset_token: resetToken }, 200);
+        expect(
+          (await postJson(`${base}/generate-password`, { username: 'xavier', reset_token: resetToken })).body.code,
+        ).to.equal('invalid_token');
+        expect((await signIn(base, 'xavier', account.password, old.secret, await afterStep())).status).to.equal(200);
+        const { secret } = await enroll(base, 'xavier', staged.enrollmentToken);
+        // a staged secret has never been used: any step in the window is new for it; promoting it records step
+        expect((await signIn(base, 'xavier', staged.password, secret, step)).status).to.equal(200);
+        // promoted: the old ones are gone (at a step the account has not used: not refused as a replay)
+        expect((await signIn(base, 'xavier', account.password, old.secret, await afterStep())).body.code).to.equal(
+          'invalid_credentials',
+        );
+      },
+    );
+
+    postgres.it(
+      'reset-requested for an account that is not active: 200, no reply; without requested_by: 400',
+      async () => {
+        expect((await sendEmployeeEvent(url, CREATED, { username: 'yann' })).status).to.equal(200);
+        expect((await sendEmployeeEvent(url, DEPARTED, { username: 'zed' })).status).to.equal(200);
+        for (const username of ['nobody.here', 'yann', 'zed']) {
+          const answer = await sendEmployeeEvent(
+            url,
+            RESET,
+            { username, requested_by: 'helpdesk.agent' },
+            { source: HELPDESK_SOURCE },
+          );
+          expect(answer.status, answer.text).to.equal(200);
+          expect(answer.text).to.equal('');
+        }
+        expect400(
+          await sendEmployeeEvent(url, RESET, { username: 'yann' }, { source: HELPDESK_SOURCE }),
+          /requested_by/,
+        );
+        expect400(
+          await sendEmployeeEvent(url, RESET, { username: 'yann', requested_by: '   ' }, { source: HELPDESK_SOURCE }),
+          /requested_by/,
+        );
+      },
+    );
+
+    postgres.it('departed disables: both factors proven → 403 account_disabled; no recreation', async () => {
       const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
       const sam = await createAndEnroll(base, 'sam');
       expect((await signIn(base, 'sam', sam.password, sam.secret, step - 1)).status).to.equal(200);
@@ -383,102 +401,105 @@ for (const kind of BACKENDS) {
       expect(recreated.text).to.equal('');
     });
 
-    it('departed voids everything staged and every live token: a disabled account holds no usable staged credential or token; a re-hire starts over', async () => {
-      const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
-      const dana = await createAndEnroll(base, 'dana');
-      expect((await signIn(base, 'dana', dana.password, dana.secret, step - 1)).status).to.equal(200);
-      // a helpdesk reset used and its authenticator enrolled: a staged password, secret and recovery codes, the
-      // sealed copy of the codes its enrollment token would show again; then a second reset token, still unused
-      const resetToken = async (): Promise<string> =>
-        replyEvent(
-          await sendEmployeeEvent(
-            url,
-            RESET,
-            { username: 'dana', requested_by: 'helpdesk.agent' },
-            { source: HELPDESK_SOURCE },
-          ),
-        ).data?.reset_token as string;
-      const staged = await createAccount(base, 'dana', { reset_token: await resetToken() }, 200);
-      const stagedFactor = await enroll(base, 'dana', staged.enrollmentToken);
-      const liveReset = await resetToken();
+    postgres.it(
+      'departed voids everything staged and every live token: a disabled account holds no usable staged credential or token; a re-hire starts over',
+      async () => {
+        const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
+        const dana = await createAndEnroll(base, 'dana');
+        expect((await signIn(base, 'dana', dana.password, dana.secret, step - 1)).status).to.equal(200);
+        // a helpdesk reset used and its authenticator enrolled: a staged password, secret and recovery codes, the
+        // sealed copy of the codes its enrollment token would show again; then a second reset token, still unused
+        const resetToken = async (): Promise<string> =>
+          replyEvent(
+            await sendEmployeeEvent(
+              url,
+              RESET,
+              { username: 'dana', requested_by: 'helpdesk.agent' },
+              { source: HELPDESK_SOURCE },
+            ),
+          ).data?.reset_token as string;
+        const staged = await createAccount(base, 'dana', { reset_token: await resetToken() }, 200);
+        const stagedFactor = await enroll(base, 'dana', staged.enrollmentToken);
+        const liveReset = await resetToken();
 
-      expect((await sendEmployeeEvent(url, DEPARTED, { username: 'dana' })).status).to.equal(200);
-      if (kind === 'postgres') {
-        const [row] = await live.backend.sql(
-          `SELECT staged_password_hash, staged_mfa_secret, staged_recovery_code_digests, enrollment_recovery_codes,
+        expect((await sendEmployeeEvent(url, DEPARTED, { username: 'dana' })).status).to.equal(200);
+        if (kind === 'postgres') {
+          const [row] = await live.backend.sql(
+            `SELECT staged_password_hash, staged_mfa_secret, staged_recovery_code_digests, enrollment_recovery_codes,
                   enrollment_token_hash, renewal_token_hash, invitation_token_hash, reset_token_hash
              FROM users WHERE username = 'dana'`,
-        );
+          );
+          expect(
+            Object.entries(row ?? {})
+              .filter(([, value]) => value !== null)
+              .map(([column]) => column),
+            'kept on the disabled account',
+          ).to.deep.equal([]);
+        }
+        // nothing staged or handed out opens anything: the tokens are void, the staged factors unknown
         expect(
-          Object.entries(row ?? {})
-            .filter(([, value]) => value !== null)
-            .map(([column]) => column),
-          'kept on the disabled account',
-        ).to.deep.equal([]);
-      }
-      // nothing staged or handed out opens anything: the tokens are void, the staged factors unknown
-      expect(
-        (await postJson(`${base}/generate-2fa`, { username: 'dana', enrollment_token: staged.enrollmentToken })).body
-          .code,
-      ).to.equal('invalid_token');
-      expect(
-        (await postJson(`${base}/generate-password`, { username: 'dana', reset_token: liveReset })).body.code,
-      ).to.equal('invalid_token');
-      expect((await signIn(base, 'dana', staged.password, stagedFactor.secret, step)).body.code).to.equal(
-        'invalid_credentials',
-      );
-      const stagedCode = await postJson(`${base}/authenticate`, {
-        username: 'dana',
-        password: dana.password,
-        recovery_code: stagedFactor.recoveryCodes[0],
-      });
-      expect(stagedCode.body.code).to.equal('invalid_credentials');
-      // the credentials in use answer only what the contract tells whoever proves both factors (§6)
-      expect((await signIn(base, 'dana', dana.password, dana.secret, step)).body.code).to.equal('account_disabled');
-      const code = await postJson(`${base}/authenticate`, {
-        username: 'dana',
-        password: dana.password,
-        recovery_code: dana.recoveryCodes[0],
-      });
-      expect(code.body.code, code.text).to.equal('account_disabled');
-
-      // the re-hire starts from a fresh invitation: the old credentials and recovery codes are gone
-      const invitation = invitationOf(await sendEmployeeEvent(url, REHIRED, { username: 'dana' }));
-      if (kind === 'postgres') {
-        const [row] = await live.backend.sql(
-          "SELECT password_hash, mfa_secret, recovery_code_digests FROM users WHERE username = 'dana'",
+          (await postJson(`${base}/generate-2fa`, { username: 'dana', enrollment_token: staged.enrollmentToken })).body
+            .code,
+        ).to.equal('invalid_token');
+        expect(
+          (await postJson(`${base}/generate-password`, { username: 'dana', reset_token: liveReset })).body.code,
+        ).to.equal('invalid_token');
+        expect((await signIn(base, 'dana', staged.password, stagedFactor.secret, step)).body.code).to.equal(
+          'invalid_credentials',
         );
-        expect(row).to.deep.equal({ password_hash: null, mfa_secret: null, recovery_code_digests: [] });
-      }
-      const again = await createAccount(base, 'dana', { invitation_token: invitation.token });
-      const { secret } = await enroll(base, 'dana', again.enrollmentToken);
-      expect((await signIn(base, 'dana', again.password, secret, step)).status).to.equal(200);
-      expect(
-        (
-          await postJson(`${base}/authenticate`, {
-            username: 'dana',
-            password: dana.password,
-            recovery_code: dana.recoveryCodes[1],
-          })
-        ).body.code,
-      ).to.equal('invalid_credentials');
-      expect(
-        (
-          await postJson(`${base}/authenticate`, {
-            username: 'dana',
-            password: again.password,
-            recovery_code: dana.recoveryCodes[1],
-          })
-        ).body.code,
-      ).to.equal('invalid_credentials');
-    });
+        const stagedCode = await postJson(`${base}/authenticate`, {
+          username: 'dana',
+          password: dana.password,
+          recovery_code: stagedFactor.recoveryCodes[0],
+        });
+        expect(stagedCode.body.code).to.equal('invalid_credentials');
+        // the credentials in use answer only what the contract tells whoever proves both factors (§6)
+        expect((await signIn(base, 'dana', dana.password, dana.secret, step)).body.code).to.equal('account_disabled');
+        const code = await postJson(`${base}/authenticate`, {
+          username: 'dana',
+          password: dana.password,
+          recovery_code: dana.recoveryCodes[0],
+        });
+        expect(code.body.code, code.text).to.equal('account_disabled');
 
-    it('departed before any account blocks self-registration of that username', async () => {
+        // the re-hire starts from a fresh invitation: the old credentials and recovery codes are gone
+        const invitation = invitationOf(await sendEmployeeEvent(url, REHIRED, { username: 'dana' }));
+        if (kind === 'postgres') {
+          const [row] = await live.backend.sql(
+            "SELECT password_hash, mfa_secret, recovery_code_digests FROM users WHERE username = 'dana'",
+          );
+          expect(row).to.deep.equal({ password_hash: null, mfa_secret: null, recovery_code_digests: [] });
+        }
+        const again = await createAccount(base, 'dana', { invitation_token: invitation.token });
+        const { secret } = await enroll(base, 'dana', again.enrollmentToken);
+        expect((await signIn(base, 'dana', again.password, secret, step)).status).to.equal(200);
+        expect(
+          (
+            await postJson(`${base}/authenticate`, {
+              username: 'dana',
+              password: dana.password,
+              recovery_code: dana.recoveryCodes[1],
+            })
+          ).body.code,
+        ).to.equal('invalid_credentials');
+        expect(
+          (
+            await postJson(`${base}/authenticate`, {
+              username: 'dana',
+              password: again.password,
+              recovery_code: dana.recoveryCodes[1],
+            })
+          ).body.code,
+        ).to.equal('invalid_credentials');
+      },
+    );
+
+    postgres.it('departed before any account blocks self-registration of that username', async () => {
       expect((await sendEmployeeEvent(url, DEPARTED, { username: 'tess' })).status).to.equal(200);
       expect((await postJson(`${base}/generate-password`, { username: 'tess' })).body.code).to.equal('account_exists');
     });
 
-    it('an invitation disabled by departure no longer works', async () => {
+    postgres.it('an invitation disabled by departure no longer works', async () => {
       const invitation = invitationOf(await sendEmployeeEvent(url, CREATED, { username: 'ugo' }));
       await sendEmployeeEvent(url, DEPARTED, { username: 'ugo' });
       const answer = await postJson(`${base}/generate-password`, {

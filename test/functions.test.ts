@@ -1,9 +1,12 @@
 // The three functions over real HTTP on the development server, on both databases: the
 // whole journey, a few rows of the contract's status table end to end (every row is
-// test/http-checks.test.ts's, in-process), throttling, concurrency, logs; and the
-// lifecycle over time on PostgreSQL, time moved by writing the account's timestamps.
+// test/http-checks.test.ts's, in-process), concurrency and logs. On PostgreSQL, the
+// production database, also takeovers and tokens, throttling, and the lifecycle over time
+// (moved by writing the account's timestamps): their SQL is the same on PGlite, where the
+// embedded mode of `npm start` is shown working by the rest (docs/testing.md, "The two
+// backends").
 import { expect } from 'chai';
-import { BACKENDS, useServer } from './helpers/backends.js';
+import { BACKENDS, onPostgresOnly, useServer } from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
@@ -100,7 +103,9 @@ for (const kind of BACKENDS) {
       });
     });
 
-    describe('takeover and tokens', () => {
+    const postgres = onPostgresOnly(kind);
+
+    postgres.describe('takeover and tokens', () => {
       it('never recreates or resets an existing account by username alone', async () => {
         const step = currentStep();
         const account = await createAndEnroll(base, 'bob');
@@ -206,7 +211,7 @@ for (const kind of BACKENDS) {
       }
     });
 
-    describe('throttling', () => {
+    postgres.describe('throttling', () => {
       it('refuses with 429 and Retry-After after 5 consecutive failures from one address, even the right password', async () => {
         const step = currentStep();
         const hank = await createAndEnroll(base, 'hank');

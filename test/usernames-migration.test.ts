@@ -1,13 +1,13 @@
 // Issue 13 finding 4: the usernames a seed stored, upgraded by migration 005 with the
 // service's own code (lib/usernames.ts): its plan without a database, then the whole
-// migration on PGlite and on the PostgreSQL server. Then finding 5's database side: the
+// migration on the PostgreSQL server (on PGlite, the seed's rows go through it in
+// test/operations.test.ts, "seed compatibility"). Then finding 5's database side: the
 // skeleton claim a transaction that creates an account makes (lib/db/usernames.ts).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { PGlite } from '@electric-sql/pglite';
-import { BACKENDS, Backend, adminQuery, requireBackend, seedFixture } from './helpers/backends.js';
+import { Backend, adminQuery, requireBackend, seedFixture } from './helpers/backends.js';
 import { PROJECT_ROOT, runToExit } from './helpers/process.js';
 import { postJson } from './helpers/http.js';
 import { codeAt, currentStep } from './helpers/totp.js';
@@ -78,115 +78,93 @@ describe('unit: migration 005 ships as a TypeScript module', () => {
   });
 });
 
-for (const kind of BACKENDS) {
-  describe(`finding 4: stored usernames upgraded by the service's own normalisation (migration 005) on ${kind}`, function () {
-    const backend = new Backend(kind);
-    const [seedUser] = seedFixture().rows;
-    if (seedUser === undefined) throw new Error('the seed fixture has no rows');
-    // As the seed stored them: "  bob\t" with a second factor (it signs in with the Python-made
-    // credentials of the fixture's first row), three spellings of alice, a mixed-script name.
-    const seeded: Array<[string, string, string | null]> = [
-      ['  bob\t', seedUser.password_hash, seedUser.mfa_secret],
-      ['ALICE', seedUser.password_hash, null],
-      ['Alice', seedUser.password_hash, seedUser.mfa_secret],
-      ['ａｌｉｃｅ', seedUser.password_hash, null],
-      ['jоse.fino', seedUser.password_hash, null], // Cyrillic о
-    ];
-    let snapshot: Snapshot;
+describe(`finding 4: stored usernames upgraded by the service's own normalisation (migration 005) on postgres`, function () {
+  const backend = new Backend('postgres');
+  const [seedUser] = seedFixture().rows;
+  if (seedUser === undefined) throw new Error('the seed fixture has no rows');
+  // As the seed stored them: "  bob\t" with a second factor (it signs in with the Python-made
+  // credentials of the fixture's first row), three spellings of alice, a mixed-script name.
+  const seeded: Array<[string, string, string | null]> = [
+    ['  bob\t', seedUser.password_hash, seedUser.mfa_secret],
+    ['ALICE', seedUser.password_hash, null],
+    ['Alice', seedUser.password_hash, seedUser.mfa_secret],
+    ['ａｌｉｃｅ', seedUser.password_hash, null],
+    ['jоse.fino', seedUser.password_hash, null], // Cyrillic о
+  ];
+  let snapshot: Snapshot;
 
-    before(async function () {
-      await requireBackend(this, kind);
-      const createdAt = new Date().toISOString();
-      if (kind === 'postgres') {
-        await backend.prepare({ migrate: false });
-        await backend.sql(SEED_SCHEMA);
-        for (const [name, hash, mfa] of seeded) await backend.sql(SEED_INSERT, [name, hash, mfa, createdAt, false]);
-      } else {
-        const db = await PGlite.create(path.join(backend.env().PGLITE_DATA_DIR as string, 'pgdata'));
-        await db.exec(SEED_SCHEMA);
-        for (const [name, hash, mfa] of seeded) await db.query(SEED_INSERT, [name, hash, mfa, createdAt, false]);
-        await db.close();
-      }
-      const migrated = await runToExit('migrate', backend.env());
-      expect(migrated.code, migrated.output).to.equal(0);
-      expect(migrated.output).to.contain('"event":"usernames_migrated"');
-      snapshot = await readSnapshot();
-    });
-    after(() => backend.dispose());
-
-    async function readSnapshot(): Promise<Snapshot> {
-      if (kind === 'postgres') {
-        const [nullable] = await backend.sql<{ is_nullable: string }>(SNAPSHOT_QUERIES.skeletonNullable);
-        return {
-          users: await backend.sql<UserRow>(SNAPSHOT_QUERIES.users),
-          unmerged: await backend.sql<UnmergedRow>(SNAPSHOT_QUERIES.unmerged),
-          skeletonNullable: nullable?.is_nullable,
-        };
-      }
-      const db = await PGlite.create(path.join(backend.env().PGLITE_DATA_DIR as string, 'pgdata'));
-      try {
-        const nullable = (await db.query<{ is_nullable: string }>(SNAPSHOT_QUERIES.skeletonNullable)).rows[0];
-        return {
-          users: (await db.query<UserRow>(SNAPSHOT_QUERIES.users)).rows,
-          unmerged: (await db.query<UnmergedRow>(SNAPSHOT_QUERIES.unmerged)).rows,
-          skeletonNullable: nullable?.is_nullable,
-        };
-      } finally {
-        await db.close();
-      }
-    }
-
-    it('renames "  bob\\t" to bob, and leaves no name the code would not produce or accept', () => {
-      const bob = snapshot.users.find((u) => u.username === 'bob');
-      expect(bob).to.include({ status: 'active', password_hash: seedUser.password_hash });
-      for (const user of snapshot.users) {
-        expect(normaliseUsername(user.username), user.username).to.equal(user.username);
-        expect(isValidUsername(user.username), user.username).to.equal(true);
-        expect(user.username_skeleton, user.username).to.equal(skeletonOf(user.username));
-      }
-      expect(snapshot.skeletonNullable).to.equal('NO');
-    });
-
-    it('moves ALICE, Alice and ａｌｉｃｅ whole to users_unmerged and reserves alice with a disabled placeholder', () => {
-      const alice = snapshot.users.find((u) => u.username === 'alice');
-      expect(alice).to.include({ status: 'disabled', password_hash: null });
-      expect(alice?.disabled_at).to.not.equal(null);
-      const shared = snapshot.unmerged.filter((u) => u.reason === 'shared');
-      expect(shared.map((u) => u.original_username).sort()).to.deep.equal(['ALICE', 'Alice', 'ａｌｉｃｅ'].sort());
-      for (const row of shared) {
-        expect(row.normalised_username).to.equal('alice');
-        expect(row.row_data.username).to.equal(row.original_username);
-        expect(row.row_data.password_hash).to.equal(seedUser.password_hash);
-      }
-      expect(shared.find((u) => u.original_username === 'Alice')?.row_data.mfa_secret).to.equal(seedUser.mfa_secret);
-    });
-
-    it('moves the mixed-script jоse.fino to users_unmerged, with no placeholder', () => {
-      expect(snapshot.unmerged.find((u) => u.original_username === 'jоse.fino')).to.include({ reason: 'invalid' });
-      expect(snapshot.users.map((u) => u.username)).to.deep.equal(['alice', 'bob']);
-    });
-
-    it('bob signs in by any spelling; neither bob nor alice can be registered again', async () => {
-      const server = await backend.start({ BCRYPT_COST: '12' });
-      try {
-        const signedIn = await postJson(`${server.url}/authenticate`, {
-          username: '\u3000ＢＯＢ\t',
-          password: seedUser.password,
-          totp: codeAt(seedUser.totp_secret as string, currentStep()),
-        });
-        expect(signedIn.status, signedIn.text).to.equal(200);
-        expect(signedIn.body.username).to.equal('bob');
-        for (const username of ['bob', '  Bob ', 'alice', 'ＡＬＩＣＥ']) {
-          const taken = await postJson(`${server.url}/generate-password`, { username });
-          expect(taken.status, `${username}: ${taken.text}`).to.equal(409);
-          expect(taken.body.code).to.equal('account_exists');
-        }
-      } finally {
-        await server.stop();
-      }
-    });
+  before(async function () {
+    await requireBackend(this, 'postgres');
+    const createdAt = new Date().toISOString();
+    await backend.prepare({ migrate: false });
+    await backend.sql(SEED_SCHEMA);
+    for (const [name, hash, mfa] of seeded) await backend.sql(SEED_INSERT, [name, hash, mfa, createdAt, false]);
+    const migrated = await runToExit('migrate', backend.env());
+    expect(migrated.code, migrated.output).to.equal(0);
+    expect(migrated.output).to.contain('"event":"usernames_migrated"');
+    snapshot = await readSnapshot();
   });
-}
+  after(() => backend.dispose());
+
+  async function readSnapshot(): Promise<Snapshot> {
+    const [nullable] = await backend.sql<{ is_nullable: string }>(SNAPSHOT_QUERIES.skeletonNullable);
+    return {
+      users: await backend.sql<UserRow>(SNAPSHOT_QUERIES.users),
+      unmerged: await backend.sql<UnmergedRow>(SNAPSHOT_QUERIES.unmerged),
+      skeletonNullable: nullable?.is_nullable,
+    };
+  }
+
+  it('renames "  bob\\t" to bob, and leaves no name the code would not produce or accept', () => {
+    const bob = snapshot.users.find((u) => u.username === 'bob');
+    expect(bob).to.include({ status: 'active', password_hash: seedUser.password_hash });
+    for (const user of snapshot.users) {
+      expect(normaliseUsername(user.username), user.username).to.equal(user.username);
+      expect(isValidUsername(user.username), user.username).to.equal(true);
+      expect(user.username_skeleton, user.username).to.equal(skeletonOf(user.username));
+    }
+    expect(snapshot.skeletonNullable).to.equal('NO');
+  });
+
+  it('moves ALICE, Alice and ａｌｉｃｅ whole to users_unmerged and reserves alice with a disabled placeholder', () => {
+    const alice = snapshot.users.find((u) => u.username === 'alice');
+    expect(alice).to.include({ status: 'disabled', password_hash: null });
+    expect(alice?.disabled_at).to.not.equal(null);
+    const shared = snapshot.unmerged.filter((u) => u.reason === 'shared');
+    expect(shared.map((u) => u.original_username).sort()).to.deep.equal(['ALICE', 'Alice', 'ａｌｉｃｅ'].sort());
+    for (const row of shared) {
+      expect(row.normalised_username).to.equal('alice');
+      expect(row.row_data.username).to.equal(row.original_username);
+      expect(row.row_data.password_hash).to.equal(seedUser.password_hash);
+    }
+    expect(shared.find((u) => u.original_username === 'Alice')?.row_data.mfa_secret).to.equal(seedUser.mfa_secret);
+  });
+
+  it('moves the mixed-script jоse.fino to users_unmerged, with no placeholder', () => {
+    expect(snapshot.unmerged.find((u) => u.original_username === 'jоse.fino')).to.include({ reason: 'invalid' });
+    expect(snapshot.users.map((u) => u.username)).to.deep.equal(['alice', 'bob']);
+  });
+
+  it('bob signs in by any spelling; neither bob nor alice can be registered again', async () => {
+    const server = await backend.start({ BCRYPT_COST: '12' });
+    try {
+      const signedIn = await postJson(`${server.url}/authenticate`, {
+        username: '\u3000ＢＯＢ\t',
+        password: seedUser.password,
+        totp: codeAt(seedUser.totp_secret as string, currentStep()),
+      });
+      expect(signedIn.status, signedIn.text).to.equal(200);
+      expect(signedIn.body.username).to.equal('bob');
+      for (const username of ['bob', '  Bob ', 'alice', 'ＡＬＩＣＥ']) {
+        const taken = await postJson(`${server.url}/generate-password`, { username });
+        expect(taken.status, `${username}: ${taken.text}`).to.equal(409);
+        expect(taken.body.code).to.equal('account_exists');
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
 
 describe('finding 5: skeleton claims of new accounts (lib/db/usernames.ts), on postgres', function () {
   const backend = new Backend('postgres');

@@ -43,6 +43,25 @@ const POOLER_URL =
 /** The servers reach PostgreSQL through the pooler of TEST_PGBOUNCER_URL. */
 export const THROUGH_POOLER = POOLER_URL !== undefined;
 export const BACKENDS: BackendKind[] = THROUGH_POOLER ? ['postgres'] : ['pglite', 'postgres'];
+/**
+ * The parts of a both-databases suite that run on PostgreSQL only: registered there, and
+ * not at all on PGlite. On PGlite a suite keeps what the embedded mode of `npm start` must
+ * show working (docs/testing.md, "The two backends"); the rest is SQL that is the same on
+ * both, checked on the production database.
+ */
+export function onPostgresOnly(kind: BackendKind): {
+  describe: (title: string, tests: () => void) => void;
+  it: (title: string, test: Mocha.AsyncFunc) => void;
+} {
+  return {
+    describe: (title, tests) => {
+      if (kind === 'postgres') describe(title, tests);
+    },
+    it: (title, test) => {
+      if (kind === 'postgres') it(title, test);
+    },
+  };
+}
 /** Where the servers connect: the pooler when there is one, else the server itself. */
 const SERVED_HOST = POOLER_URL?.hostname ?? '127.0.0.1';
 const SERVED_PORT = POOLER_URL?.port === undefined || POOLER_URL.port === '' ? '5432' : POOLER_URL.port;
