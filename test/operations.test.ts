@@ -42,8 +42,8 @@ async function writeSeedDatabase(backend: Backend, dataDir: string | undefined):
     createdAt(row.username),
     row.expired,
   ];
+  await backend.prepare({ migrate: false });
   if (backend.kind === 'postgres') {
-    await backend.prepare({ migrate: false });
     await backend.sql(SEED_SCHEMA);
     for (const row of rows) await backend.sql(SEED_INSERT, params(row));
     return;

@@ -7,13 +7,12 @@
 // database, which fires for one username only. If the bound were not in force the server
 // would sleep on and the client's own later wait would end the request with another error
 // (500), so each test can fail. The embedded PGlite enforces no statement timeout: it is
-// only checked to be ready without one.
+// only checked to be ready without one (test/functions.test.ts, on PGlite).
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BACKENDS,
   Backend,
   THROUGH_POOLER,
   adminQuery,
@@ -147,25 +146,6 @@ describe("statement timeout: the migration sets the database's default", functio
     expect(accepted.output).to.contain('applied migrations');
   });
 });
-
-// Not in the pass through PgBouncer, which runs PostgreSQL only (BACKENDS).
-if (BACKENDS.includes('pglite'))
-  describe('statement timeout in the embedded mode (PGlite)', function () {
-    this.timeout(120_000);
-    const backend = new Backend('pglite');
-    after(() => backend.dispose());
-
-    it('/readyz answers 200: PGlite cuts no statement, so there is no bound to check', async () => {
-      await backend.prepare();
-      const server = await backend.start();
-      try {
-        const answer = await request(`${server.url}/readyz`);
-        expect(answer.status, answer.text).to.equal(200);
-      } finally {
-        await server.stop();
-      }
-    });
-  });
 
 describe('unit: statement_timeout values', () => {
   it('reads the values ALTER … SET stores, in ms, and nothing else', () => {

@@ -166,45 +166,60 @@ export async function adminQuery<R extends pg.QueryResultRow>(
 }
 
 /**
- * A migrated PGlite data directory to copy: PGlite's initdb and the migrations take some
- * 5 s of one core per new directory, a copy of a migrated one a tenth of a second (its
- * server then starts as on any existing directory). Made once per migration set and PGlite
- * version, with the migrate command the tests run anyway, under the system's temporary
- * directory; a process that finds it made (by an earlier run, or by a parallel mocha
- * worker that renamed its copy in first) uses that one.
+ * PGlite data directories to copy, one initialised and empty, one migrated: PGlite's
+ * initdb takes some 5 s of one core per new directory (the migrations a little more), a
+ * copy a tenth of a second (its server then starts as on any existing directory). Each is
+ * made once per PGlite version (and migration set), under the system's temporary
+ * directory: the empty one by PGlite itself, the migrated one by the migrate command the
+ * tests run anyway. A process that finds one made (by an earlier run, or by a parallel
+ * mocha worker that renamed its copy in first) uses that one.
  */
-let pgliteTemplate: Promise<string> | undefined;
+const pgliteTemplates = new Map<'empty' | 'migrated', Promise<string>>();
 
-function migratedPgliteTemplate(): Promise<string> {
-  pgliteTemplate ??= (async () => {
-    const migrations = path.join(PROJECT_ROOT, 'dist/lib/db/migrations');
-    const hash = createHash('sha256');
-    hash.update(readFileSync(path.join(PROJECT_ROOT, 'node_modules/@electric-sql/pglite/package.json')));
+function pgliteTemplate(kind: 'empty' | 'migrated'): Promise<string> {
+  let made = pgliteTemplates.get(kind);
+  if (made === undefined) {
+    made = makePgliteTemplate(kind);
+    pgliteTemplates.set(kind, made);
+  }
+  return made;
+}
+
+async function makePgliteTemplate(kind: 'empty' | 'migrated'): Promise<string> {
+  const hash = createHash('sha256').update(kind);
+  hash.update(readFileSync(path.join(PROJECT_ROOT, 'node_modules/@electric-sql/pglite/package.json')));
+  const migrations = path.join(PROJECT_ROOT, 'dist/lib/db/migrations');
+  if (kind === 'migrated')
     for (const file of readdirSync(migrations).sort()) {
       if (!/\.(sql|js)$/.test(file)) continue;
       hash.update(file).update(readFileSync(path.join(migrations, file)));
     }
-    const template = path.join(tmpdir(), `cofrap-pglite-template-${hash.digest('hex').slice(0, 16)}`);
-    if (existsSync(path.join(template, 'pgdata'))) return template;
-    const making = mkdtempSync(`${template}-making-`);
-    const secretsDir = makeSecretsDir();
-    try {
+  const template = path.join(tmpdir(), `cofrap-pglite-template-${hash.digest('hex').slice(0, 16)}`);
+  if (existsSync(path.join(template, 'pgdata'))) return template;
+  const making = mkdtempSync(`${template}-making-`);
+  const secretsDir = makeSecretsDir();
+  try {
+    if (kind === 'empty') {
+      // Loaded here only: most suites never make a template.
+      const { PGlite } = await import('@electric-sql/pglite');
+      const db = await PGlite.create(path.join(making, 'pgdata'));
+      await db.close();
+    } else {
       const result = await runToExit('migrate', { PGLITE_DATA_DIR: making, SECRETS_DIR: secretsDir });
       if (result.code !== 0) throw new Error(`migrate (PGlite template) failed:\n${result.output}`);
       rmSync(path.join(making, 'cofrap.pid'), { force: true });
-      try {
-        renameSync(making, template);
-      } catch (error) {
-        // Another process made it first: theirs is the same.
-        if (!existsSync(path.join(template, 'pgdata'))) throw error;
-      }
-    } finally {
-      rmSync(making, { recursive: true, force: true });
-      rmSync(secretsDir, { recursive: true, force: true });
     }
-    return template;
-  })();
-  return pgliteTemplate;
+    try {
+      renameSync(making, template);
+    } catch (error) {
+      // Another process made it first: theirs is the same.
+      if (!existsSync(path.join(template, 'pgdata'))) throw error;
+    }
+  } finally {
+    rmSync(making, { recursive: true, force: true });
+    rmSync(secretsDir, { recursive: true, force: true });
+  }
+  return template;
 }
 
 /**
@@ -272,16 +287,16 @@ export class Backend {
   /**
    * Creates the two roles and the scratch database, owned by the owner role, that only the
    * functions' role may connect to besides it; then runs `npm run migrate`'s script on it,
-   * with `env` added to its configuration. On PGlite: a copy of a migrated directory
-   * (migratedPgliteTemplate), or with `migrate: false` an empty one.
+   * with `env` added to its configuration. On PGlite: a copy of a migrated directory, or
+   * with `migrate: false` of an initialised empty one (pgliteTemplate), which the server's
+   * start or the test then migrates.
    */
   async prepare(options: { migrate?: boolean; env?: Record<string, string> } = {}): Promise<void> {
     if (this.kind === 'pglite') {
       mkdirSync(this.dataDir as string, { recursive: true });
-      // Migrated as the PostgreSQL database is (a copy of the template); without, the
-      // server's start or the test initialises and migrates it.
-      if (options.migrate !== false && !existsSync(path.join(this.dataDir as string, 'pgdata')))
-        cpSync(path.join(await migratedPgliteTemplate(), 'pgdata'), path.join(this.dataDir as string, 'pgdata'), {
+      const pgdata = path.join(this.dataDir as string, 'pgdata');
+      if (!existsSync(pgdata))
+        cpSync(path.join(await pgliteTemplate(options.migrate === false ? 'empty' : 'migrated'), 'pgdata'), pgdata, {
           recursive: true,
         });
       return;
@@ -320,10 +335,39 @@ export class Backend {
     }
   }
 
-  /** SQL on the scratch database as its owner role. */
+  /**
+   * SQL on the scratch database as its owner role, on one session kept for the suite: a
+   * connection per statement cost PostgreSQL and the test ~17 ms of CPU, and the suites
+   * send some eight hundred. Each statement commits on its own, as before; a session lost
+   * (the server restarted, the database dropped) is opened again for the next statement.
+   */
   async sql<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
     if (this.kind !== 'postgres') throw new Error('direct SQL is only available on the PostgreSQL backend');
-    return adminQuery<R>(this.name, text, params, this.ownerRole);
+    const session = await this.ownerSession();
+    return (await session.query<R>(text, params)).rows;
+  }
+
+  private ownerSessionOpening: Promise<pg.Client> | undefined;
+
+  private ownerSession(): Promise<pg.Client> {
+    if (this.ownerSessionOpening !== undefined) return this.ownerSessionOpening;
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    const opening = client.connect().then(async () => {
+      await client.query(`SET ROLE ${quoteIdent(this.ownerRole)}`);
+      return client;
+    });
+    this.ownerSessionOpening = opening;
+    // A session the server ends emits 'error' and 'end': the next statement opens another.
+    const forget = (): void => {
+      if (this.ownerSessionOpening === opening) this.ownerSessionOpening = undefined;
+    };
+    client.on('error', forget);
+    client.on('end', forget);
+    opening.catch(() => {
+      forget();
+      void client.end().catch(() => undefined);
+    });
+    return opening;
   }
 
   start(extra: Record<string, string> = {}, script: 'dev-server' | 'serve' = 'dev-server'): Promise<RunningProcess> {
@@ -331,6 +375,9 @@ export class Backend {
   }
 
   async dispose(): Promise<void> {
+    const session = this.ownerSessionOpening;
+    this.ownerSessionOpening = undefined;
+    await session?.then((client) => client.end()).catch(() => undefined);
     rmSync(this.secretsDir, { recursive: true, force: true });
     if (this.dataDir !== undefined) rmSync(this.dataDir, { recursive: true, force: true });
     if (this.created) await adminQuery('postgres', `DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
