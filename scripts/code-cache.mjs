@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 // The compiled modules (this script runs after tsc): the variable the loader reads, and
 // the key format the functions accept.
@@ -141,13 +141,22 @@ export async function fillCodeCaches(outDir, names, commands = []) {
   try {
     writeFileSync(path.join(secretsDir, 'encryption-key'), `${newFernetKey()}\n`);
     const env = trainingEnv(secretsDir);
-    const sizes = [];
-    // One at a time: starts that share the cores still compile the same code.
-    for (const name of names)
-      sizes.push(`${name}.cjs.cache ${Math.round((await train(outDir, name, env)) / 1024)} KiB`);
-    for (const name of commands)
-      sizes.push(`${name}.cjs.cache ${Math.round((await trainCommand(outDir, name, env)) / 1024)} KiB`);
-    return sizes;
+    const runs = [
+      ...names.map((name) => () => train(outDir, name, env)),
+      ...commands.map((name) => () => trainCommand(outDir, name, env)),
+    ];
+    const bytes = new Array(runs.length);
+    // As many at a time as there are cores: each run compiles what it runs, whatever else
+    // runs beside it, so the caches are the same; the build waits ~1.5 s less on two cores.
+    let next = 0;
+    const lane = async () => {
+      while (next < runs.length) {
+        const index = next++;
+        bytes[index] = await runs[index]();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(availableParallelism(), runs.length) }, lane));
+    return [...names, ...commands].map((name, i) => `${name}.cjs.cache ${Math.round(bytes[i] / 1024)} KiB`);
   } finally {
     rmSync(secretsDir, { recursive: true, force: true });
   }

@@ -29,6 +29,8 @@ import {
   eventFromMessage,
 } from '../lib/cloudevents-http.js';
 import { decodeQrPng } from './helpers/qr.js';
+import { encode as encodePng } from 'fast-png';
+import { PNG } from 'pngjs';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';
 import { makeSecretsDir, seedFixture } from './helpers/backends.js';
 import { readFileSync } from 'node:fs';
@@ -210,6 +212,18 @@ describe('unit: QR codes', () => {
       const password = generatePassword();
       expect(decodeQrPng(await qrPngBase64(password))).to.equal(password);
     }
+  });
+
+  it("the tests' reader also reads 8-bit greyscale, RGB and RGBA PNGs (a browser's screenshots), and 16-bit ones", async () => {
+    const password = generatePassword();
+    const pixels = PNG.sync.read(Buffer.from(await qrPngBase64(password), 'base64'));
+    for (const colorType of [0, 2, 6] as const) {
+      const png = PNG.sync.write(pixels, { colorType, inputHasAlpha: true });
+      expect(decodeQrPng(png.toString('base64')), `PNG colour type ${colorType}`).to.equal(password);
+    }
+    const deep = new Uint16Array(pixels.data.length).map((_, i) => (pixels.data[i] as number) * 257);
+    const png16 = encodePng({ width: pixels.width, height: pixels.height, data: deep, depth: 16, channels: 4 });
+    expect(decodeQrPng(Buffer.from(png16).toString('base64')), '16 bits per sample').to.equal(password);
   });
 });
 

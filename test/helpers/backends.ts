@@ -9,7 +9,6 @@
 // Knative, while the migration and the tests' own SQL connect directly, as the migration
 // Job does; only the PostgreSQL backend runs then.
 import {
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,6 +18,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -295,10 +295,13 @@ export class Backend {
     if (this.kind === 'pglite') {
       mkdirSync(this.dataDir as string, { recursive: true });
       const pgdata = path.join(this.dataDir as string, 'pgdata');
+      // cp(1), not fs.cpSync: the directory's 3 000 files took it 0.5 s of CPU, cp 0.2 s.
       if (!existsSync(pgdata))
-        cpSync(path.join(await pgliteTemplate(options.migrate === false ? 'empty' : 'migrated'), 'pgdata'), pgdata, {
-          recursive: true,
-        });
+        execFileSync('cp', [
+          '-R',
+          path.join(await pgliteTemplate(options.migrate === false ? 'empty' : 'migrated'), 'pgdata'),
+          pgdata,
+        ]);
       return;
     }
     if (!this.rolesCreated) {
