@@ -11,21 +11,24 @@ const path = require('node:path');
 
 const TESTS = 'dist/test';
 const SLOWEST_FIRST = [
+  'fuzz',
   'operations',
   'portal-recovery',
-  'fuzz',
-  'portal',
   'functions',
-  'events-auth',
+  'portal',
+  'employee-events',
   'races',
   'portal-errors',
-  'employee-events',
-  'database-faults',
   'throttle',
-  'takeover',
+  'events-auth',
+  'database-faults',
   'lifecycle-audit',
   'brute-force',
   'account-command',
+  'takeover',
+  'recovery',
+  'overload',
+  'statement-timeout',
   'identity-event-schemas',
 ].map((name) => `${TESTS}/${name}.test.js`);
 

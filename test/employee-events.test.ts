@@ -10,6 +10,7 @@ import { postJson, request } from './helpers/http.js';
 import type { Answer } from './helpers/http.js';
 import { createAccount, createAndEnroll, enroll, signIn } from './helpers/journey.js';
 import { currentStep, currentStepWithRoom, nextStep, setLastTotpStep } from './helpers/totp.js';
+import { until } from './helpers/time.js';
 import { HR_SOURCE, replyEvent, sendEmployeeEvent } from './helpers/events.js';
 import { brokerAuthorization } from './helpers/oidc.js';
 import { hashToken } from '../lib/crypto/tokens.js';
@@ -67,6 +68,36 @@ for (const kind of BACKENDS) {
       const at = typeof step === 'number' ? step : await step();
       expect((await signIn(base, username, account.password, enrolled.secret, at)).status).to.equal(200);
       return { invitation, account, enrolled };
+    }
+
+    if (kind === 'pglite') {
+      it('without sender settings (PGlite, as npm start runs): says at start, in a warning, that events are accepted unchecked', async () => {
+        // the banner is written just after the "listening" line the start waited for
+        const banner =
+          'WARNING: employee-events skips these sender checks: token, source (embedded development mode only)';
+        await until(
+          () => live.process.output.some((line) => line.includes(banner)),
+          () => `no banner in:\n${live.process.output.join('\n')}`,
+        );
+        const warning = live.process.output
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((entry) => entry.event === 'events_unchecked');
+        expect(warning?.level).to.equal('warn');
+        expect(warning?.unchecked).to.deep.equal(['token', 'source']);
+        expect(live.process.output.join('\n')).to.contain(banner);
+      });
+
+      it('without sender settings (PGlite, as npm start runs): accepts an event without a token, from any source', async () => {
+        const answer = await sendEmployeeEvent(
+          url,
+          CREATED,
+          { username: 'dev.local' },
+          { token: null, source: '/my/laptop' },
+        );
+        expect(answer.status, answer.text).to.equal(200);
+        expect(replyEvent(answer).type).to.equal('fr.cofrap.identity.account.invited');
+      });
     }
 
     it('created (binary mode) → 200 with an account.invited reply event in binary mode', async () => {

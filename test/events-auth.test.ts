@@ -24,7 +24,7 @@ import { EXPIRES_AT, ISSUED_AT, TestIssuer, newSigningKey } from './helpers/oidc
 import { runToExit, startProcess } from './helpers/process.js';
 import type { RunningProcess } from './helpers/process.js';
 import { rememberSecret } from './helpers/secrets.js';
-import { pause, until } from './helpers/time.js';
+import { pause } from './helpers/time.js';
 
 const CREATED = 'fr.cofrap.hr.employee.created';
 const UNAUTHENTICATED_BODY = {
@@ -510,39 +510,9 @@ describe('employee-events: a JWKS never reached since start on postgres', functi
   });
 });
 
+// Without sender settings, the embedded mode's warning and what it accepts are
+// test/employee-events.test.ts's, on its PGlite server.
 describe('employee-events in embedded mode (npm start)', function () {
-  describe('without sender settings', () => {
-    const live = useServer('pglite');
-
-    it('says at start, in a warning, that events are accepted unchecked', async () => {
-      // the banner is written just after the "listening" line the start waited for
-      const banner =
-        'WARNING: employee-events skips these sender checks: token, source (embedded development mode only)';
-      await until(
-        () => live.process.output.some((line) => line.includes(banner)),
-        () => `no banner in:\n${live.process.output.join('\n')}`,
-      );
-      const warning = live.process.output
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((entry) => entry.event === 'events_unchecked');
-      expect(warning?.level).to.equal('warn');
-      expect(warning?.unchecked).to.deep.equal(['token', 'source']);
-      expect(live.process.output.join('\n')).to.contain(banner);
-    });
-
-    it('accepts an event without a token, from any source', async () => {
-      const answer = await sendEmployeeEvent(
-        `${live.url}/employee-events`,
-        CREATED,
-        { username: 'dev.local' },
-        { token: null, source: '/my/laptop' },
-      );
-      expect(answer.status, answer.text).to.equal(200);
-      expect(replyEvent(answer).type).to.equal('fr.cofrap.identity.account.invited');
-    });
-  });
-
   describe('with sender settings', () => {
     let issuer: TestIssuer;
     before(async () => {

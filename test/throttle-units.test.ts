@@ -1,6 +1,7 @@
 // The pieces of issue 15's throttle and overload work on their own: the client address
 // from the TCP peer and X-Forwarded-For, the bcrypt queue's admission and reservations,
 // and their settings.
+import { rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { IncomingMessage } from 'node:http';
 import { expect } from 'chai';
@@ -117,6 +118,7 @@ describe('unit: bcrypt queue bound', () => {
 
 describe('unit: throttle and overload settings', () => {
   const base = { POSTGRES_HOST: '127.0.0.1', SECRETS_DIR: makeSecretsDir() };
+  after(() => rmSync(base.SECRETS_DIR, { recursive: true, force: true }));
 
   it('defaults: the TCP peer, a 10 s bcrypt queue, a 10 s body', () => {
     expect(loadConfig(base)).to.include({ trustedProxyHops: 0, bcryptQueueSeconds: 10, requestBodyTimeoutMs: 10_000 });

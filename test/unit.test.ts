@@ -33,7 +33,7 @@ import { encode as encodePng } from 'fast-png';
 import { PNG } from 'pngjs';
 import { base32Decode, codeAt, hotp } from './helpers/totp.js';
 import { makeSecretsDir, seedFixture } from './helpers/backends.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 describe('unit: password generation', () => {
@@ -264,6 +264,7 @@ describe('unit: usernames', () => {
 describe('unit: configuration', () => {
   const secretsDir = makeSecretsDir();
   const base = { POSTGRES_HOST: '127.0.0.1', SECRETS_DIR: secretsDir };
+  after(() => rmSync(secretsDir, { recursive: true, force: true }));
 
   it('applies the contract defaults', () => {
     const config = loadConfig(base);
