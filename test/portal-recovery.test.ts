@@ -17,6 +17,7 @@ import {
   Account,
   nextCode,
   stepAfter,
+  signInOldThenNew,
   section,
   message,
   openPortal,
@@ -353,18 +354,8 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       expect(pageProblems(page)).to.deep.equal([]);
 
       // Over HTTP: the old authenticator is refused at a step the new one is accepted at; old codes refused, new ones work.
-      const step = await stepAfter(renewed.lastStep);
-      const old = await postJson(`${live.url}/authenticate`, {
-        username: 'erik',
-        password: erik.password,
-        totp: codeAt(erik.secret, step),
-      });
+      const { old, fresh } = await signInOldThenNew(live.url, 'erik', erik, renewed);
       expect(old.status, old.text).to.equal(401);
-      const fresh = await postJson(`${live.url}/authenticate`, {
-        username: 'erik',
-        password: erik.password,
-        totp: codeAt(secret, step),
-      });
       expect(fresh.status, fresh.text).to.equal(200);
       expect((await recoverOverHttp(live.url, erik, erik.codes[1] as string)).status).to.equal(401);
       const newCode = await recoverOverHttp(live.url, erik, answered[0] as string);
@@ -417,18 +408,8 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       expect(pageProblems(page)).to.deep.equal([]);
 
       // Over HTTP: the old password and code are refused now; the new expiry is six months away.
-      const step = await stepAfter(renewed.lastStep);
-      const old = await postJson(`${live.url}/authenticate`, {
-        username: 'rita',
-        password: rita.password,
-        totp: codeAt(rita.secret, step),
-      });
+      const { old, fresh } = await signInOldThenNew(live.url, 'rita', rita, renewed);
       expect(old.status, old.text).to.equal(401);
-      const fresh = await postJson(`${live.url}/authenticate`, {
-        username: 'rita',
-        password: renewed.password,
-        totp: codeAt(renewed.secret, step),
-      });
       expect(fresh.status, fresh.text).to.equal(200);
       expect(fresh.body).to.not.have.property('renewal_token');
       const months = (new Date(fresh.body.expires_at as string).getTime() - Date.now()) / (30.4 * 86_400_000);

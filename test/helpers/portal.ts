@@ -397,3 +397,20 @@ export async function expectNothingKept(page: Page, secrets: string[]): Promise<
   expect(await page.evaluate<number>('localStorage.length + sessionStorage.length')).to.equal(0);
   expect(new URL(page.url()).search).to.equal('');
 }
+
+/**
+ * Over HTTP, at one step the service accepts now (after `lastStep`): a sign-in with the
+ * old password and secret, then one with the new. After a renewal or a new authenticator,
+ * the first must be refused and the second accepted.
+ */
+export async function signInOldThenNew(
+  base: string,
+  username: string,
+  old: Pick<Account, 'password' | 'secret'>,
+  fresh: Pick<Account, 'password' | 'secret' | 'lastStep'>,
+): Promise<{ old: Answer; fresh: Answer }> {
+  const step = await stepAfter(fresh.lastStep);
+  const signIn = (account: Pick<Account, 'password' | 'secret'>): Promise<Answer> =>
+    postJson(`${base}/authenticate`, { username, password: account.password, totp: codeAt(account.secret, step) });
+  return { old: await signIn(old), fresh: await signIn(fresh) };
+}
