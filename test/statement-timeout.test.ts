@@ -12,14 +12,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  Backend,
-  THROUGH_POOLER,
-  adminQuery,
-  makeSecretsDir,
-  requireBackend,
-  useServer,
-} from './helpers/backends.js';
+import { Backend, THROUGH_POOLER, adminQuery, makeSecretsDir, requireBackend, useServer } from './helpers/backends.js';
 import { postJson, request } from './helpers/http.js';
 import { runToExit } from './helpers/process.js';
 import { beginWithTimeout, parseTimeout } from '../lib/db/statement-timeout.js';

@@ -18,7 +18,9 @@ export const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts/portal');
 export async function launchChromium(context: Mocha.Context): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     if (process.env.CI === 'true')
-      throw new Error(`Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium-headless-shell)`);
+      throw new Error(
+        `Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium-headless-shell)`,
+      );
     console.log(`    ! SKIPPED: no Chromium at ${CHROMIUM}; the portal's browser tests did not run`);
     context.skip();
   }
