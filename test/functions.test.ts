@@ -336,134 +336,117 @@ for (const kind of BACKENDS) {
     // Time is moved by writing the account's own timestamps (the service compares them with the
     // database's now()), so these run on PostgreSQL, where the test reaches the rows; the SQL
     // is the same on PGlite. The service runs with its default durations.
-    if (kind === 'postgres') {
-      describe('lifecycle over time', function () {
-        /** Puts `column` of `username`'s row a second in the past: that deadline has lapsed. */
-        const lapse = async (
-          username: string,
-          column: 'enrollment_expires_at' | 'renewal_expires_at',
-        ): Promise<void> => {
-          const rows = await live.backend.sql(
-            `UPDATE users SET ${column} = now() - interval '1 second' WHERE username = $1 RETURNING username`,
-            [username],
-          );
-          expect(rows, `${username}'s ${column}`).to.have.length(1);
-        };
-        /** Makes `username`'s credentials older than CREDENTIAL_MAX_AGE (6 months by default). */
-        const age = async (username: string): Promise<void> => {
-          const rows = await live.backend.sql(
-            "UPDATE users SET created_at = now() - interval '6 months 1 second' WHERE username = $1 RETURNING username",
-            [username],
-          );
-          expect(rows, username).to.have.length(1);
-        };
+    postgres.describe('lifecycle over time', function () {
+      /** Puts `column` of `username`'s row a second in the past: that deadline has lapsed. */
+      const lapse = async (username: string, column: 'enrollment_expires_at' | 'renewal_expires_at'): Promise<void> => {
+        const rows = await live.backend.sql(
+          `UPDATE users SET ${column} = now() - interval '1 second' WHERE username = $1 RETURNING username`,
+          [username],
+        );
+        expect(rows, `${username}'s ${column}`).to.have.length(1);
+      };
+      /** Makes `username`'s credentials older than CREDENTIAL_MAX_AGE (6 months by default). */
+      const age = async (username: string): Promise<void> => {
+        const rows = await live.backend.sql(
+          "UPDATE users SET created_at = now() - interval '6 months 1 second' WHERE username = $1 RETURNING username",
+          [username],
+        );
+        expect(rows, username).to.have.length(1);
+      };
 
-        it('a lapsed enrollment may start over with a fresh password; its token is dead', async () => {
-          const first = await createAccount(base, 'lapsed');
-          expectError(await postJson(`${base}/generate-password`, { username: 'lapsed' }), 409, 'account_exists');
-          await lapse('lapsed', 'enrollment_expires_at');
-          expectError(
-            await postJson(`${base}/generate-2fa`, { username: 'lapsed', enrollment_token: first.enrollmentToken }),
-            401,
-            'invalid_token',
-          );
-          const step = currentStep();
-          const second = await createAccount(base, 'lapsed');
-          expect(second.password).to.not.equal(first.password);
-          const { secret } = await enroll(base, 'lapsed', second.enrollmentToken);
-          expectError(await signIn(base, 'lapsed', first.password, secret, step), 401, 'invalid_credentials');
-          expect((await signIn(base, 'lapsed', second.password, secret, step + 1)).status).to.equal(200);
-        });
-
-        it('expiry is revealed only after both factors, then renewal rotates both', async () => {
-          const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
-          const account = await createAndEnroll(base, 'expiring');
-          expect((await signIn(base, 'expiring', account.password, account.secret, step - 1)).status).to.equal(200);
-          await age('expiring');
-          // a wrong password does not learn about the expiry
-          expectError(
-            await postJson(`${base}/authenticate`, {
-              username: 'expiring',
-              password: 'wrong',
-              totp: codeAt(account.secret, step),
-            }),
-            401,
-            'invalid_credentials',
-          );
-          const expired = await signIn(base, 'expiring', account.password, account.secret, step);
-          expectError(expired, 403, 'credentials_expired');
-          expect(expired.body.expired).to.equal(true);
-          expect(expired.body.renewal_token).to.be.a('string');
-          expect(new Date(expired.body.renewal_expires_at as string).getTime()).to.be.greaterThan(Date.now());
-          // the TOTP step is used up like a success
-          expectError(
-            await signIn(base, 'expiring', account.password, account.secret, step),
-            401,
-            'invalid_credentials',
-          );
-
-          expectError(await postJson(`${base}/generate-password`, { username: 'expiring' }), 409, 'account_exists');
-          expectError(
-            await postJson(`${base}/generate-password`, { username: 'expiring', renewal_token: 'wrong' }),
-            401,
-            'invalid_token',
-          );
-          const renewed = await createAccount(
-            base,
-            'expiring',
-            { renewal_token: expired.body.renewal_token as string },
-            200,
-          );
-          expect(renewed.password).to.not.equal(account.password);
-          expectError(
-            await postJson(`${base}/generate-password`, {
-              username: 'expiring',
-              renewal_token: expired.body.renewal_token as string,
-            }),
-            401,
-            'invalid_token',
-          );
-          // step made fresh again (a third step without waiting for one): the refusals below are
-          // for the credentials, not a replay
-          await setLastTotpStep(live.backend, 'expiring', step - 1);
-          // staged: the new password with the old secret, and the old password with the new secret, do not sign in
-          expectError(
-            await signIn(base, 'expiring', renewed.password, account.secret, step),
-            401,
-            'invalid_credentials',
-          );
-          const { secret } = await enroll(base, 'expiring', renewed.enrollmentToken);
-          expectError(await signIn(base, 'expiring', account.password, secret, step), 401, 'invalid_credentials');
-          const back = await signIn(base, 'expiring', renewed.password, secret, step);
-          expect(back.status, back.text).to.equal(200);
-          // promoted: the old credentials are gone (step unused again, so not refused as a replay)
-          await setLastTotpStep(live.backend, 'expiring', step - 1);
-          expectError(
-            await signIn(base, 'expiring', account.password, account.secret, step),
-            401,
-            'invalid_credentials',
-          );
-        });
-
-        it('a renewal token used once is spent, and a lapsed one is refused', async () => {
-          for (const username of ['quick.renewer', 'slow.renewer']) {
-            const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
-            const account = await createAndEnroll(base, username);
-            expect((await signIn(base, username, account.password, account.secret, step - 1)).status).to.equal(200);
-            await age(username);
-            const expired = await signIn(base, username, account.password, account.secret, step);
-            expectError(expired, 403, 'credentials_expired');
-            const renewal = { username, renewal_token: expired.body.renewal_token as string };
-            if (username === 'slow.renewer') {
-              await lapse(username, 'renewal_expires_at');
-              expectError(await postJson(`${base}/generate-password`, renewal), 401, 'invalid_token');
-            } else {
-              expect((await postJson(`${base}/generate-password`, renewal)).status).to.equal(200);
-              expectError(await postJson(`${base}/generate-password`, renewal), 401, 'invalid_token');
-            }
-          }
-        });
+      it('a lapsed enrollment may start over with a fresh password; its token is dead', async () => {
+        const first = await createAccount(base, 'lapsed');
+        expectError(await postJson(`${base}/generate-password`, { username: 'lapsed' }), 409, 'account_exists');
+        await lapse('lapsed', 'enrollment_expires_at');
+        expectError(
+          await postJson(`${base}/generate-2fa`, { username: 'lapsed', enrollment_token: first.enrollmentToken }),
+          401,
+          'invalid_token',
+        );
+        const step = currentStep();
+        const second = await createAccount(base, 'lapsed');
+        expect(second.password).to.not.equal(first.password);
+        const { secret } = await enroll(base, 'lapsed', second.enrollmentToken);
+        expectError(await signIn(base, 'lapsed', first.password, secret, step), 401, 'invalid_credentials');
+        expect((await signIn(base, 'lapsed', second.password, secret, step + 1)).status).to.equal(200);
       });
-    }
+
+      it('expiry is revealed only after both factors, then renewal rotates both', async () => {
+        const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
+        const account = await createAndEnroll(base, 'expiring');
+        expect((await signIn(base, 'expiring', account.password, account.secret, step - 1)).status).to.equal(200);
+        await age('expiring');
+        // a wrong password does not learn about the expiry
+        expectError(
+          await postJson(`${base}/authenticate`, {
+            username: 'expiring',
+            password: 'wrong',
+            totp: codeAt(account.secret, step),
+          }),
+          401,
+          'invalid_credentials',
+        );
+        const expired = await signIn(base, 'expiring', account.password, account.secret, step);
+        expectError(expired, 403, 'credentials_expired');
+        expect(expired.body.expired).to.equal(true);
+        expect(expired.body.renewal_token).to.be.a('string');
+        expect(new Date(expired.body.renewal_expires_at as string).getTime()).to.be.greaterThan(Date.now());
+        // the TOTP step is used up like a success
+        expectError(await signIn(base, 'expiring', account.password, account.secret, step), 401, 'invalid_credentials');
+
+        expectError(await postJson(`${base}/generate-password`, { username: 'expiring' }), 409, 'account_exists');
+        expectError(
+          await postJson(`${base}/generate-password`, { username: 'expiring', renewal_token: 'wrong' }),
+          401,
+          'invalid_token',
+        );
+        const renewed = await createAccount(
+          base,
+          'expiring',
+          { renewal_token: expired.body.renewal_token as string },
+          200,
+        );
+        expect(renewed.password).to.not.equal(account.password);
+        expectError(
+          await postJson(`${base}/generate-password`, {
+            username: 'expiring',
+            renewal_token: expired.body.renewal_token as string,
+          }),
+          401,
+          'invalid_token',
+        );
+        // step made fresh again (a third step without waiting for one): the refusals below are
+        // for the credentials, not a replay
+        await setLastTotpStep(live.backend, 'expiring', step - 1);
+        // staged: the new password with the old secret, and the old password with the new secret, do not sign in
+        expectError(await signIn(base, 'expiring', renewed.password, account.secret, step), 401, 'invalid_credentials');
+        const { secret } = await enroll(base, 'expiring', renewed.enrollmentToken);
+        expectError(await signIn(base, 'expiring', account.password, secret, step), 401, 'invalid_credentials');
+        const back = await signIn(base, 'expiring', renewed.password, secret, step);
+        expect(back.status, back.text).to.equal(200);
+        // promoted: the old credentials are gone (step unused again, so not refused as a replay)
+        await setLastTotpStep(live.backend, 'expiring', step - 1);
+        expectError(await signIn(base, 'expiring', account.password, account.secret, step), 401, 'invalid_credentials');
+      });
+
+      it('a renewal token used once is spent, and a lapsed one is refused', async () => {
+        for (const username of ['quick.renewer', 'slow.renewer']) {
+          const step = nextStep(); // steps step - 1 and step: no wait (helpers/totp.ts)
+          const account = await createAndEnroll(base, username);
+          expect((await signIn(base, username, account.password, account.secret, step - 1)).status).to.equal(200);
+          await age(username);
+          const expired = await signIn(base, username, account.password, account.secret, step);
+          expectError(expired, 403, 'credentials_expired');
+          const renewal = { username, renewal_token: expired.body.renewal_token as string };
+          if (username === 'slow.renewer') {
+            await lapse(username, 'renewal_expires_at');
+            expectError(await postJson(`${base}/generate-password`, renewal), 401, 'invalid_token');
+          } else {
+            expect((await postJson(`${base}/generate-password`, renewal)).status).to.equal(200);
+            expectError(await postJson(`${base}/generate-password`, renewal), 401, 'invalid_token');
+          }
+        }
+      });
+    });
   });
 }

@@ -24,7 +24,6 @@ import {
   Account,
   nextCode,
   section,
-  sideBySide,
   message,
   openPortal,
   focusedId,
@@ -36,6 +35,20 @@ import {
   signInForm,
 } from './helpers/portal.js';
 
+/** Screenshots side by side, 40 px apart on the page's ground colour: one PNG for docs/. */
+function sideBySide(images: PNG[]): Buffer {
+  const gap = 40;
+  const width = images.reduce((sum, image) => sum + image.width, 0) + gap * (images.length - 1);
+  const height = Math.max(...images.map((image) => image.height));
+  const sheet = new PNG({ width, height });
+  for (let offset = 0; offset < sheet.data.length; offset += 4) sheet.data.set([0xd5, 0xdb, 0xe3, 0xff], offset);
+  let x = 0;
+  for (const image of images) {
+    PNG.bitblt(image, sheet, 0, 0, image.width, image.height, x, 0);
+    x += image.width + gap;
+  }
+  return PNG.sync.write(sheet);
+}
 describe('portal', function () {
   this.timeout(120_000);
   const server = useServer('pglite');

@@ -5,7 +5,6 @@
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
 import { parse } from 'yaml';
 import type { LiveServer } from './backends.js';
 import { readQrFromScreen, readQrFromSource, snap } from './browser.js';
@@ -66,20 +65,6 @@ export async function stepAfter(lastStep: number): Promise<number> {
 
 export const section = (page: Page, name: string): Locator => page.getByRole('region', { name });
 
-/** Screenshots side by side, 40 px apart on the page's ground colour: one PNG for docs/. */
-export function sideBySide(images: PNG[]): Buffer {
-  const gap = 40;
-  const width = images.reduce((sum, image) => sum + image.width, 0) + gap * (images.length - 1);
-  const height = Math.max(...images.map((image) => image.height));
-  const sheet = new PNG({ width, height });
-  for (let offset = 0; offset < sheet.data.length; offset += 4) sheet.data.set([0xd5, 0xdb, 0xe3, 0xff], offset);
-  let x = 0;
-  for (const image of images) {
-    PNG.bitblt(image, sheet, 0, 0, image.width, image.height, x, 0);
-    x += image.width + gap;
-  }
-  return PNG.sync.write(sheet);
-}
 export const message = (page: Page): Locator => page.getByRole('alert');
 
 export async function openPortal(
@@ -227,7 +212,7 @@ export async function activateIn(page: Page, steps: Steps, account: Account, sep
 }
 
 /** The page's visible text, its markup, storage and address never hold the password. */
-export async function expectPasswordNotShown(page: Page, password: string): Promise<void> {
+async function expectPasswordNotShown(page: Page, password: string): Promise<void> {
   expect(await page.evaluate<string>('document.body.innerText')).to.not.contain(password);
   expect(await page.content()).to.not.contain(password);
   await expectNothingKept(page, [password]);
@@ -238,7 +223,7 @@ export async function expectPasswordNotShown(page: Page, password: string): Prom
  * page, in the fields a password manager saves (username + new-password), never in the
  * page's text; "Copy password" copies it (when the context may read the clipboard).
  */
-export async function checkPasswordManagerForm(
+async function checkPasswordManagerForm(
   page: Page,
   username: string,
   password: string,
