@@ -1,10 +1,11 @@
-// The portal's words for every answer of the contract, in headless Chromium at a desktop
-// and a phone viewport: each error code of openapi.yaml at sign-in and at creation (the
-// functions' answers played by a stand-in, page.route), and the username checked in the
-// page before anything is sent. The flows themselves: portal.test.ts.
+// The portal's words for every answer of the contract, in headless Chromium: each error
+// code of openapi.yaml at sign-in (at a phone viewport) and at creation (at a desktop one),
+// the functions' answers played by a stand-in (page.route), and the username checked in
+// the page before anything is sent, at both viewports. The flows themselves: portal.test.ts.
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
-import { useServer } from './helpers/backends.js';
+import { startProcess } from './helpers/process.js';
+import type { RunningProcess } from './helpers/process.js';
 import { launchChromium, snap } from './helpers/browser.js';
 import {
   VIEWPORTS,
@@ -19,13 +20,22 @@ import {
 
 describe('portal: every error in plain words', function () {
   this.timeout(120_000);
-  // The functions' answers are played by a stand-in (page.route): the page is what is tested.
-  const server = useServer('postgres');
+  // The functions' answers are played by a stand-in (page.route): the page is what is
+  // tested, so it is served alone, as its image serves it (no database, no secret).
+  let portal: RunningProcess | undefined;
   let browser: Browser;
   before(async function () {
     browser = await launchChromium(this);
+    portal = await startProcess({ script: 'serve', env: { FUNCTION_TARGET: 'portal' } });
   });
-  after(async () => browser?.close());
+  after(async () => {
+    await portal?.stop();
+    await browser?.close();
+  });
+  const portalUrl = (): string => {
+    if (portal === undefined) throw new Error('the portal is not running');
+    return portal.url;
+  };
 
   /** What a function answers with each code of openapi.yaml's ErrorCode (contract §2). */
   const STATUS: Record<string, number> = {
@@ -75,60 +85,65 @@ describe('portal: every error in plain words', function () {
     unavailable: /busy or briefly unavailable\. Try again in 2 seconds/,
   };
 
-  for (const [name, viewport] of VIEWPORTS) {
-    it(`says every error code of openapi.yaml in plain words at sign-in and at creation, never the service's field wording (${name})`, async () => {
+  // The words do not depend on the viewport: each step's codes are shown once, sign-in on a
+  // phone and creation on a desktop, so that both layouts show the error messages.
+  const [DESKTOP_VIEW, PHONE_VIEW] = VIEWPORTS;
+  for (const [step, path, words, [name, viewport]] of [
+    ['sign-in', 'authenticate', SIGN_IN_WORDS, PHONE_VIEW],
+    ['creation', 'generate-password', CREATE_WORDS, DESKTOP_VIEW],
+  ] as const) {
+    it(`says every error code of openapi.yaml in plain words at ${step}, never the service's field wording (${name})`, async () => {
       expect(ERROR_CODES).to.have.members(Object.keys(STATUS));
-      const { context, page } = await openPortal(browser, server.url, viewport);
+      const { context, page } = await openPortal(browser, portalUrl(), viewport);
       try {
-        for (const [step, path, words] of [
-          ['sign-in', 'authenticate', SIGN_IN_WORDS],
-          ['creation', 'generate-password', CREATE_WORDS],
-        ] as const) {
-          for (const code of ERROR_CODES) {
-            await page.route(`**/${path}`, (route) =>
-              route.fulfill({
-                status: STATUS[code] as number,
-                headers: {
-                  'X-Request-Id': 'req-42',
-                  ...(RETRY_AFTER[code] === undefined ? {} : { 'Retry-After': RETRY_AFTER[code] }),
-                },
-                contentType: 'application/json',
-                body: JSON.stringify({ error: 'Field "username" must be a string of 1 to 64 characters.', code }),
-              }),
-            );
-            if (step === 'sign-in') {
-              await signInForm(page, { username: 'zoe', password: 'a password' }, '123456');
-            } else {
-              await page.getByRole('banner').getByRole('button', { name: 'Create an account' }).click();
-              await section(page, 'Create an account').getByLabel('Username').fill('zoe');
-              await section(page, 'Create an account').getByRole('button', { name: 'Create my account' }).click();
-            }
-            await message(page).waitFor();
-            const said = (await message(page).textContent()) ?? '';
-            expect(said, `${step}, ${code}`).to.not.contain('Field "').and.not.contain('Unexpected answer');
-            if (words[code] !== undefined) expect(said, `${step}, ${code}`).to.match(words[code]);
-            await page.unroute(`**/${path}`);
-            await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).click();
+        for (const code of ERROR_CODES) {
+          await page.route(`**/${path}`, (route) =>
+            route.fulfill({
+              status: STATUS[code] as number,
+              headers: {
+                'X-Request-Id': 'req-42',
+                ...(RETRY_AFTER[code] === undefined ? {} : { 'Retry-After': RETRY_AFTER[code] }),
+              },
+              contentType: 'application/json',
+              body: JSON.stringify({ error: 'Field "username" must be a string of 1 to 64 characters.', code }),
+            }),
+          );
+          if (step === 'sign-in') {
+            await signInForm(page, { username: 'zoe', password: 'a password' }, '123456');
+          } else {
+            await page.getByRole('banner').getByRole('button', { name: 'Create an account' }).click();
+            await section(page, 'Create an account').getByLabel('Username').fill('zoe');
+            await section(page, 'Create an account').getByRole('button', { name: 'Create my account' }).click();
           }
+          await message(page).waitFor();
+          const said = (await message(page).textContent()) ?? '';
+          expect(said, `${step}, ${code}`).to.not.contain('Field "').and.not.contain('Unexpected answer');
+          if (words[code] !== undefined) expect(said, `${step}, ${code}`).to.match(words[code]);
+          await page.unroute(`**/${path}`);
+          await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).click();
         }
-        // Without Retry-After, a 503 still says something useful.
-        await page.route('**/authenticate', (route) =>
-          route.fulfill({ status: 503, contentType: 'text/plain', body: 'upstream connect error' }),
-        );
-        await signInForm(page, { username: 'zoe', password: 'a password' }, '123456');
-        await message(page)
-          .getByText('The service is temporarily unavailable. Please try again in a minute.')
-          .waitFor();
-        await page.unroute('**/authenticate');
-        await snap(page, `errors-${name}-plain-words`);
+        if (step === 'sign-in') {
+          // Without Retry-After, a 503 still says something useful.
+          await page.route('**/authenticate', (route) =>
+            route.fulfill({ status: 503, contentType: 'text/plain', body: 'upstream connect error' }),
+          );
+          await signInForm(page, { username: 'zoe', password: 'a password' }, '123456');
+          await message(page)
+            .getByText('The service is temporarily unavailable. Please try again in a minute.')
+            .waitFor();
+          await page.unroute('**/authenticate');
+        }
+        await snap(page, `errors-${step}-${name}-plain-words`);
         expect(pageProblems(page)).to.deep.equal([]);
       } finally {
         await context.close();
       }
     });
+  }
 
+  for (const [name, viewport] of VIEWPORTS) {
     it(`checks the username in the page before sending, by openapi.yaml's pattern, after the service's normalisation (${name})`, async () => {
-      const { context, page } = await openPortal(browser, server.url, viewport, '/?create');
+      const { context, page } = await openPortal(browser, portalUrl(), viewport, '/?create');
       const sent: string[] = [];
       page.on('request', (r) => {
         if (r.url().endsWith('/generate-password')) sent.push(r.postData() ?? '');
