@@ -46,65 +46,86 @@ function send(port, method, pathname, body) {
   });
 }
 
-/** How a training run ended: as expected and with a cache written (its size), or not (why). */
-function settle(expected, { name, cacheFile, code, output }, resolve, reject) {
-  let size = 0;
-  try {
-    size = statSync(cacheFile).size;
-  } catch {
-    // reported below
-  }
-  if (expected && size > 0) resolve(size);
-  else reject(new Error(`code cache of ${name}: exit ${code}, cache ${size} bytes\n${output}`));
-}
-
-/** One training start of dist/bundle/<name>.js; resolves once <name>.cjs.cache is written. */
-function train(outDir, name, env) {
+/**
+ * One training run of dist/bundle/<name>.js with `args`. Resolves with the size of the
+ * <name>.cjs.cache it wrote on its way out, once it exits as `expected(code, output)` says;
+ * rejects otherwise, or when `drive` fails, or after TIMEOUT_MS. `drive(stdout, child)` sees
+ * the standard output as it comes, to talk to the process and stop it.
+ */
+function runTraining(outDir, name, { args = [], env, expected, drive }) {
   const cacheFile = path.join(outDir, `${name}.cjs.cache`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(outDir, `${name}.js`)], {
-      env: { ...env, FUNCTION_TARGET: name, LOG_LEVEL: 'info', [CODE_CACHE_OUT]: cacheFile },
+    const child = spawn(process.execPath, [path.join(outDir, `${name}.js`), ...args], {
+      env: { ...env, [CODE_CACHE_OUT]: cacheFile },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    let started = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`code cache of ${name}: no clean start and stop within ${TIMEOUT_MS} ms\n${output}`));
-    }, TIMEOUT_MS);
     let stdout = '';
+    let failure;
+    const fail = (error) => {
+      failure ??= error;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => fail(new Error(`no clean exit within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
     child.stderr.on('data', (chunk) => (output += chunk));
     child.stdout.on('data', (chunk) => {
       output += chunk;
-      if (started) return;
       stdout += chunk;
-      // Whole lines only: a chunk may end inside one.
-      const listening = stdout
-        .split('\n')
-        .slice(0, -1)
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line))
-        .find((entry) => entry.event === 'listening');
-      if (listening === undefined) return;
-      started = true;
-      const port = listening.port;
-      // Start-up, the probes and a refused request: what a pod does before its first answer.
-      send(port, 'GET', '/healthz')
-        .then(() => send(port, 'GET', '/readyz'))
-        .then(() => send(port, 'GET', '/'))
-        .then(() => send(port, 'POST', '/', '{}'))
-        .then(
-          () => child.kill('SIGTERM'),
-          (error) => {
-            child.kill('SIGKILL');
-            reject(error);
-          },
-        );
+      if (drive !== undefined) drive(stdout, child).catch(fail);
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      settle(code === 0, { name, cacheFile, code: code ?? signal, output }, resolve, reject);
+      let size = 0;
+      try {
+        size = statSync(cacheFile).size;
+      } catch {
+        // reported below
+      }
+      if (failure === undefined && expected(code, output) && size > 0) resolve(size);
+      else
+        reject(
+          new Error(
+            `code cache of ${name}: ${failure?.message ?? `exit ${code ?? signal}`}, cache ${size} bytes\n${output}`,
+          ),
+        );
     });
+  });
+}
+
+/**
+ * Drives a function's training start: once it says it listens, the probes and a refused
+ * request (what a pod does before its first answer), then SIGTERM.
+ */
+function probesThenStop() {
+  let started = false;
+  return async (stdout, child) => {
+    if (started) return;
+    // Whole lines only: a chunk may end inside one.
+    const listening = stdout
+      .split('\n')
+      .slice(0, -1)
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+      .find((entry) => entry.event === 'listening');
+    if (listening === undefined) return;
+    started = true;
+    for (const [method, pathname, body] of [
+      ['GET', '/healthz'],
+      ['GET', '/readyz'],
+      ['GET', '/'],
+      ['POST', '/', '{}'],
+    ])
+      await send(listening.port, method, pathname, body);
+    child.kill('SIGTERM');
+  };
+}
+
+/** One training start of the function bundle dist/bundle/<name>.js. */
+function train(outDir, name, env) {
+  return runTraining(outDir, name, {
+    env: { ...env, FUNCTION_TARGET: name, LOG_LEVEL: 'info' },
+    expected: (code) => code === 0,
+    drive: probesThenStop(),
   });
 }
 
@@ -114,21 +135,10 @@ function train(outDir, name, env) {
  * (exit 1, one line), as a run against a database that is down would.
  */
 function trainCommand(outDir, name, env) {
-  const cacheFile = path.join(outDir, `${name}.cjs.cache`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(outDir, `${name}.js`), 'show', 'code-cache.training'], {
-      env: { ...env, [CODE_CACHE_OUT]: cacheFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const expected = code === 1 && /database unreachable/.test(output);
-      settle(expected, { name, cacheFile, code: code ?? signal, output }, resolve, reject);
-    });
+  return runTraining(outDir, name, {
+    args: ['show', 'code-cache.training'],
+    env,
+    expected: (code, output) => code === 1 && /database unreachable/.test(output),
   });
 }
 
