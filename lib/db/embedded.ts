@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { ConfigError } from '../config.js';
@@ -48,6 +49,12 @@ export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
   const socketDir = mkdtempSync(path.join(tmpdir(), 'cofrap-pglite-'));
   let db: PGlite | undefined;
   try {
+    // PGlite's PostgreSQL is megabytes of WASM. V8's default recompiles its hot functions
+    // with TurboFan in the background, which here costs more CPU than the faster code earns
+    // back in a development server's life: its baseline code (Liftoff) alone halves the CPU
+    // of the embedded database's queries (docs/architecture.md, "One SQL path"). Set before
+    // the module is compiled; it concerns WASM only, and only PGlite runs WASM here.
+    v8.setFlagsFromString('--liftoff-only');
     db = await PGlite.create(path.join(dataDir, 'pgdata'));
     const server = new PGLiteSocketServer({
       db,
