@@ -27,6 +27,7 @@ import { makeSecretsDir } from '../test/helpers/backends.js';
 import { startProcess } from '../test/helpers/process.js';
 import type { LatencySummary, LoadResult, LoadSpec, Scenario } from './load.js';
 import { auditOverheadPhase } from './audit-overhead.js';
+import { embeddedPhase } from './embedded.js';
 import { housekeepingPhase } from './housekeeping.js';
 import { recoveryPhase } from './recovery.js';
 import { freePort, median, round } from './phase.js';
@@ -66,7 +67,7 @@ const SETTINGS = {
   concurrencies: [1, 16] as const,
   stressClients: 50,
   skipSeed: process.argv.includes('--no-seed'),
-  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale: a part of the run, for development; --only=load-compare: load.ts against autocannon, never in the full run. */
+  /** --only=generate-2fa,authenticate,stress,cold,recovery,housekeeping,audit-overhead,scale,embedded: a part of the run, for development; --only=load-compare: load.ts against autocannon, never in the full run. */
   only:
     process.argv
       .find((arg) => arg.startsWith('--only='))
@@ -742,6 +743,7 @@ async function main(): Promise<void> {
       );
     if (wanted('audit-overhead'))
       phases.push(await auditOverheadPhase({ databaseUrl: databases.ours.url, samples: QUICK ? 200 : 1000, say }));
+    if (wanted('embedded')) phases.push(await embeddedPhase({ root: ROOT, queries: 2000, runs: QUICK ? 1 : 3, say }));
 
     const loadAfter = loadAverage();
     say(`load average after: ${loadAfter.join(' ')}`);

@@ -50,10 +50,10 @@ export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
   let db: PGlite | undefined;
   try {
     // PGlite's PostgreSQL is megabytes of WASM. V8's default recompiles its hot functions
-    // with TurboFan in the background, which here costs more CPU than the faster code earns
-    // back in a development server's life: its baseline code (Liftoff) alone halves the CPU
-    // of the embedded database's queries (docs/architecture.md, "One SQL path"). Set before
-    // the module is compiled; it concerns WASM only, and only PGlite runs WASM here.
+    // with TurboFan in the background, which costs more CPU than the faster code earns back
+    // in a development server's life; its baseline code (Liftoff) alone is the cheaper
+    // (bench/README.md, item 12, measures both). Set before the module is compiled; it
+    // concerns WASM only, and only PGlite runs WASM here.
     v8.setFlagsFromString('--liftoff-only');
     db = await PGlite.create(path.join(dataDir, 'pgdata'));
     const server = new PGLiteSocketServer({
