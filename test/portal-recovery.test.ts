@@ -3,7 +3,7 @@
 // lost before its first sign-in, the recovery codes, a lost phone, an early renewal, a
 // helpdesk reset link, few recovery codes left. The first journeys: portal.test.ts.
 import { expect } from 'chai';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { useServer } from './helpers/backends.js';
 import { launchChromium, readQrFromSource, snap } from './helpers/browser.js';
@@ -46,6 +46,22 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
     browser = await launchChromium(this);
   });
   after(async () => browser?.close());
+
+  /** authenticate's answers played by a stand-in (page.route): signed in as `username`, `codesLeft` recovery codes left. */
+  async function answerSignedIn(page: Page, username: string, codesLeft: number): Promise<void> {
+    await page.route('**/authenticate', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          authenticated: true,
+          username,
+          expires_at: '2027-05-01T00:00:00.000Z',
+          recovery_codes_left: codesLeft,
+        }),
+      }),
+    );
+  }
 
   /** One of ten fresh recovery codes signs in over HTTP, and nine are left. */
   async function expectFirstOfTenSignsIn(account: Pick<Account, 'username' | 'password'>, code: string): Promise<void> {
@@ -328,18 +344,7 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
       await snap(page, 'lost-phone-4-activate');
 
       // Typed from the old phone (found again): signed in, but nothing promoted — the page says so (a stand-in answers).
-      await page.route('**/authenticate', (route) =>
-        route.fulfill({
-          status: 200,
-          contentType: 'application/json',
-          body: JSON.stringify({
-            authenticated: true,
-            username: 'erik',
-            expires_at: '2027-05-01T00:00:00.000Z',
-            recovery_codes_left: 9,
-          }),
-        }),
-      );
+      await answerSignedIn(page, 'erik', 9);
       await activate.getByLabel('Your password').fill(erik.password);
       await activate.getByLabel('First 6-digit code from your new app').fill('123456');
       await activate.getByRole('button', { name: 'Activate and sign in' }).click();
@@ -515,18 +520,7 @@ describe('portal: recovery codes, lost phone, renewal, a lost setup page (Postgr
         ],
       ] as const) {
         await section(page, 'You are signed in').getByRole('button', { name: 'Sign out' }).click();
-        await page.route('**/authenticate', (route) =>
-          route.fulfill({
-            status: 200,
-            contentType: 'application/json',
-            body: JSON.stringify({
-              authenticated: true,
-              username: 'lena',
-              expires_at: '2027-05-01T00:00:00.000Z',
-              recovery_codes_left: left,
-            }),
-          }),
-        );
+        await answerSignedIn(page, 'lena', left);
         await signInForm(page, lena, '123456');
         await warning.getByText(text).waitFor();
         expect(await warning.getByRole('button', { name: 'Sign in with a recovery code' }).isVisible()).to.equal(
