@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { PGlite } from '@electric-sql/pglite';
+import { openPGlite } from '../lib/db/embedded.js';
 import { BACKENDS, Backend, makeSecretsDir, requireBackend, seedFixture } from './helpers/backends.js';
 import { PROJECT_ROOT, runToExit, startProcess } from './helpers/process.js';
 import type { RunningProcess } from './helpers/process.js';
@@ -48,7 +48,7 @@ async function writeSeedDatabase(backend: Backend, dataDir: string | undefined):
     for (const row of rows) await backend.sql(SEED_INSERT, params(row));
     return;
   }
-  const db = await PGlite.create(path.join(dataDir as string, 'pgdata'));
+  const db = await openPGlite(dataDir as string);
   await db.exec(SEED_SCHEMA);
   for (const row of rows) await db.query(SEED_INSERT, params(row));
   await db.close();

@@ -43,19 +43,26 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Opens (or, empty, initialises) PGlite's data directory `pgdata` of `dataDir`. PGlite's
+ * PostgreSQL is megabytes of WASM. V8's default recompiles its hot functions with TurboFan
+ * in the background, which costs more CPU than the faster code earns back in a development
+ * server's life; its baseline code (Liftoff) alone is the cheaper (bench/README.md, item
+ * 12, measures both). Set before the module is compiled; it concerns WASM only, and only
+ * PGlite runs WASM here.
+ */
+export function openPGlite(dataDir: string): Promise<PGlite> {
+  v8.setFlagsFromString('--liftoff-only');
+  return PGlite.create(path.join(dataDir, 'pgdata'));
+}
+
 export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
   mkdirSync(dataDir, { recursive: true });
   const releaseLock = takeDirectoryLock(dataDir);
   const socketDir = mkdtempSync(path.join(tmpdir(), 'cofrap-pglite-'));
   let db: PGlite | undefined;
   try {
-    // PGlite's PostgreSQL is megabytes of WASM. V8's default recompiles its hot functions
-    // with TurboFan in the background, which costs more CPU than the faster code earns back
-    // in a development server's life; its baseline code (Liftoff) alone is the cheaper
-    // (bench/README.md, item 12, measures both). Set before the module is compiled; it
-    // concerns WASM only, and only PGlite runs WASM here.
-    v8.setFlagsFromString('--liftoff-only');
-    db = await PGlite.create(path.join(dataDir, 'pgdata'));
+    db = await openPGlite(dataDir);
     const server = new PGLiteSocketServer({
       db,
       path: path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`),

@@ -201,8 +201,8 @@ async function makePgliteTemplate(kind: 'empty' | 'migrated'): Promise<string> {
   try {
     if (kind === 'empty') {
       // Loaded here only: most suites never make a template.
-      const { PGlite } = await import('@electric-sql/pglite');
-      const db = await PGlite.create(path.join(making, 'pgdata'));
+      const { openPGlite } = await import('../../lib/db/embedded.js');
+      const db = await openPGlite(making);
       await db.close();
     } else {
       const result = await runToExit('migrate', { PGLITE_DATA_DIR: making, SECRETS_DIR: secretsDir });
