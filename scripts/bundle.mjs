@@ -22,7 +22,7 @@
 // refuses to start without DATABASE_URL or POSTGRES_HOST) and optional packages the code
 // never loads here (pg-native, @napi-rs/nice). See docs/images.md.
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The compiled list (this script runs after tsc): the servers read the same one.
@@ -232,8 +232,16 @@ const common = {
   logLevel: 'warning',
 };
 
+// The bundles are made afresh, but the code caches and their stamps are kept aside: a cache
+// whose bundle comes out byte for byte the same is used again (fillCodeCaches).
+const keptCaches = existsSync(OUT)
+  ? readdirSync(OUT)
+      .filter((file) => /\.cjs\.cache(\.source)?$/.test(file))
+      .map((file) => [file, readFileSync(path.join(OUT, file))])
+  : [];
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
+for (const [file, bytes] of keptCaches) writeFileSync(path.join(OUT, file), bytes);
 
 const migrationsDir = path.join(DIST, 'lib/db/migrations');
 const migrationModules = readdirSync(migrationsDir).filter((file) => /^\d{3}_[a-z0-9_]+\.js$/.test(file));

@@ -2,11 +2,22 @@
 // V8's code cache beside it. A cache is written on the way out of a training start, taken
 // when it matches, refused (and the code compiled as usual) when it does not; the code runs
 // as a CommonJS main module would either way. Then the bundles of the build: each has its
-// cache, and a function started from its loader takes it.
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// cache, and a function started from its loader takes it; the build's training keeps a
+// cache whose bundle and Node flags did not change, and makes it again when they did.
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { CODE_CACHE_OUT } from '../lib/code-cache.js';
 import { PROJECT_ROOT, startProcess } from './helpers/process.js';
@@ -136,5 +147,77 @@ describe('code cache (lib/code-cache.ts)', function () {
     expect(help.stdout).to.not.contain('{"time"');
     const logged = jsonLines(help.stderr.split('\n'));
     expect(logged.find((entry) => entry.event === 'code_cache')).to.include({ bundle: 'account.cjs', cache: 'used' });
+  });
+});
+
+describe("the build's training starts (scripts/code-cache.mjs)", function () {
+  type Fill = (outDir: string, names: string[], commands?: string[]) => Promise<string[]>;
+  let fillCodeCaches: Fill;
+  let out: string;
+  const cacheOf = (): Buffer => readFileSync(path.join(out, 'portal.cjs.cache'));
+
+  before(async () => {
+    const script = pathToFileURL(path.join(PROJECT_ROOT, 'scripts/code-cache.mjs')).href;
+    ({ fillCodeCaches } = (await import(script)) as { fillCodeCaches: Fill });
+    // A copy of the build's bundles: the training writes beside the bundle it starts.
+    out = mkdtempSync(path.join(tmpdir(), 'cofrap-training-test-'));
+    cpSync(path.join(PROJECT_ROOT, 'dist/bundle'), out, { recursive: true });
+    rmSync(path.join(out, 'portal.cjs.cache.source'), { force: true });
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  /** The portal started from its loader in `out`: the cache use it logs at start. */
+  function cacheUseAtStart(env: Record<string, string> = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(out, 'portal.js')], {
+        env: { PATH: process.env.PATH ?? '', FUNCTION_TARGET: 'portal', PORT: '0', LOG_LEVEL: 'debug', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const line = jsonLines(output.split('\n').slice(0, -1)).find((entry) =>
+          String(entry.event).startsWith('code_cache'),
+        );
+        if (line !== undefined) {
+          child.kill('SIGKILL');
+          resolve(line.event === 'code_cache_rejected' ? 'rejected' : String(line.cache));
+        }
+      });
+      child.on('exit', (code) =>
+        reject(new Error(`the portal exited (${code}) before logging its code cache:\n${output}`)),
+      );
+    });
+  }
+
+  it('keeps a cache made from the same bundle by the same Node, and makes it again when the bundle changed', async () => {
+    const [made] = await fillCodeCaches(out, ['portal']);
+    expect(made).to.match(/^portal\.cjs\.cache \d+ KiB$/);
+    const first = cacheOf();
+    const [kept] = await fillCodeCaches(out, ['portal']);
+    expect(kept).to.match(/^portal\.cjs\.cache \d+ KiB \(kept\)$/);
+    expect(cacheOf().equals(first), 'the kept cache was rewritten').to.equal(true);
+    expect(await cacheUseAtStart()).to.equal('used');
+
+    appendFileSync(path.join(out, 'portal.cjs'), '\n// another build\n');
+    expect(await cacheUseAtStart(), 'the old cache against the changed bundle').to.equal('rejected');
+    const [again] = await fillCodeCaches(out, ['portal']);
+    expect(again, 'a changed bundle is trained again').to.not.contain('(kept)');
+    expect(await cacheUseAtStart()).to.equal('used');
+  });
+
+  it('trains with the V8 flags of NODE_OPTIONS, so that a function run with them takes the cache', async () => {
+    const flags = '--max-old-space-size=256';
+    const saved = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = flags;
+    try {
+      const [made] = await fillCodeCaches(out, ['portal']);
+      expect(made, 'other flags: trained again').to.not.contain('(kept)');
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+    expect(await cacheUseAtStart({ NODE_OPTIONS: flags })).to.equal('used');
+    expect(await cacheUseAtStart(), 'made for other flags').to.equal('rejected');
   });
 });
