@@ -1,7 +1,7 @@
 // The request and response types, generated from openapi.yaml by openapi-typescript (as
 // its command line does) into lib/generated/openapi.d.ts. Written only when they changed,
-// and whole: to a temporary file renamed over the old one. The CI lints while the tests
-// build, and both generate first: a reader never sees half a file, and an unchanged file
+// and whole: to a temporary file renamed over the old one. A reader (tsc, the lint's
+// type-aware rules, in another process) never sees half a file, and an unchanged file
 // keeps its time for tsc's incremental build.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
