@@ -157,11 +157,11 @@ function sourceStamp(outDir, name) {
   return `${digest} ${process.version} ${process.arch} ${JSON.stringify(process.env.NODE_OPTIONS ?? '')}\n`;
 }
 
-/** The size of <name>.cjs.cache when it was made from the bundle as it is now, else 0. */
-function keptCacheSize(outDir, name) {
+/** The size of <name>.cjs.cache when its stamp is `stamp`, else 0. */
+function keptCacheSize(outDir, name, stamp) {
   try {
-    const stamp = readFileSync(path.join(outDir, `${name}.cjs.cache.source`), 'utf8');
-    return stamp === sourceStamp(outDir, name) ? statSync(path.join(outDir, `${name}.cjs.cache`)).size : 0;
+    const kept = readFileSync(path.join(outDir, `${name}.cjs.cache.source`), 'utf8');
+    return kept === stamp ? statSync(path.join(outDir, `${name}.cjs.cache`)).size : 0;
   } catch {
     return 0; // no stamp or no cache yet
   }
@@ -180,11 +180,13 @@ export async function fillCodeCaches(outDir, names, commands = []) {
     writeFileSync(path.join(secretsDir, 'encryption-key'), `${newFernetKey()}\n`);
     const env = trainingEnv(secretsDir);
     const unlessKept = (name, training) => async () => {
-      const kept = keptCacheSize(outDir, name);
+      const stamp = sourceStamp(outDir, name);
+      const kept = keptCacheSize(outDir, name, stamp);
       if (kept > 0) return `${name}.cjs.cache ${Math.round(kept / 1024)} KiB (kept)`;
+      // No stamp while it trains: a cache cut short by a failed training is never kept.
       rmSync(path.join(outDir, `${name}.cjs.cache.source`), { force: true });
       const size = await training();
-      writeFileSync(path.join(outDir, `${name}.cjs.cache.source`), sourceStamp(outDir, name));
+      writeFileSync(path.join(outDir, `${name}.cjs.cache.source`), stamp);
       return `${name}.cjs.cache ${Math.round(size / 1024)} KiB`;
     };
     const runs = [

@@ -8,10 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const OUT = path.join(ROOT, 'lib/generated/openapi.d.ts');
+const OUT = fileURLToPath(new URL('../lib/generated/openapi.d.ts', import.meta.url));
 
-const types = `${COMMENT_HEADER}${astToString(await openapiTS(new URL('openapi.yaml', `file://${ROOT}`), { silent: true }))}`;
+const types = `${COMMENT_HEADER}${astToString(await openapiTS(new URL('../openapi.yaml', import.meta.url), { silent: true }))}`;
 let current;
 try {
   current = readFileSync(OUT, 'utf8');

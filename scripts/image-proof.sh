@@ -169,6 +169,15 @@ make_base() {
   rm -rf "$rootfs"
 }
 
+# Removes the images tagged in the repository of the image `$1` (name:tag) under another
+# tag: what an earlier run kept for another key. `$2` names them in what it says.
+remove_other_tags() {
+  local keep=$1 what=$2 other
+  for other in $(buildah images --format '{{.Name}}:{{.Tag}}' | grep -F "${keep%:*}:" | grep -vxF "$keep" || true); do
+    buildah rmi "$other" >/dev/null && say "removed the stale $what $other"
+  done
+}
+
 ensure_base() {
   local tag
   tag="localhost/cofrap-node-base:node$(node --version | tr -d v)-npm$(npm --version 2>/dev/null)-$(. /etc/os-release && echo "$VERSION_CODENAME")-r${BASE_RECIPE}"
@@ -178,10 +187,7 @@ ensure_base() {
     make_base "$tag"
     say "Node base $tag made"
     # Bases of other node, npm or Debian versions are not used again.
-    local stale
-    for stale in $(buildah images --format '{{.Name}}:{{.Tag}}' | grep '/cofrap-node-base:' | grep -vxF "$tag" || true); do
-      buildah rmi "$stale" >/dev/null && say "removed the stale base $stale"
-    done
+    remove_other_tags "$tag" "base"
   fi
   BASE=$tag
 }
@@ -190,10 +196,11 @@ ensure_base() {
 # only package.json and package-lock.json: they are built with --layers and kept tagged
 # (localhost/cofrap-stage-deps and -addon), as a CI's layer cache keeps them, so that
 # another run on the same lock file and base reuses them instead of installing 433
-# packages again (24 s of the proof's 88 here). What changes with the code (the build stage, the
-# bundle, the runtime image) is built every run. Tags of another lock file or base go.
+# packages again (24 s of the proof's 88 here). What changes with the code (the build
+# stage, the bundle, the runtime image) is built every run. Tags of another lock file or
+# base go.
 keep_dependency_stages() {
-  local key stage tag stale
+  local key stage tag
   key=$(cat package.json package-lock.json Dockerfile <(echo "$BASE") | sha256sum | cut -c1-16)
   for stage in deps addon; do
     tag="localhost/cofrap-stage-${stage}:${key}"
@@ -207,9 +214,7 @@ keep_dependency_stages() {
       --build-arg NODE_BASE="$BASE" --target "$stage" \
       -f Dockerfile -t "$tag" . >"$work/build-stage-$stage.log" 2>&1 \
       || { tail -n 40 "$work/build-stage-$stage.log" >&2; die "buildah bud --target $stage failed"; }
-    for stale in $(buildah images --format '{{.Name}}:{{.Tag}}' | grep "/cofrap-stage-${stage}:" | grep -vxF "$tag" || true); do
-      buildah rmi "$stale" >/dev/null && say "removed the stale $stage stage $stale"
-    done
+    remove_other_tags "$tag" "$stage stage"
   done
 }
 
