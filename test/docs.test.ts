@@ -10,7 +10,8 @@ import { Lexer, walkTokens } from 'marked';
 import type { Token, Tokens } from 'marked';
 import { PROJECT_ROOT } from './helpers/process.js';
 
-const README_MAX_BYTES = 10_240;
+// "At most 10 KB" read as 10 000 bytes, the stricter of its two readings.
+const README_MAX_BYTES = 10_000;
 
 function documentationFiles(): string[] {
   const docs = readdirSync(path.join(PROJECT_ROOT, 'docs'))
