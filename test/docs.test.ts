@@ -1,7 +1,7 @@
 // The documentation as a newcomer meets it: a README short enough to read (issue 19), and
-// links between README.md, SECURITY.md and docs/*.md that lead somewhere. Markdown is
-// read with marked (links in code blocks are not links) and headings are turned into
-// anchors with github-slugger, as GitHub renders them.
+// links between README.md, SECURITY.md, bench/README.md and docs/*.md that lead somewhere.
+// Markdown is read with marked (links in code blocks are not links) and headings are
+// turned into anchors with github-slugger, as GitHub renders them.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -17,7 +17,7 @@ function documentationFiles(): string[] {
   const docs = readdirSync(path.join(PROJECT_ROOT, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`);
-  return ['README.md', 'SECURITY.md', ...docs];
+  return ['README.md', 'SECURITY.md', 'bench/README.md', ...docs];
 }
 
 function plainText(tokens: Token[] | undefined, raw: string): string {
@@ -86,13 +86,14 @@ describe('documentation', () => {
     expect(size, 'README.md: move detail to docs/ and link it').to.be.at.most(README_MAX_BYTES);
   });
 
-  it('every relative link in README.md, SECURITY.md and docs/*.md leads to an existing file and heading', () => {
+  it('every relative link in README.md, SECURITY.md, bench/README.md and docs/*.md leads to an existing file and heading', () => {
     const files = documentationFiles();
     expect(files).to.include.members([
       'docs/architecture.md',
       'docs/operations.md',
       'docs/deploy-knative.md',
       'docs/testing.md',
+      'bench/README.md',
     ]);
     const broken = files.flatMap((file) =>
       brokenLinks(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), PROJECT_ROOT),
