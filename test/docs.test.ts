@@ -93,7 +93,6 @@ describe('documentation', () => {
       'docs/operations.md',
       'docs/deploy-knative.md',
       'docs/testing.md',
-      'bench/README.md',
     ]);
     const broken = files.flatMap((file) =>
       brokenLinks(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), PROJECT_ROOT),
